@@ -1,0 +1,98 @@
+"""Input actions: what the mapping engine asks an output backend to do.
+
+Actions are plain frozen values; an output backend (``handmap.daemon.outputs``) turns
+them into real input (pynput, uinput) or into the dry-run JSON Lines stream. The
+``Report*`` values carry no input: they tell the stream what happened (a pose, a face
+touch, a profile switch, pause and resume) and injecting backends ignore them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Optional, Union
+
+
+class Button(str, Enum):
+    LEFT = "left"
+    RIGHT = "right"
+    MIDDLE = "middle"
+
+
+@dataclass(frozen=True)
+class MouseMove:
+    x: int  # absolute screen pixels
+    y: int
+
+
+@dataclass(frozen=True)
+class MouseDown:
+    button: Button
+
+
+@dataclass(frozen=True)
+class MouseUp:
+    button: Button
+
+
+@dataclass(frozen=True)
+class Scroll:
+    dx: int  # wheel steps, positive right
+    dy: int  # wheel steps, positive up
+
+
+@dataclass(frozen=True)
+class KeyDown:
+    key: str  # pynput-style name: "a", "space", "ctrl", "left", "f5"...
+
+
+@dataclass(frozen=True)
+class KeyUp:
+    key: str
+
+
+@dataclass(frozen=True)
+class TypeText:
+    text: str
+
+
+@dataclass(frozen=True)
+class ReportPose:
+    hand: str  # "left" / "right"
+    pose: str
+    score: float
+
+
+@dataclass(frozen=True)
+class ReportFaceTouch:
+    state: str  # "start" / "end"
+    hand: Optional[str]
+
+
+@dataclass(frozen=True)
+class ReportProfile:
+    name: str
+
+
+@dataclass(frozen=True)
+class ReportPaused:
+    pass
+
+
+@dataclass(frozen=True)
+class ReportResumed:
+    pass
+
+
+InputAction = Union[MouseMove, MouseDown, MouseUp, Scroll, KeyDown, KeyUp, TypeText]
+Report = Union[ReportPose, ReportFaceTouch, ReportProfile, ReportPaused, ReportResumed]
+Action = Union[InputAction, Report]
+
+
+@dataclass(frozen=True)
+class Stamped:
+    """An action with the source time and frame number it answers."""
+
+    t: float
+    frame: int
+    action: Action
