@@ -1,0 +1,160 @@
+"""Stage: hand identity. Gives each hand a stable id from frame to frame.
+
+Each frame's hands are matched to the tracked ones by the distance between palm centres
+(greedy, nearest pair first, which is optimal for the one or two hands a webcam sees),
+with a penalty when MediaPipe's handedness disagrees (it can flip for a frame, so it
+is a penalty, not a veto). An unmatched hand gets a new id. A tracked hand that is not
+seen is kept for ``grace_ms`` so a single dropped detection does not lose it; after that
+it is reported lost.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .landmarks import PALM_KNUCKLES, HandLandmark
+from .types import HandObservation, Handedness
+
+#: The landmarks whose mean is the palm centre: the wrist and the four knuckles.
+PALM_POINTS = (HandLandmark.WRIST, *PALM_KNUCKLES)
+
+
+def palm_centre(landmarks: np.ndarray, aspect: float = 1.0) -> np.ndarray:
+    """Mean of wrist and knuckles, (x, y), with x stretched by ``aspect`` (isotropic units)."""
+    centre = np.asarray(landmarks, dtype=float)[list(PALM_POINTS), :2].mean(axis=0)
+    return np.array([centre[0] * aspect, centre[1]])
+
+
+def hand_size(landmarks: np.ndarray, aspect: float = 1.0) -> float:
+    """Wrist to middle knuckle (about a palm's width), in the units of :func:`palm_centre`."""
+    pts = np.asarray(landmarks, dtype=float)[:, :2] * (aspect, 1.0)
+    return float(np.linalg.norm(pts[HandLandmark.MIDDLE_MCP] - pts[HandLandmark.WRIST]))
+
+
+@dataclass(frozen=True)
+class TrackerParams:
+    grace_ms: float = 150.0  # how long an unseen hand is kept before it is lost
+    #: Furthest a hand may move between two of its detections and keep its id, in hand
+    #: sizes (wrist to middle knuckle) per second of gap, plus a fixed allowance.
+    max_speed: float = 40.0
+    max_jump: float = 1.5  # hand sizes, allowed whatever the gap
+    handedness_penalty: float = 0.5  # hand sizes added to the distance when handedness differs
+    handedness_flip_frames: int = 3  # consecutive disagreeing detections before a track's handedness changes
+
+
+@dataclass
+class _Track:
+    hand_id: int
+    handedness: Handedness
+    centre: np.ndarray
+    size: float
+    last_seen: float
+    disagree: int = 0  # consecutive detections whose handedness disagrees with the track's
+
+
+@dataclass(frozen=True)
+class LostHand:
+    hand_id: int
+    handedness: Handedness
+
+
+@dataclass(frozen=True)
+class TrackingResult:
+    """One frame's assignment: ``matched`` pairs a hand id with each observation index."""
+
+    matched: tuple[tuple[int, int], ...] = ()  # (hand_id, index into the frame's hands)
+    new: tuple[int, ...] = ()  # ids first seen this frame (also in ``matched``)
+    lost: tuple[LostHand, ...] = ()  # tracks whose grace time ran out this frame
+    missing: tuple[int, ...] = ()  # ids not seen this frame but still within grace time
+
+
+@dataclass
+class HandTracker:
+    """Matches hands to stable ids. Pure: feed it each frame's hands and time."""
+
+    params: TrackerParams = field(default_factory=TrackerParams)
+    _tracks: dict[int, _Track] = field(default_factory=dict)
+    _next_id: int = 1
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return tuple(sorted(self._tracks))
+
+    def handedness(self, hand_id: int) -> Optional[Handedness]:
+        track = self._tracks.get(hand_id)
+        return track.handedness if track else None
+
+    def reset(self) -> None:
+        """Forget every hand (ids keep counting up, so an old id is never reused)."""
+        self._tracks.clear()
+
+    def drop_all(self) -> tuple[LostHand, ...]:
+        """Forget every hand and say which were tracked (ascending id)."""
+        lost = tuple(LostHand(i, self._tracks[i].handedness) for i in sorted(self._tracks))
+        self._tracks.clear()
+        return lost
+
+    def update(self, t: float, hands: Sequence[HandObservation], aspect: float = 1.0) -> TrackingResult:
+        p = self.params
+        centres = [palm_centre(h.landmarks, aspect) for h in hands]
+        sizes = [max(hand_size(h.landmarks, aspect), 1e-6) for h in hands]
+        pairs = []
+        for hand_id, track in self._tracks.items():
+            gap = max(t - track.last_seen, 0.0)
+            for j, hand in enumerate(hands):
+                scale = max(track.size, sizes[j])
+                dist = float(np.linalg.norm(centres[j] - track.centre)) / scale
+                if dist > p.max_jump + p.max_speed * gap:
+                    continue
+                if hand.handedness is not track.handedness:
+                    dist += p.handedness_penalty
+                pairs.append((dist, hand_id, j))
+        pairs.sort()
+        matched: dict[int, int] = {}
+        used_obs: set[int] = set()
+        for _, hand_id, j in pairs:
+            if hand_id in matched or j in used_obs:
+                continue
+            matched[hand_id] = j
+            used_obs.add(j)
+        new = []
+        for j, hand in enumerate(hands):
+            if j in used_obs:
+                continue
+            hand_id = self._next_id
+            self._next_id += 1
+            self._tracks[hand_id] = _Track(hand_id, hand.handedness, centres[j], sizes[j], t)
+            matched[hand_id] = j
+            new.append(hand_id)
+        for hand_id, j in matched.items():
+            track = self._tracks[hand_id]
+            track.centre, track.size, track.last_seen = centres[j], sizes[j], t
+            # MediaPipe's handedness can flip for a frame or two: a track keeps its own
+            # until the detections have disagreed several times in a row.
+            if hands[j].handedness is track.handedness:
+                track.disagree = 0
+            else:
+                track.disagree += 1
+                if track.disagree >= p.handedness_flip_frames:
+                    track.handedness, track.disagree = hands[j].handedness, 0
+        lost, missing = [], []
+        for hand_id in sorted(self._tracks):
+            if hand_id in matched:
+                continue
+            track = self._tracks[hand_id]
+            if (t - track.last_seen) * 1000.0 >= p.grace_ms - 1e-9:
+                lost.append(LostHand(hand_id, track.handedness))
+            else:
+                missing.append(hand_id)
+        for item in lost:
+            del self._tracks[item.hand_id]
+        return TrackingResult(
+            matched=tuple(sorted(matched.items())),
+            new=tuple(new),
+            lost=tuple(lost),
+            missing=tuple(missing),
+        )
