@@ -1,49 +1,368 @@
-"""One hand in one frame to a pose (provisional rules; the gesture engine refines them)."""
+"""Pose stage: one hand's 21 landmarks in one frame to a pose, with finger states.
+
+The classifier is pure and stateless (the temporal layer debounces it). It uses only
+features that do not change when the hand turns in the image plane, moves, changes size
+or is mirrored, so left and right hands, palm or back, pointing up, sideways or down, near
+or far all classify alike:
+
+- **Hand size**: the larger of the palm's length (wrist to middle knuckle) and its width
+  (index knuckle to pinky knuckle) divided by :data:`PALM_WIDTH_RATIO`. A palm seen at a
+  slant is foreshortened along one axis only, so one of the two keeps its length.
+- **Finger extension** (index to pinky): fingertip-to-wrist distance over
+  middle-joint-to-wrist distance. About 1.3 for a straight finger, 0.5 to 0.8 for a
+  curled one: a finger's tip only gets nearer the wrist than its own middle joint by
+  folding.
+- **Thumb extension**: thumb-tip-to-pinky-knuckle distance over
+  thumb-knuckle-to-pinky-knuckle distance: above 1 the thumb reaches out away from the
+  palm, below 1 it folds back across it.
+- **Pinch distance**: thumb tip to index tip over the hand size.
+- **Palm visibility** (for ``open`` only): palm width over palm length in the image.
+  A hand seen edge-on shows no open palm whatever its fingers do.
+
+Distances are measured in isotropic coordinates (x times the image aspect ratio) and in
+3D when the landmarks carry a depth (MediaPipe's z is on x's scale); with no depth, or an
+all-zero one, in the image plane.
+
+Each feature becomes a probability through a logistic centred on its midpoint; a finger
+is *clearly* extended or curled when that probability passes :data:`CLEAR`. The
+built-in poses (handtrack.js's):
+
+- ``pinch``: thumb and index tips touching, index not clearly curled (a fist also brings
+  the thumb tip onto the curled index);
+- ``open``: all four fingers clearly extended, the thumb not clearly folded, the palm
+  visible;
+- ``closed``: all four fingers clearly curled, the thumb not clearly out (a thumbs-up is
+  not a fist);
+- ``point``: the index clearly extended, the other three clearly curled, the thumb not
+  clearly out (an L shape is not a point);
+- ``hand``: anything else.
+
+A requirement's satisfaction is a logistic of how far the feature is past its threshold
+(0.5 exactly on it); a pose's score is its least satisfied requirement, ``hand``'s score
+is one minus the best pose's. Profile-defined poses (:class:`PoseSpec`) are scored the
+same way: see :func:`classify`.
+"""
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
 from .landmarks import FINGER_JOINTS, NUM_HAND_LANDMARKS, Finger, HandLandmark
-from .types import FingerState, Pose, PoseResult
+from .types import FingerState, Pose, PoseResult, PoseSpec
+
+#: Typical knuckle span over wrist-to-middle-knuckle length (median over real hands).
+PALM_WIDTH_RATIO = 0.7
+
+#: Finger extension ratio at which a finger is as likely extended as curled, and the
+#: half-width of the ambiguous band around it (half-bent fingers, claws).
+FINGER_MIDPOINT = 1.03
+FINGER_BAND = 0.13
+#: Finger straightness (knuckle-to-tip chord over the summed bone lengths, in the image:
+#: a straight finger projects to a straight line from any view): midpoint and band.
+#: 0.97 is about 30 degrees of bend; a claw or typing finger stays below it.
+STRAIGHT_MIDPOINT = 0.945
+STRAIGHT_BAND = 0.025
+#: Thumb extension ratio midpoint and band: below 0.9 folded across the palm, above 1.3
+#: clearly out (thumbs-up, L shape); in between it rests alongside the hand.
+THUMB_MIDPOINT = 1.1
+THUMB_BAND = 0.2
+#: Thumb-to-index tip distance, in hand sizes, at which the tips count as touching
+#: (fingertip pads are about 0.15 hand sizes thick), and the softness around it.
+PINCH_MIDPOINT = 0.2
+PINCH_SOFTNESS = 0.03
+#: Palm width over length in the image below which a palm is seen edge-on.
+PALM_VISIBLE_RATIO = 0.42
+PALM_VISIBLE_SOFTNESS = 0.03
+
+#: Probability a finger state must reach to count as clear (used by every pose rule).
+CLEAR = 0.8
+_CLEAR_LOGIT = math.log(CLEAR / (1.0 - CLEAR))
+
+#: Coordinates allowed around the image: a hand may reach past the edge, not this far.
+COORD_MIN = -1.0
+COORD_MAX = 2.0
+DEPTH_LIMIT = 2.0
+#: Smallest hand size (image heights) taken as a hand rather than a collapsed point.
+MIN_HAND_SIZE = 1e-4
+
+_FOUR_FINGERS = (Finger.INDEX, Finger.MIDDLE, Finger.RING, Finger.PINKY)
 
 
 class LandmarkError(ValueError):
     """Landmarks that cannot be a hand: wrong shape, NaN or out of range."""
 
 
+class PoseSpecError(ValueError):
+    """A profile-defined pose that can never be evaluated sensibly."""
+
+
+def _sigmoid(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
 def as_landmarks(landmarks, aspect: float = 1.0) -> np.ndarray:
-    pts = np.asarray(landmarks, dtype=float)
+    """Validated landmarks as a (21, 3) float array in isotropic coordinates.
+
+    x (and z, on x's scale) are multiplied by ``aspect`` (image width over height); a
+    missing z becomes zeros. Raises :class:`LandmarkError` on anything that is not 21
+    finite points near the image.
+    """
+    try:
+        aspect_f = float(aspect)
+    except (TypeError, ValueError):
+        raise LandmarkError(f"aspect must be a number (image width over height), got {aspect!r}") from None
+    if not math.isfinite(aspect_f) or aspect_f <= 0:
+        raise LandmarkError(f"aspect must be a positive finite number (image width over height), got {aspect!r}")
+    try:
+        pts = np.asarray(landmarks, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise LandmarkError(f"landmarks must be 21 numeric points of (x, y) or (x, y, z): {exc}") from None
     if pts.ndim != 2 or pts.shape[0] != NUM_HAND_LANDMARKS or pts.shape[1] not in (2, 3):
-        raise LandmarkError(f"expected 21 points of (x, y) or (x, y, z), got shape {pts.shape}")
+        raise LandmarkError(f"expected 21 points of (x, y) or (x, y, z), got an array of shape {pts.shape}")
     if not np.all(np.isfinite(pts)):
         raise LandmarkError("landmarks contain NaN or infinite values")
-    if np.any(np.abs(pts) > 1e3):
-        raise LandmarkError("landmarks are out of range (normalised coordinates expected)")
-    out = pts[:, :2].copy()
-    out[:, 0] *= aspect
+    xy = pts[:, :2]
+    if np.any(xy < COORD_MIN) or np.any(xy > COORD_MAX):
+        raise LandmarkError(
+            f"landmarks are out of range: x and y must be normalised image coordinates "
+            f"(within [{COORD_MIN:g}, {COORD_MAX:g}]), got {xy.min():.3g} to {xy.max():.3g}"
+        )
+    out = np.zeros((NUM_HAND_LANDMARKS, 3))
+    out[:, :2] = xy
+    if pts.shape[1] == 3:
+        if np.any(np.abs(pts[:, 2]) > DEPTH_LIMIT):
+            raise LandmarkError(f"landmark depths are out of range (|z| must stay within {DEPTH_LIMIT:g})")
+        out[:, 2] = pts[:, 2]
+    out[:, 0] *= aspect_f
+    out[:, 2] *= aspect_f
     return out
 
 
-def classify(landmarks, aspect: float = 1.0) -> PoseResult:
+@dataclass(frozen=True)
+class HandFeatures:
+    """The rotation-, scale- and mirror-invariant measurements a pose is read from."""
+
+    hand_size: float  # in image heights (see the module docstring)
+    finger_ratio: Mapping[Finger, float]  # tip-to-wrist over middle-joint-to-wrist
+    straightness: Mapping[Finger, float]  # knuckle-to-tip chord over bone lengths (image)
+    thumb_ratio: float  # thumb tip to pinky knuckle over thumb knuckle to pinky knuckle
+    pinch_distance: float  # thumb tip to index tip, in hand sizes
+    palm_visibility: float  # palm width over length, in the image plane
+    depth: bool  # whether z was used
+
+
+def _dist(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b))
+
+
+def hand_size(pts: np.ndarray) -> float:
+    """The hand size of isotropic points (see the module docstring)."""
+    length = _dist(pts[HandLandmark.WRIST], pts[HandLandmark.MIDDLE_MCP])
+    width = _dist(pts[HandLandmark.INDEX_MCP], pts[HandLandmark.PINKY_MCP])
+    return max(length, width / PALM_WIDTH_RATIO)
+
+
+def _ratio(num: float, den: float, scale: float) -> float:
+    # Guard a collapsed denominator (joints on top of each other in the image).
+    return num / max(den, 1e-3 * scale)
+
+
+def measure(landmarks, aspect: float = 1.0) -> HandFeatures:
+    """Validate the landmarks and compute the features the poses are read from."""
     pts = as_landmarks(landmarks, aspect)
+    depth = bool(np.any(pts[:, 2] != 0.0))
+    if not depth:
+        pts = pts[:, :2]
+    size = hand_size(pts)
+    flat = pts[:, :2]
+    if hand_size(flat) < MIN_HAND_SIZE:
+        raise LandmarkError("landmarks collapse to a point: a hand needs a visible palm")
     wrist = pts[HandLandmark.WRIST]
-    size = float(np.linalg.norm(pts[HandLandmark.MIDDLE_MCP] - wrist)) or 1e-6
-    fingers = {}
-    for finger, (base, _, _, tip) in FINGER_JOINTS.items():
-        ref = pts[HandLandmark.INDEX_MCP] if finger is Finger.THUMB else wrist
-        ext = np.linalg.norm(pts[tip] - ref) > np.linalg.norm(pts[base] - ref) * (1.3 if finger is not Finger.THUMB else 1.0)
-        fingers[finger] = FingerState(bool(ext), 0.6)
-    pinch = float(np.linalg.norm(pts[HandLandmark.THUMB_TIP] - pts[HandLandmark.INDEX_TIP]) / size)
-    ext = [fingers[f].extended for f in (Finger.INDEX, Finger.MIDDLE, Finger.RING, Finger.PINKY)]
-    if pinch < 0.25:
-        label = Pose.PINCH
-    elif all(ext):
-        label = Pose.OPEN
-    elif not any(ext):
-        label = Pose.CLOSED
-    elif ext == [True, False, False, False]:
-        label = Pose.POINT
-    else:
-        label = Pose.HAND
-    return PoseResult(label=label.value, score=0.6, fingers=fingers, pinch_distance=pinch)
+    ratios, straightness = {}, {}
+    for finger in _FOUR_FINGERS:
+        mcp, pip, dip, tip = FINGER_JOINTS[finger]
+        ratios[finger] = _ratio(_dist(pts[tip], wrist), _dist(pts[pip], wrist), size)
+        bones = _dist(flat[pip], flat[mcp]) + _dist(flat[dip], flat[pip]) + _dist(flat[tip], flat[dip])
+        straightness[finger] = _ratio(_dist(flat[tip], flat[mcp]), bones, size)
+    pinky_mcp = pts[HandLandmark.PINKY_MCP]
+    thumb = _ratio(_dist(pts[HandLandmark.THUMB_TIP], pinky_mcp), _dist(pts[HandLandmark.THUMB_MCP], pinky_mcp), size)
+    pinch = _dist(pts[HandLandmark.THUMB_TIP], pts[HandLandmark.INDEX_TIP]) / size
+    visibility = _ratio(
+        _dist(flat[HandLandmark.INDEX_MCP], flat[HandLandmark.PINKY_MCP]),
+        _dist(flat[HandLandmark.WRIST], flat[HandLandmark.MIDDLE_MCP]),
+        size,
+    )
+    return HandFeatures(size, ratios, straightness, thumb, pinch, visibility, depth)
+
+
+def _finger_logit(features: HandFeatures, finger: Finger) -> float:
+    """Log-odds that ``finger`` is extended, scaled so that +-logit(CLEAR) is the band edge."""
+    if finger is Finger.THUMB:
+        return (features.thumb_ratio - THUMB_MIDPOINT) / THUMB_BAND * _CLEAR_LOGIT
+    # Extended needs both reach (tip beyond the middle joint) and a straight finger; a
+    # bent finger that still reaches out is ambiguous (a claw), not curled.
+    reach = (features.finger_ratio[finger] - FINGER_MIDPOINT) / FINGER_BAND
+    if reach <= 0:
+        return reach * _CLEAR_LOGIT
+    straight = (features.straightness[finger] - STRAIGHT_MIDPOINT) / STRAIGHT_BAND
+    return min(reach, max(straight, 0.0)) * _CLEAR_LOGIT
+
+
+def _pinch_logit(features: HandFeatures, bound: float) -> float:
+    """Log-odds that the pinch distance is below ``bound``."""
+    return (bound - features.pinch_distance) / PINCH_SOFTNESS
+
+
+# Requirement satisfactions: 0.5 exactly on the threshold, towards 1 past it.
+def _clearly(logit: float, extended: bool) -> float:
+    return _sigmoid((logit if extended else -logit) - _CLEAR_LOGIT)
+
+
+def _not_clearly(logit: float, extended: bool) -> float:
+    return 1.0 - _clearly(logit, extended)
+
+
+def finger_states(features: HandFeatures) -> dict[Finger, FingerState]:
+    """Each finger extended or curled, with the probability of that reading."""
+    states = {}
+    for finger in Finger:
+        p = _sigmoid(_finger_logit(features, finger))
+        states[finger] = FingerState(extended=p >= 0.5, confidence=max(p, 1.0 - p))
+    return states
+
+
+def builtin_scores(features: HandFeatures) -> dict[Pose, float]:
+    """How well the hand meets each built-in pose's requirements (0.5 on the edge)."""
+    logit = {f: _finger_logit(features, f) for f in Finger}
+    thumb = logit[Finger.THUMB]
+    pinch = _sigmoid(_pinch_logit(features, PINCH_MIDPOINT))
+    visible = _sigmoid((features.palm_visibility - PALM_VISIBLE_RATIO) / PALM_VISIBLE_SOFTNESS)
+    others = (Finger.MIDDLE, Finger.RING, Finger.PINKY)
+    return {
+        Pose.PINCH: min(pinch, _not_clearly(logit[Finger.INDEX], extended=False)),
+        Pose.OPEN: min(
+            [_clearly(logit[f], True) for f in _FOUR_FINGERS] + [_not_clearly(thumb, extended=False), visible]
+        ),
+        Pose.CLOSED: min([_clearly(logit[f], False) for f in _FOUR_FINGERS] + [_not_clearly(thumb, extended=True)]),
+        Pose.POINT: min(
+            [_clearly(logit[Finger.INDEX], True)]
+            + [_clearly(logit[f], False) for f in others]
+            + [_not_clearly(thumb, extended=True)]
+        ),
+    }
+
+
+#: Order in which built-in poses are tried; pinch first, as the most specific.
+_BUILTIN_ORDER = (Pose.PINCH, Pose.POINT, Pose.CLOSED, Pose.OPEN)
+
+
+def check_pose_spec(spec: PoseSpec) -> None:
+    """Raise :class:`PoseSpecError` if ``spec`` cannot be a usable pose.
+
+    Profile loaders should call this when they read a profile, so the user hears about
+    a bad pose once, with its name, rather than on every frame.
+    """
+    if not isinstance(spec, PoseSpec):
+        raise PoseSpecError(f"custom poses must be PoseSpec values, got {type(spec).__name__}")
+    if not spec.name or not isinstance(spec.name, str):
+        raise PoseSpecError("a custom pose needs a non-empty name")
+    for finger, want in spec.fingers.items():
+        if not isinstance(finger, Finger):
+            try:
+                Finger(finger)
+            except ValueError:
+                raise PoseSpecError(
+                    f"custom pose {spec.name!r}: unknown finger {finger!r} (use {', '.join(f.value for f in Finger)})"
+                ) from None
+        if not isinstance(want, (bool, np.bool_)):
+            raise PoseSpecError(f"custom pose {spec.name!r}: finger {finger} must be true (extended) or false (curled)")
+    for label, bound in (("pinch_below", spec.pinch_below), ("pinch_above", spec.pinch_above)):
+        if bound is not None and (not isinstance(bound, (int, float)) or not math.isfinite(bound) or bound < 0):
+            raise PoseSpecError(f"custom pose {spec.name!r}: {label} must be a non-negative number, got {bound!r}")
+    if spec.pinch_below is not None and spec.pinch_above is not None and spec.pinch_below <= spec.pinch_above:
+        raise PoseSpecError(
+            f"custom pose {spec.name!r}: pinch_below ({spec.pinch_below}) must exceed pinch_above "
+            f"({spec.pinch_above}) or no hand can match"
+        )
+    if constraint_count(spec) == 0:
+        raise PoseSpecError(f"custom pose {spec.name!r} has no finger or pinch requirement, so it would match every hand")
+
+
+def constraint_count(spec: PoseSpec) -> int:
+    """How specific a custom pose is: its finger requirements plus its pinch bounds."""
+    return len(spec.fingers) + (spec.pinch_below is not None) + (spec.pinch_above is not None)
+
+
+def spec_score(spec: PoseSpec, features: HandFeatures) -> float:
+    """How well the hand meets ``spec`` (0.5 on the edge of its least met requirement).
+
+    A finger required extended (curled) must be *clearly* so, as in the built-in poses.
+    """
+    scores = []
+    for finger, want in spec.fingers.items():
+        scores.append(_clearly(_finger_logit(features, Finger(finger)), bool(want)))
+    if spec.pinch_below is not None:
+        scores.append(_sigmoid(_pinch_logit(features, spec.pinch_below)))
+    if spec.pinch_above is not None:
+        scores.append(_sigmoid(-_pinch_logit(features, spec.pinch_above)))
+    return min(scores) if scores else 0.0
+
+
+def best_custom(specs: Iterable[PoseSpec], features: HandFeatures) -> Optional[tuple[PoseSpec, float]]:
+    """The matching custom pose with most constraints (then best score, then first)."""
+    best: Optional[tuple[int, float, PoseSpec]] = None
+    for spec in specs:
+        check_pose_spec(spec)
+        score = spec_score(spec, features)
+        if score <= 0.5:
+            continue
+        key = (constraint_count(spec), score)
+        if best is None or key > best[:2]:
+            best = (key[0], key[1], spec)
+    return None if best is None else (best[2], best[1])
+
+
+def classify(landmarks, aspect: float = 1.0, custom: Sequence[PoseSpec] = ()) -> PoseResult:
+    """Classify one hand.
+
+    ``landmarks``: 21 points in MediaPipe order, (x, y) or (x, y, z), normalised image
+    coordinates. ``aspect``: image width over height. ``custom``: profile-defined poses.
+
+    Returns a :class:`PoseResult` whose ``builtin`` is always the built-in pose (open,
+    closed, pinch, point or hand) and whose ``label`` is that pose unless a custom pose
+    matches: then ``label`` is the custom pose's name and ``score`` its score. When
+    several custom poses match, the most specific wins (most finger and pinch
+    requirements), then the better-met one, then the one listed first. Custom poses are
+    matched whatever the built-in pose is, so a profile can split a built-in pose (say a
+    ``thumbs_up``: thumb extended, four fingers curled, which the built-in rules call
+    ``hand``) or refine one.
+
+    Raises :class:`LandmarkError` for landmarks that cannot be a hand and
+    :class:`PoseSpecError` for an unusable custom pose (see :func:`check_pose_spec`).
+    """
+    features = measure(landmarks, aspect)
+    fingers = finger_states(features)
+    scores = builtin_scores(features)
+    builtin, score = Pose.HAND, 1.0 - max(scores.values())
+    for pose in _BUILTIN_ORDER:
+        if scores[pose] > 0.5:
+            builtin, score = pose, scores[pose]
+            break
+    label = builtin.value
+    match = best_custom(custom, features)
+    if match is not None:
+        label, score = match[0].name, match[1]
+    return PoseResult(
+        label=label,
+        score=float(score),
+        fingers=fingers,
+        pinch_distance=features.pinch_distance,
+        builtin=builtin.value,
+    )

@@ -66,9 +66,13 @@ class PoseResult:
     label: str  # a Pose value, or the name of a profile-defined pose
     score: float  # 0 to 1
     fingers: Mapping[Finger, FingerState] = field(default_factory=dict)
-    #: Thumb tip to index tip distance divided by the hand's size (wrist to middle
-    #: knuckle): about 0.1 to 0.3 when pinching, above 0.6 for an open hand.
+    #: Thumb tip to index tip distance divided by the hand's size (the larger of wrist to
+    #: middle knuckle and knuckle span / 0.7; see ``poses``): under 0.2 when pinching,
+    #: above 0.6 for an open hand.
     pinch_distance: float = float("nan")
+    #: The built-in pose (a Pose value) whatever ``label`` says: ``label`` is a custom
+    #: pose's name when one matched. ``classify`` always sets it.
+    builtin: Optional[str] = None
 
 
 @dataclass(frozen=True, eq=False)
