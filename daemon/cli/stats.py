@@ -1,0 +1,133 @@
+"""``handmap stats``: face touches per day and per hour from the history store, as
+tables on stdout and, with ``--plot FILE.png``, as a chart (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Optional, TextIO
+
+from ..store import HOURS_PER_DAY, TouchStore, default_history_path
+
+log = logging.getLogger("handmap.stats")
+
+DEFAULT_DAYS = 7
+BAR_WIDTH = 40
+BAR_CHAR = "#"
+PLOT_SIZE_IN = (10.0, 7.0)
+PLOT_DPI = 100
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("stats", help="face touches per day and per hour",
+                              description="Show face touches per day and per hour of the day.")
+    p.add_argument("--plot", metavar="FILE.png", type=Path, help="also draw the counts into this PNG file")
+    p.add_argument("--days", metavar="N", type=_positive_int, default=DEFAULT_DAYS,
+                   help=f"how many days back, today included (default {DEFAULT_DAYS})")
+    p.add_argument("--db", metavar="FILE", type=Path, default=None,
+                   help="history database (default $XDG_DATA_HOME/handmap/history.sqlite3)")
+    p.set_defaults(func=run)
+    return p
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _bar(n: int, most: int) -> str:
+    if n == 0 or most == 0:
+        return ""
+    return BAR_CHAR * max(1, round(BAR_WIDTH * n / most))
+
+
+def format_tables(per_day: list[tuple[date, int]], per_hour: list[int], today_hours: list[int]) -> str:
+    lines = [f"Face touches per day (last {len(per_day)} days)"]
+    most = max((n for _, n in per_day), default=0)
+    for d, n in per_day:
+        lines.append(f"  {d.isoformat()} {d.strftime('%a')}  {n:5d}  {_bar(n, most)}")
+    total = sum(n for _, n in per_day)
+    lines.append(f"  {'total':15s}{total:5d}   (average {total / max(1, len(per_day)):.1f} a day)")
+    lines.append("")
+    lines.append(f"Face touches per hour of the day (last {len(per_day)} days; today in brackets)")
+    most = max(per_hour, default=0)
+    for hour in range(HOURS_PER_DAY):
+        n = per_hour[hour]
+        lines.append(f"  {hour:02d}:00-{hour:02d}:59  {n:5d}  ({today_hours[hour]:3d})  {_bar(n, most)}")
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def plot(path: Path, per_day: list[tuple[date, int]], per_hour: list[int]) -> None:
+    """Per-day bars above a per-hour histogram, written as PNG. Uses matplotlib's
+    object API with the Agg canvas: no pyplot state, no display needed."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=PLOT_SIZE_IN, dpi=PLOT_DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax_day, ax_hour = fig.subplots(2, 1)
+    labels = [d.strftime("%a\n%d %b") for d, _ in per_day]
+    counts = [n for _, n in per_day]
+    bars = ax_day.bar(range(len(counts)), counts, color="#d9534f")
+    ax_day.bar_label(bars, padding=2)
+    ax_day.set_xticks(range(len(counts)), labels, fontsize=8 if len(counts) > 14 else 10)
+    ax_day.set_ylabel("face touches")
+    ax_day.set_title(f"Face touches per day (last {len(counts)} days)")
+    ax_day.set_ylim(0, max(counts + [1]) * 1.15)
+    ax_hour.bar(range(HOURS_PER_DAY), per_hour, width=0.9, color="#5b8bd9")
+    ax_hour.set_xticks(range(0, HOURS_PER_DAY, 2), [f"{h:02d}h" for h in range(0, HOURS_PER_DAY, 2)])
+    ax_hour.set_xlim(-0.6, HOURS_PER_DAY - 0.4)
+    ax_hour.set_ylim(0, max(per_hour + [1]) * 1.15)
+    ax_hour.set_xlabel("hour of the day")
+    ax_hour.set_ylabel("face touches")
+    ax_hour.set_title("Face touches per hour of the day (same days)")
+    for ax in (ax_day, ax_hour):
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.grid(axis="y", alpha=0.3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png")
+
+
+def run(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
+    out = sys.stdout if out is None else out
+    if args.plot is not None and args.plot.suffix.lower() != ".png":
+        print(f"handmap stats: --plot writes PNG; name the file with .png (got {args.plot}).", file=sys.stderr)
+        return 2
+    db = args.db if args.db is not None else default_history_path()
+    if not db.exists():
+        out.write(f"No face touches recorded yet ({db} does not exist).\n")
+        if args.plot is None:
+            return 0
+        per_day = _empty_days(args.days)
+        per_hour = today_hours = [0] * HOURS_PER_DAY
+    else:
+        try:
+            with TouchStore(db) as store:
+                per_day = store.per_day(args.days)
+                per_hour = store.hour_of_day(args.days)
+                today_hours = store.per_hour()
+        except Exception as exc:  # sqlite3.DatabaseError, permissions...
+            print(f"handmap stats: cannot read {db}: {exc}. Check the file or pass --db.", file=sys.stderr)
+            return 1
+        out.write(format_tables(per_day, per_hour, today_hours))
+    if args.plot is not None:
+        try:
+            plot(args.plot, per_day, per_hour)
+        except OSError as exc:
+            print(f"handmap stats: cannot write {args.plot}: {exc}.", file=sys.stderr)
+            return 1
+        out.write(f"Chart written to {args.plot}\n")
+    return 0
+
+
+def _empty_days(days: int) -> list[tuple[date, int]]:
+    today = datetime.now().date()
+    return [(today - timedelta(days=days - 1 - i), 0) for i in range(days)]
