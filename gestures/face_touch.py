@@ -1,0 +1,521 @@
+"""Face-touch stage: does a hand touch a face, per frame and as episodes (pure).
+
+Per frame, :func:`touch_score` weighs, for each hand and each trusted face:
+
+- **contact**: how far the hand's fingertips (and, less, its other joints) lie inside
+  an ellipse fitted to the face box (ears included), in face radii;
+- **depth by size**: a hand touching a face is at the face's distance from the camera,
+  so its 3D palm size (wrist to knuckles, with MediaPipe's z, which undoes
+  foreshortening) stands in a known proportion to the face box's width; a hand much
+  bigger than that is nearer the camera, in front of the face, not on it;
+- **depth by the body model**: the pose model's z for the person's wrist/fingers
+  against their nose (a hand held out toward the camera is far nearer than the nose);
+- **face sanity**: a "face" whose box is mostly filled by one hand, with the body
+  model's nose elsewhere, is the hand itself (the face detector fires on fists, cups);
+
+and, for hands the hand model misses (a finger on the chin is often not detected), the
+body model's own index/thumb/pinky landmarks near the face.
+
+:class:`FaceTouchTracker` turns per-frame decisions into START/END episodes with a
+minimum dwell before START and a release time before END. Frames where the face/body
+models did not run (``faces is None``) keep the last decision.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .landmarks import BodyLandmark, FaceKeypoint, HandLandmark
+from .types import (
+    BodyObservation,
+    FaceObservation,
+    FaceTouch,
+    FaceTouchState,
+    FrameObservation,
+    Handedness,
+    HandObservation,
+)
+
+FINGERTIPS = (
+    HandLandmark.THUMB_TIP,
+    HandLandmark.INDEX_TIP,
+    HandLandmark.MIDDLE_TIP,
+    HandLandmark.RING_TIP,
+    HandLandmark.PINKY_TIP,
+)
+#: Joints one step in from the tips: a flat hand on a cheek touches with these too.
+FINGER_PADS = (
+    HandLandmark.THUMB_IP,
+    HandLandmark.INDEX_DIP,
+    HandLandmark.MIDDLE_DIP,
+    HandLandmark.RING_DIP,
+    HandLandmark.PINKY_DIP,
+)
+#: The palm's corners: their 3D spread is the hand's size, whatever its rotation.
+PALM_CORNERS = (HandLandmark.WRIST, HandLandmark.INDEX_MCP, HandLandmark.MIDDLE_MCP, HandLandmark.PINKY_MCP)
+
+BODY_FACE_POINTS = (
+    BodyLandmark.NOSE,
+    BodyLandmark.LEFT_EYE,
+    BodyLandmark.RIGHT_EYE,
+    BodyLandmark.LEFT_EAR,
+    BodyLandmark.RIGHT_EAR,
+    BodyLandmark.MOUTH_LEFT,
+    BodyLandmark.MOUTH_RIGHT,
+)
+#: (the person's side, wrist, the hand points the pose model gives)
+BODY_HANDS = (
+    (Handedness.LEFT, BodyLandmark.LEFT_WRIST, (BodyLandmark.LEFT_INDEX, BodyLandmark.LEFT_THUMB, BodyLandmark.LEFT_PINKY)),
+    (Handedness.RIGHT, BodyLandmark.RIGHT_WRIST, (BodyLandmark.RIGHT_INDEX, BodyLandmark.RIGHT_THUMB, BodyLandmark.RIGHT_PINKY)),
+)
+X, Y, Z, VIS = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class FaceTouchConfig:
+    """Thresholds for :func:`touch_score` and dwell/release times for the tracker.
+
+    Distances are in face radii (half the face box's size): 1.0 is the face ellipse's rim.
+    """
+
+    #: Faces below this detector score are ignored.
+    min_face_score: float = 0.6
+    #: When the body model sees a person whose nose is not in a face, that face must
+    #: score this much (the face detector fires on fists and cups at 0.55-0.65).
+    unvouched_face_score: float = 0.8
+    #: The face ellipse is the box's half-sizes times these (the box stops above the
+    #: chin's underside and inside the ears).
+    face_scale_x: float = 1.15
+    face_scale_y: float = 1.15
+    #: A fingertip at this ellipse radius or less is fully "on" the face; the contact
+    #: score falls linearly to 0 at ``contact_outer``.
+    contact_inner: float = 1.0
+    contact_outer: float = 1.3
+    #: Other joints count with these weights: finger pads (a flat hand on a cheek),
+    #: then the palm and wrist (a hand over the mouth whose fingertips the hand model
+    #: places off the face).
+    pad_weight: float = 0.8
+    palm_weight: float = 0.6
+    #: 3D palm size over face-box width: a touching adult hand is about 0.45-0.8.
+    #: Above ``size_in_front`` the hand is nearer the camera than the face.
+    #: Below ``size_too_small`` it is no hand at the face's depth (or no hand at all:
+    #: a second look around a face can find "hands" in facial features).
+    size_in_front: float = 0.85
+    size_far_in_front: float = 1.15
+    size_too_small: float = 0.3
+    size_far_too_small: float = 0.22
+    #: Body-model depth: wrist/finger z nearer than the nose's by more than this many
+    #: shoulder widths means the hand is held toward the camera.
+    body_z_in_front: float = 0.9
+    body_z_far_in_front: float = 1.4
+    #: Body landmarks below this visibility are not used.
+    min_body_visibility: float = 0.5
+    #: Body-model fingers count only this close to the face (radii; the pose model's
+    #: hand points are coarse, so a touch must look like one).
+    body_contact_outer: float = 1.05
+    #: A face box filled this much by one hand's box, with this share of that hand's
+    #: landmarks inside it, may be the hand itself (see the module docstring).
+    false_face_cover: float = 0.5
+    false_face_inside: float = 0.8
+    #: The body nose within this many face radii of a face's centre vouches for it.
+    nose_vouch_radius: float = 1.2
+    #: ... and if the body's head width over the face box's width is in this range.
+    vouch_scale: tuple[float, float] = (0.35, 2.0)
+    #: A frame is "touching" when its best score reaches this.
+    threshold: float = 0.5
+    #: Episodes: touching this long before START, not touching this long before END.
+    dwell_ms: float = 300.0
+    release_ms: float = 400.0
+    #: A decision from the face/body models is kept this long on frames where they did
+    #: not run; after that (models stalled) it lapses to not touching.
+    stale_ms: float = 1500.0
+
+
+@dataclass(frozen=True)
+class HandCues:
+    """Why one hand scored what it did against one face (for debugging and tests)."""
+
+    source: str  # "hand" (hand model) or "body" (pose model's hand points)
+    hand: Optional[Handedness]
+    face_index: int
+    contact: float  # 0..1 from the fingertips' ellipse radius
+    tip_radius: float  # smallest fingertip ellipse radius (face radii)
+    size_ratio: float  # 3D palm size / face width (nan for body-model hands)
+    depth_factor: float  # 1 at the face's depth, 0 well in front of it
+    body_dz: float  # (nose z - hand z) in shoulder widths; nan without a body
+    score: float
+
+
+@dataclass(frozen=True)
+class FaceTouchDecision:
+    touching: bool
+    hand: Optional[Handedness]
+    score: float
+    reason: str
+    cues: tuple[HandCues, ...] = ()
+    #: Indices (into ``obs.faces``) of faces judged to be a hand, not a face.
+    rejected_faces: tuple[int, ...] = ()
+
+
+NO_TOUCH = FaceTouchDecision(touching=False, hand=None, score=0.0, reason="no hands")
+
+
+@dataclass(frozen=True)
+class _Face:
+    index: int
+    cx: float  # pixels
+    cy: float
+    rx: float  # ellipse radii, pixels
+    ry: float
+    width: float  # box width, pixels
+
+
+def touch_score(obs: FrameObservation, config: FaceTouchConfig = FaceTouchConfig()) -> FaceTouchDecision:
+    """This frame's face-touch decision (no dwell: usable on a single still image).
+
+    ``obs.faces is None`` (face model not run) gives a not-touching decision whose
+    reason says so; :class:`FaceTouchTracker` keeps its previous decision then.
+    """
+    if obs.faces is None:
+        return FaceTouchDecision(False, None, 0.0, "face model not run this frame")
+    w, h = float(obs.width), float(obs.height)
+    body = obs.body.landmarks if obs.body is not None else None
+    faces, rejected = _trusted_faces(obs.faces, obs.hands, body, w, h, config)
+    if not faces and body is not None:
+        bf = _body_face(body, w, h, config)
+        if bf is not None:
+            faces = [bf]
+    if not faces:
+        reason = "no face" if not rejected else "only false faces (a hand seen as a face)"
+        return FaceTouchDecision(False, None, 0.0, reason, rejected_faces=rejected)
+    shoulder = _shoulder_width(body, w, h, config)
+    cues: list[HandCues] = []
+    for hand in obs.hands:
+        for face in faces:
+            cues.append(_hand_cues(hand, face, body, shoulder, w, h, config))
+    cues.extend(_body_hand_cues(body, faces, obs.hands, shoulder, w, h, config))
+    if not cues:
+        return FaceTouchDecision(False, None, 0.0, "no hands", rejected_faces=rejected)
+    best = max(cues, key=lambda c: c.score)
+    touching = best.score >= config.threshold
+    reason = _reason(best, touching, config)
+    return FaceTouchDecision(touching, best.hand, best.score, reason, tuple(cues), rejected)
+
+
+# ---------------------------------------------------------------------------------
+# Faces
+# ---------------------------------------------------------------------------------
+
+
+def _face_from_box(index: int, face: FaceObservation, w: float, h: float, config: FaceTouchConfig) -> _Face:
+    fx, fy, fw, fh = face.bbox
+    cx, cy = (fx + fw / 2) * w, (fy + fh / 2) * h
+    rx, ry = fw * w / 2 * config.face_scale_x, fh * h / 2 * config.face_scale_y
+    # Ears lie outside the box: widen the ellipse to reach them.
+    if len(face.keypoints) > FaceKeypoint.LEFT_EAR:
+        for kp in (FaceKeypoint.RIGHT_EAR, FaceKeypoint.LEFT_EAR):
+            ex = abs(face.keypoints[kp][0] * w - cx)
+            rx = max(rx, ex * 1.05)
+    return _Face(index, cx, cy, max(rx, 1.0), max(ry, 1.0), max(fw * w, 1.0))
+
+
+def _trusted_faces(
+    faces: Sequence[FaceObservation],
+    hands: Sequence[HandObservation],
+    body: Optional[np.ndarray],
+    w: float,
+    h: float,
+    config: FaceTouchConfig,
+) -> tuple[list[_Face], tuple[int, ...]]:
+    trusted: list[_Face] = []
+    rejected: list[int] = []
+    nose = None
+    body_face = None
+    if body is not None and body[BodyLandmark.NOSE, VIS] >= config.min_body_visibility:
+        nose = (body[BodyLandmark.NOSE, X] * w, body[BodyLandmark.NOSE, Y] * h)
+        body_face = _body_face(body, w, h, config)
+    for i, face in enumerate(faces):
+        if face.score < config.min_face_score:
+            continue
+        f = _face_from_box(i, face, w, h, config)
+        # The body's nose vouches for a face it lies in, if the body's head is the
+        # face's size (the pose model also "finds" people in cups and fists).
+        vouched = (
+            nose is not None
+            and _ellipse_radius(f, nose[0], nose[1]) <= config.nose_vouch_radius
+            and body_face is not None
+            and config.vouch_scale[0] <= body_face.width / f.width <= config.vouch_scale[1]
+        )
+        if not vouched and any(_face_is_this_hand(face, hand, w, h, config) for hand in hands):
+            rejected.append(i)
+            continue
+        if nose is not None and not vouched and face.score < config.unvouched_face_score:
+            rejected.append(i)
+            continue
+        trusted.append(f)
+    return trusted, tuple(rejected)
+
+
+def _face_is_this_hand(face: FaceObservation, hand: HandObservation, w: float, h: float, config: FaceTouchConfig) -> bool:
+    fx, fy, fw, fh = face.bbox
+    pts = hand.landmarks[:, :2]
+    inside = (pts[:, 0] >= fx) & (pts[:, 0] <= fx + fw) & (pts[:, 1] >= fy) & (pts[:, 1] <= fy + fh)
+    if inside.mean() < config.false_face_inside:
+        return False
+    hx0, hy0 = pts.min(axis=0)
+    hx1, hy1 = pts.max(axis=0)
+    ix = max(0.0, min(hx1, fx + fw) - max(hx0, fx))
+    iy = max(0.0, min(hy1, fy + fh) - max(hy0, fy))
+    return ix * iy >= config.false_face_cover * fw * fh
+
+
+def _body_face(body: np.ndarray, w: float, h: float, config: FaceTouchConfig) -> Optional[_Face]:
+    """A face region from the pose model's face points, when the face detector saw none
+    (a hand over the face often hides it from the detector)."""
+    vis = [p for p in BODY_FACE_POINTS if body[p, VIS] >= config.min_body_visibility]
+    if BodyLandmark.NOSE not in vis or len(vis) < 4:
+        return None
+    pts = np.array([[body[p, X] * w, body[p, Y] * h] for p in vis])
+    ears = [p for p in (BodyLandmark.LEFT_EAR, BodyLandmark.RIGHT_EAR) if p in vis]
+    eyes = [p for p in (BodyLandmark.LEFT_EYE, BodyLandmark.RIGHT_EYE) if p in vis]
+    if len(ears) == 2:
+        width = abs(body[ears[0], X] - body[ears[1], X]) * w
+    elif len(eyes) == 2:
+        width = abs(body[eyes[0], X] - body[eyes[1], X]) * w * 2.2
+    else:
+        return None
+    width = max(width, 1.0)
+    cx = float(np.mean(pts[:, 0]))
+    cy = float(body[BodyLandmark.NOSE, Y] * h)
+    return _Face(-1, cx, cy, width / 2 * config.face_scale_x, width * 0.6 * config.face_scale_y, width)
+
+
+def _ellipse_radius(face: _Face, x: float, y: float) -> float:
+    return math.hypot((x - face.cx) / face.rx, (y - face.cy) / face.ry)
+
+
+# ---------------------------------------------------------------------------------
+# Hands
+# ---------------------------------------------------------------------------------
+
+
+def palm_size_px(landmarks: np.ndarray, w: float, h: float) -> float:
+    """The hand's 3D palm size in pixels: the largest distance between palm corners.
+
+    MediaPipe's z is in roughly the x (image-width) scale, so (x*w, y*h, z*w) is a 3D
+    point in pixels; a palm turned away from the camera keeps its size this way.
+    """
+    pts = np.asarray(landmarks, dtype=float)
+    corners = np.array([[pts[p, 0] * w, pts[p, 1] * h, (pts[p, 2] * w if pts.shape[1] > 2 else 0.0)] for p in PALM_CORNERS])
+    best = 0.0
+    for i in range(len(corners)):
+        for j in range(i + 1, len(corners)):
+            best = max(best, float(np.linalg.norm(corners[i] - corners[j])))
+    return best
+
+
+def _contact(radius: float, inner: float, outer: float) -> float:
+    if radius <= inner:
+        return 1.0
+    if radius >= outer:
+        return 0.0
+    return (outer - radius) / (outer - inner)
+
+
+def _ramp_down(value: float, start: float, end: float) -> float:
+    """1 up to ``start``, falling linearly to 0 at ``end``."""
+    if not math.isfinite(value) or value <= start:
+        return 1.0
+    if value >= end:
+        return 0.0
+    return (end - value) / (end - start)
+
+
+def _shoulder_width(body: Optional[np.ndarray], w: float, h: float, config: FaceTouchConfig) -> float:
+    if body is None:
+        return float("nan")
+    ls, rs = body[BodyLandmark.LEFT_SHOULDER], body[BodyLandmark.RIGHT_SHOULDER]
+    if min(ls[VIS], rs[VIS]) < config.min_body_visibility:
+        return float("nan")
+    # z is in image-width units, like x.
+    return float(math.hypot((ls[X] - rs[X]) * w, (ls[Y] - rs[Y]) * h)) / w
+
+
+def _body_dz(body: Optional[np.ndarray], points: Sequence[BodyLandmark], shoulder: float, config: FaceTouchConfig) -> float:
+    """(nose z - nearest visible hand point z) in shoulder widths: positive = hand nearer."""
+    if body is None or not math.isfinite(shoulder) or shoulder <= 0:
+        return float("nan")
+    if body[BodyLandmark.NOSE, VIS] < config.min_body_visibility:
+        return float("nan")
+    zs = [body[p, Z] for p in points if body[p, VIS] >= config.min_body_visibility]
+    if not zs:
+        return float("nan")
+    return float((body[BodyLandmark.NOSE, Z] - min(zs)) / shoulder)
+
+
+def _body_side_for(hand: HandObservation, body: Optional[np.ndarray], w: float, h: float, config: FaceTouchConfig):
+    """The pose model's hand (wrist + finger points) that is this detected hand, if any."""
+    if body is None:
+        return None
+    wrist = hand.landmarks[HandLandmark.WRIST, :2] * (w, h)
+    palm = max(palm_size_px(hand.landmarks, w, h), 1.0)
+    best, best_d = None, float("inf")
+    for side, bwrist, fingers in BODY_HANDS:
+        if body[bwrist, VIS] < config.min_body_visibility:
+            continue
+        d = float(np.linalg.norm(body[bwrist, :2] * (w, h) - wrist))
+        if d < best_d:
+            best, best_d = (side, bwrist, fingers), d
+    if best is None or best_d > 1.0 * palm:
+        return None
+    return best
+
+
+def _hand_cues(
+    hand: HandObservation,
+    face: _Face,
+    body: Optional[np.ndarray],
+    shoulder: float,
+    w: float,
+    h: float,
+    config: FaceTouchConfig,
+) -> HandCues:
+    lm = hand.landmarks
+    tip_r = min(_ellipse_radius(face, lm[p, 0] * w, lm[p, 1] * h) for p in FINGERTIPS)
+    pad_r = min(_ellipse_radius(face, lm[p, 0] * w, lm[p, 1] * h) for p in FINGER_PADS)
+    palm_r = min(_ellipse_radius(face, lm[p, 0] * w, lm[p, 1] * h) for p in PALM_CORNERS)
+    contact = max(
+        _contact(tip_r, config.contact_inner, config.contact_outer),
+        config.pad_weight * _contact(pad_r, config.contact_inner, config.contact_outer),
+        config.palm_weight * _contact(palm_r, config.contact_inner, config.contact_outer),
+    )
+    ratio = palm_size_px(lm, w, h) / face.width
+    depth = min(
+        _ramp_down(ratio, config.size_in_front, config.size_far_in_front),
+        1.0 - _ramp_down(ratio, config.size_far_too_small, config.size_too_small),
+    )
+    dz = float("nan")
+    side = _body_side_for(hand, body, w, h, config)
+    if side is not None:
+        dz = _body_dz(body, (side[1], *side[2]), shoulder, config)
+        depth = min(depth, _ramp_down(dz, config.body_z_in_front, config.body_z_far_in_front))
+    return HandCues("hand", hand.handedness, face.index, contact, tip_r, ratio, depth, dz, contact * depth)
+
+
+def _body_hand_cues(
+    body: Optional[np.ndarray],
+    faces: Sequence[_Face],
+    hands: Sequence[HandObservation],
+    shoulder: float,
+    w: float,
+    h: float,
+    config: FaceTouchConfig,
+) -> list[HandCues]:
+    """The pose model's hands near a face, for hands the hand model did not find."""
+    if body is None:
+        return []
+    out: list[HandCues] = []
+    for side, wrist, fingers in BODY_HANDS:
+        pts = [p for p in fingers if body[p, VIS] >= config.min_body_visibility]
+        if not pts or body[wrist, VIS] < config.min_body_visibility:
+            continue
+        bw = body[wrist, :2] * (w, h)
+        # Already seen by the hand model: its own cues are better.
+        if any(np.linalg.norm(hd.landmarks[HandLandmark.WRIST, :2] * (w, h) - bw) < palm_size_px(hd.landmarks, w, h) for hd in hands):
+            continue
+        dz = _body_dz(body, (wrist, *pts), shoulder, config)
+        depth = _ramp_down(dz, config.body_z_in_front, config.body_z_far_in_front)
+        for face in faces:
+            r = min(_ellipse_radius(face, body[p, X] * w, body[p, Y] * h) for p in pts)
+            contact = _contact(r, config.contact_inner * 0.9, config.body_contact_outer)
+            out.append(HandCues("body", side, face.index, contact, r, float("nan"), depth, dz, contact * depth))
+    return out
+
+
+def _reason(best: HandCues, touching: bool, config: FaceTouchConfig) -> str:
+    who = f"{best.source} {best.hand.value if best.hand else '?'}"
+    if touching:
+        return f"{who}: fingertips on the face (radius {best.tip_radius:.2f})"
+    if best.contact == 0.0:
+        return f"{who}: nearest fingertip off the face (radius {best.tip_radius:.2f})"
+    if best.depth_factor < 1.0:
+        return f"{who}: in front of the face (palm/face {best.size_ratio:.2f}, body dz {best.body_dz:.2f})"
+    return f"{who}: near the face edge (radius {best.tip_radius:.2f})"
+
+
+# ---------------------------------------------------------------------------------
+# Episodes
+# ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _TrackerState:
+    decided_t: Optional[float] = None  # when the face/body models last ran
+    raw: bool = False
+    raw_hand: Optional[Handedness] = None
+    since: Optional[float] = None  # when ``raw`` last changed
+    active: bool = False
+    active_hand: Optional[Handedness] = None
+    last: FaceTouchDecision = field(default_factory=lambda: NO_TOUCH)
+
+
+class FaceTouchTracker:
+    """Face-touch episodes over one stream (pure; one per source).
+
+    ``update(obs)`` returns ``(touching_now, events)``: ``touching_now`` is the
+    debounced state (True from START to END), events the START/END :class:`FaceTouch`
+    values this frame produced. A START needs ``dwell_ms`` of touching frames; an END
+    needs ``release_ms`` without. Frames whose ``faces`` is None keep the last decision
+    (for up to ``stale_ms``).
+    """
+
+    def __init__(self, config: FaceTouchConfig = FaceTouchConfig()) -> None:
+        self.config = config
+        self._s = _TrackerState()
+
+    @property
+    def last_decision(self) -> FaceTouchDecision:
+        return self._s.last
+
+    def update(self, obs: FrameObservation) -> tuple[bool, list[FaceTouch]]:
+        s, c = self._s, self.config
+        t_ms = obs.t * 1000.0
+        if obs.faces is not None:
+            decision = touch_score(obs, c)
+            s.last = decision
+            s.decided_t = t_ms
+            raw, raw_hand = decision.touching, decision.hand
+        elif s.decided_t is not None and t_ms - s.decided_t <= c.stale_ms:
+            raw, raw_hand = s.raw, s.raw_hand
+        else:
+            raw, raw_hand = False, None
+        if raw != s.raw or s.since is None:
+            s.since = t_ms
+        s.raw = raw
+        if raw:
+            s.raw_hand = raw_hand
+        events: list[FaceTouch] = []
+        held = t_ms - s.since
+        if not s.active and raw and held >= c.dwell_ms:
+            s.active, s.active_hand = True, s.raw_hand
+            events.append(FaceTouch(obs.t, obs.frame, FaceTouchState.START, s.active_hand))
+        elif s.active and not raw and held >= c.release_ms:
+            events.append(FaceTouch(obs.t, obs.frame, FaceTouchState.END, s.active_hand))
+            s.active, s.active_hand = False, None
+        return s.active, events
+
+    def close(self, t: float, frame: int) -> list[FaceTouch]:
+        """End an open episode (stream end, pause): an END for every START."""
+        s = self._s
+        if not s.active:
+            return []
+        event = FaceTouch(t, frame, FaceTouchState.END, s.active_hand)
+        self._s = _TrackerState()
+        return [event]
+
+    def reset(self) -> None:
+        self._s = _TrackerState()
