@@ -85,8 +85,6 @@ class ReportResumed:
 
 
 InputAction = Union[MouseMove, MouseDown, MouseUp, Scroll, KeyDown, KeyUp, TypeText]
-Report = Union[ReportPose, ReportFaceTouch, ReportProfile, ReportPaused, ReportResumed]
-Action = Union[InputAction, Report]
 
 
 @dataclass(frozen=True)
@@ -96,3 +94,23 @@ class Stamped:
     t: float
     frame: int
     action: Action
+
+
+@dataclass(frozen=True)
+class HandReport:
+    hand: str
+    pose: Optional[str]  # stable pose, None while none is established
+    score: float
+    x: float  # filtered pointer, normalised
+    y: float
+
+
+@dataclass(frozen=True)
+class ReportHands:
+    """Every analysed frame's hands (``handmap run --report-frames``): for tuning and tests."""
+
+    hands: tuple[HandReport, ...]
+
+
+Report = Union[ReportPose, ReportFaceTouch, ReportProfile, ReportPaused, ReportResumed, ReportHands]
+Action = Union[InputAction, Report]

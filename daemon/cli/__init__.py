@@ -1,0 +1,84 @@
+"""The ``handmap`` command line: one console script, one module per subcommand.
+
+Each subcommand module has ``add_parser(subparsers)``, registering its parser with
+``set_defaults(func=run)``; ``run(args) -> int`` returns the exit status. Known errors
+become one sentence on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Optional, Sequence
+
+from ..log import divert_native_stderr, quiet_mediapipe, setup_logging
+
+#: Subcommand modules, in the order ``handmap --help`` lists them.
+SUBCOMMANDS = ("run", "detect", "bench", "profiles", "control", "stats", "service", "doctor")
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """An error the user can fix; its message is printed as is."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="handmap",
+        description="Turn a webcam into an input device: hand poses and motion to mouse and keys, with face-touch alerts.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output on stderr (-vv for debug)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__name__}.{name}":
+                continue  # a subcommand not built yet
+            raise
+        module.add_parser(subparsers)
+    return parser
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from ..config import ConfigError
+    from ..models import ModelError
+    from ..sources import SourceError
+
+    errors: list[type[BaseException]] = [UserError, ConfigError, ModelError, SourceError]
+    try:
+        from ..outputs import OutputUnavailable
+
+        errors.append(OutputUnavailable)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    quiet_mediapipe()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    if args.verbose < 2:
+        divert_native_stderr()
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.func(args) or 0)
+    except _known_errors() as exc:
+        print(f"handmap: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""Builds the pipeline's objects from the configuration (the entry point passes them in)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+from .config import Config
+from .models import check_hand_task_file, face_model, hand_bundle
+from .paths import cache_dir
+from .tracker import Tracker, TrackerSettings
+
+log = logging.getLogger("handmap")
+
+
+def make_tracker(config: Config, *, video: bool, max_hands: Optional[int] = None, faces: Optional[bool] = None,
+                 body: Optional[bool] = None, env: Optional[dict] = None) -> Tracker:
+    """A tracker for a stream (``video``) or for stills, with faces and body as configured."""
+    cache = cache_dir(env)
+    model = check_hand_task_file(config.model.task_file) if config.model.task_file else hand_bundle(config.model.size, cache)
+    want_faces = config.faces.enabled if faces is None else faces
+    want_body = (config.faces.body_model and want_faces) if body is None else body
+    body_model = None
+    if want_body:
+        from .body import BodyTracker, RunningMode
+
+        body_model = BodyTracker(cache, RunningMode.VIDEO if video else RunningMode.IMAGE)
+    settings = TrackerSettings(
+        hand_model=model,
+        face_model=face_model() if want_faces else None,
+        max_hands=max_hands or config.model.max_hands,
+        min_detection_confidence=config.model.min_detection_confidence,
+        min_presence_confidence=config.model.min_presence_confidence,
+        min_tracking_confidence=config.model.min_tracking_confidence,
+        video=video,
+    )
+    return Tracker(settings, body=body_model)

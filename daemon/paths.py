@@ -1,0 +1,47 @@
+"""Where handmap keeps its files (XDG base directories, as CONTRACTS.md gives them)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping, Optional
+
+APP = "handmap"
+
+
+def _xdg(env: Optional[Mapping[str, str]], var: str, fallback: str) -> Path:
+    env = os.environ if env is None else env
+    value = env.get(var)
+    if value and os.path.isabs(value):
+        return Path(value) / APP
+    home = Path(env.get("HOME") or Path.home())
+    return home / fallback / APP
+
+
+def user_config_dir(env: Optional[Mapping[str, str]] = None) -> Path:
+    return _xdg(env, "XDG_CONFIG_HOME", ".config")
+
+
+def user_profiles_dir(env: Optional[Mapping[str, str]] = None) -> Path:
+    return user_config_dir(env) / "profiles"
+
+
+def data_dir(env: Optional[Mapping[str, str]] = None) -> Path:
+    return _xdg(env, "XDG_DATA_HOME", ".local/share")
+
+
+def cache_dir(env: Optional[Mapping[str, str]] = None) -> Path:
+    return _xdg(env, "XDG_CACHE_HOME", ".cache")
+
+
+def runtime_dir(env: Optional[Mapping[str, str]] = None) -> Path:
+    """$XDG_RUNTIME_DIR (the control socket and the held-input journal live here)."""
+    env = os.environ if env is None else env
+    value = env.get("XDG_RUNTIME_DIR")
+    if value and os.path.isabs(value):
+        return Path(value)
+    return Path("/tmp") / f"{APP}-{os.getuid()}"
+
+
+def control_socket_path(env: Optional[Mapping[str, str]] = None) -> Path:
+    return runtime_dir(env) / f"{APP}.sock"

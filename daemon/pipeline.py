@@ -1,0 +1,205 @@
+"""The per-frame pipeline: frame preparation → hands → gestures → mapping → output,
+with faces and the body model at their own lower rate, after the input is emitted.
+
+One frame is processed at a time on the calling thread; the camera's capture thread
+(``sources``) keeps only the newest frame, so analysis never queues behind the camera.
+Every stage is timed (``StageClock``) for ``handmap bench`` and ``handmap status``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator, Optional, Protocol, Sequence
+
+import numpy as np
+
+from handmap.gestures.types import FaceTouch, FrameObservation, GestureFrame, PoseEntered
+from handmap.mappings import actions as act
+
+from .outputs.base import Output
+from .sources import Frame
+
+log = logging.getLogger("handmap.pipeline")
+
+STAGES = ("decode", "prep", "hands", "faces", "body", "gestures", "mapping", "output")
+INPUT_ACTIONS = (act.MouseMove, act.MouseDown, act.MouseUp, act.Scroll, act.KeyDown, act.KeyUp, act.TypeText)
+
+
+class Mapper(Protocol):
+    """The mapping stage: gesture frames to actions (``handmap.mappings.engine``)."""
+
+    def handle(self, frame: GestureFrame) -> list: ...
+
+    def release_all(self) -> list: ...
+
+
+class PoseReporter:
+    """The mapping stage when no profile maps input: poses and face touches reported only."""
+
+    def handle(self, frame: GestureFrame) -> list:
+        out: list = []
+        for event in frame.events:
+            if isinstance(event, PoseEntered):
+                out.append(act.ReportPose(hand=event.hand.value, pose=event.pose, score=event.score))
+            elif isinstance(event, FaceTouch):
+                out.append(act.ReportFaceTouch(state=event.state.value, hand=event.hand.value if event.hand else None))
+        return out
+
+    def release_all(self) -> list:
+        return []
+
+
+class StageClock:
+    """Per-stage durations in a fixed ring buffer (no per-frame allocation)."""
+
+    def __init__(self, capacity: int = 1 << 16) -> None:
+        self.capacity = capacity
+        self._samples = {name: np.zeros(capacity) for name in STAGES + ("end_to_end",)}
+        self._counts = {name: 0 for name in self._samples}
+
+    def add(self, stage: str, ms: float) -> None:
+        n = self._counts[stage]
+        self._samples[stage][n % self.capacity] = ms
+        self._counts[stage] = n + 1
+
+    @contextmanager
+    def time(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(stage, (time.perf_counter() - start) * 1000.0)
+
+    def samples(self, stage: str) -> np.ndarray:
+        n = min(self._counts[stage], self.capacity)
+        return self._samples[stage][:n]
+
+    def percentiles(self, stage: str) -> Optional[dict]:
+        data = self.samples(stage)
+        if data.size == 0:
+            return None
+        p50, p95, p99 = np.percentile(data, [50, 95, 99])
+        return {"p50": round(float(p50), 3), "p95": round(float(p95), 3), "p99": round(float(p99), 3), "n": int(data.size)}
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    selfie: bool = False  # frames are mirrored (selfie view) before analysis
+    mirror: bool = False  # flip each frame left-right
+    faces_rate_hz: float = 10.0
+    report_frames: bool = False  # a `hands` event per analysed frame in the stream
+
+
+class FramePrep:
+    """Mirror and colour-convert into reused buffers (one conversion per frame)."""
+
+    def __init__(self, mirror: bool) -> None:
+        self.mirror = mirror
+        self._flipped: Optional[np.ndarray] = None
+        self._rgb: Optional[np.ndarray] = None
+
+    def __call__(self, bgr: np.ndarray) -> np.ndarray:
+        import cv2
+
+        if self._rgb is None or self._rgb.shape != bgr.shape:
+            self._rgb = np.empty_like(bgr)
+            self._flipped = np.empty_like(bgr)
+        src = bgr
+        if self.mirror:
+            cv2.flip(bgr, 1, dst=self._flipped)
+            src = self._flipped
+        cv2.cvtColor(src, cv2.COLOR_BGR2RGB, dst=self._rgb)
+        return self._rgb
+
+
+class Pipeline:
+    """Processes frames one at a time; owns no thread and no source."""
+
+    def __init__(self, tracker, gestures, mapper: Mapper, output: Output, settings: PipelineSettings,
+                 clock: Optional[StageClock] = None, recorder=None) -> None:
+        self.tracker = tracker
+        self.gestures = gestures
+        self.mapper = mapper
+        self.output = output
+        self.settings = settings
+        self.clock = clock or StageClock()
+        self.recorder = recorder
+        self._prep = FramePrep(settings.mirror)
+        self._faces_interval = 1.0 / settings.faces_rate_hz if settings.faces_rate_hz > 0 else float("inf")
+        self._next_faces_t = float("-inf")
+        self._pending_faces = None
+        self._pending_body = None
+        self.frames = 0
+        self.last_t = 0.0
+        self.last_frame = 0
+        self.hands_in_view = 0
+
+    # -- stages ---------------------------------------------------------------------
+
+    def observe(self, frame: Frame) -> tuple[FrameObservation, Optional[np.ndarray], object]:
+        """The tracker stage (or the recorded observation, for a trace)."""
+        if frame.observation is not None:
+            return frame.observation, None, None
+        import mediapipe as mp
+
+        with self.clock.time("prep"):
+            rgb = self._prep(frame.image)
+            image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
+        with self.clock.time("hands"):
+            hands = self.tracker.hands(image, frame.t, self.settings.selfie)
+        faces, body = self._pending_faces, self._pending_body
+        self._pending_faces = self._pending_body = None
+        height, width = rgb.shape[:2]
+        obs = FrameObservation(t=frame.t, frame=frame.index, width=width, height=height, hands=hands, faces=faces, body=body)
+        return obs, rgb, image
+
+    def _faces_after(self, frame: Frame, rgb: Optional[np.ndarray], image) -> None:
+        """Faces and body at their own rate, after this frame's input went out; the
+        next frame's observation carries them (face touch needs ~10 Hz, not the pointer's rate)."""
+        if rgb is None or not self.tracker.has_faces or frame.t < self._next_faces_t:
+            return
+        self._next_faces_t = frame.t + self._faces_interval
+        with self.clock.time("faces"):
+            self._pending_faces = self.tracker.faces(image)
+        with self.clock.time("body"):
+            self._pending_body = self.tracker.body(rgb, frame.t)
+
+    def process(self, frame: Frame) -> GestureFrame:
+        obs, rgb, image = self.observe(frame)
+        if self.recorder is not None:
+            self.recorder.write(obs)
+        with self.clock.time("gestures"):
+            gframe = self.gestures.update(obs)
+        with self.clock.time("mapping"):
+            actions = self.mapper.handle(gframe)
+        if self.settings.report_frames:
+            actions.append(act.ReportHands(tuple(
+                act.HandReport(hand=h.handedness.value, pose=h.pose, score=round(h.raw.score, 3),
+                               x=round(h.pointer[0], 4), y=round(h.pointer[1], 4))
+                for h in gframe.hands)))
+        self.emit(actions, obs.t, obs.frame)
+        if frame.available_at and any(isinstance(a, INPUT_ACTIONS) for a in actions):
+            self.clock.add("end_to_end", (time.perf_counter() - frame.available_at) * 1000.0)
+        self._faces_after(frame, rgb, image)
+        self.frames += 1
+        self.last_t, self.last_frame = obs.t, obs.frame
+        self.hands_in_view = len(gframe.hands)
+        return gframe
+
+    def emit(self, actions: Sequence, t: float, frame: int) -> None:
+        if not actions:
+            return
+        with self.clock.time("output"):
+            for action in actions:
+                self.output.emit(act.Stamped(t, frame, action))
+
+    def release_all(self, reason: str) -> None:
+        """Let go of every held key and button: the mapper's presses, then the output's."""
+        log.debug("releasing held input (%s)", reason)
+        try:
+            self.emit(self.mapper.release_all(), self.last_t, self.last_frame)
+        finally:
+            self.output.release_all(self.last_t, self.last_frame)

@@ -1,0 +1,148 @@
+"""Tracker stage: MediaPipe Tasks models over RGB frames to ``FrameObservation``s.
+
+Hands come from ``HandLandmarker`` (VIDEO mode for streams: landmarks tracked from frame
+to frame, palm detection only when a hand is lost; IMAGE mode for stills), faces from
+the wheel's short-range face detector, and optionally body landmarks from a body
+tracker (``handmap.daemon.body``), which find a hand on the face that the hand model
+misses. Nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Protocol
+
+import numpy as np
+
+from handmap.gestures.types import (
+    BodyObservation,
+    FaceObservation,
+    FrameObservation,
+    HandObservation,
+    Handedness,
+)
+
+log = logging.getLogger("handmap.tracker")
+
+
+class BodyModel(Protocol):
+    def detect(self, rgb: np.ndarray, timestamp_ms: Optional[int]) -> Optional[BodyObservation]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class TrackerSettings:
+    hand_model: Path  # a HandLandmarker .task bundle
+    face_model: Optional[Path]  # None: no face detection
+    max_hands: int = 1
+    min_detection_confidence: float = 0.5
+    min_presence_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    video: bool = True  # VIDEO mode (a stream) or IMAGE mode (independent stills)
+    min_face_confidence: float = 0.5
+
+
+def _swap(label: str) -> Handedness:
+    return Handedness.RIGHT if label.lower() == "left" else Handedness.LEFT
+
+
+class Tracker:
+    """Runs the models on one frame at a time. Not thread-safe: one per pipeline."""
+
+    def __init__(self, settings: TrackerSettings, body: Optional[BodyModel] = None) -> None:
+        from mediapipe.tasks import python as mp_tasks
+        from mediapipe.tasks.python import vision
+
+        self.settings = settings
+        self._vision = vision
+        mode = vision.RunningMode.VIDEO if settings.video else vision.RunningMode.IMAGE
+        self._hands = vision.HandLandmarker.create_from_options(
+            vision.HandLandmarkerOptions(
+                base_options=mp_tasks.BaseOptions(model_asset_path=str(settings.hand_model)),
+                running_mode=mode,
+                num_hands=settings.max_hands,
+                min_hand_detection_confidence=settings.min_detection_confidence,
+                min_hand_presence_confidence=settings.min_presence_confidence,
+                min_tracking_confidence=settings.min_tracking_confidence,
+            )
+        )
+        self._faces = None
+        if settings.face_model is not None:
+            self._faces = vision.FaceDetector.create_from_options(
+                vision.FaceDetectorOptions(
+                    base_options=mp_tasks.BaseOptions(model_asset_path=str(settings.face_model)),
+                    running_mode=vision.RunningMode.IMAGE,
+                    min_detection_confidence=settings.min_face_confidence,
+                )
+            )
+        self._body = body
+        self._last_ts = -1
+
+    # -- one model at a time (the pipeline times each) ---------------------------------
+
+    def _timestamp(self, t: float) -> int:
+        ts = max(int(round(t * 1000.0)), self._last_ts + 1)
+        self._last_ts = ts
+        return ts
+
+    def hands(self, image, t: float, selfie: bool) -> tuple[HandObservation, ...]:
+        """Hands in ``image`` (an ``mp.Image``); handedness is the person's own hand.
+
+        MediaPipe labels handedness as if the image were a mirrored selfie view; when
+        ``selfie`` is False (a raw camera frame, a photo) the labels are swapped.
+        """
+        if self.settings.video:
+            result = self._hands.detect_for_video(image, self._timestamp(t))
+        else:
+            result = self._hands.detect(image)
+        hands = []
+        for points, classes in zip(result.hand_landmarks, result.handedness):
+            landmarks = np.array([(p.x, p.y, p.z) for p in points], dtype=np.float64)
+            top = classes[0]
+            handed = Handedness(top.category_name.lower()) if selfie else _swap(top.category_name)
+            hands.append(HandObservation(landmarks=landmarks, handedness=handed, score=float(top.score)))
+        return tuple(hands)
+
+    def faces(self, image) -> tuple[FaceObservation, ...]:
+        if self._faces is None:
+            return ()
+        width, height = image.width, image.height
+        faces = []
+        for det in self._faces.detect(image).detections:
+            box = det.bounding_box
+            faces.append(
+                FaceObservation(
+                    bbox=(box.origin_x / width, box.origin_y / height, box.width / width, box.height / height),
+                    score=float(det.categories[0].score) if det.categories else 0.0,
+                    keypoints=tuple((float(k.x), float(k.y)) for k in (det.keypoints or ())),
+                )
+            )
+        return tuple(faces)
+
+    def body(self, rgb: np.ndarray, t: float) -> Optional[BodyObservation]:
+        if self._body is None:
+            return None
+        return self._body.detect(rgb, int(round(t * 1000.0)) if self.settings.video else None)
+
+    @property
+    def has_faces(self) -> bool:
+        return self._faces is not None
+
+    def observe(self, rgb: np.ndarray, t: float, frame: int, with_faces: bool = True, selfie: bool = False) -> FrameObservation:
+        """All models on one RGB frame (``detect`` and tests; the daemon times them apart)."""
+        import mediapipe as mp
+
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        hands = self.hands(image, t, selfie)
+        faces = self.faces(image) if (with_faces and self.has_faces) else None
+        body = self.body(rgb, t) if with_faces else None
+        height, width = rgb.shape[:2]
+        return FrameObservation(t=t, frame=frame, width=width, height=height, hands=hands, faces=faces, body=body)
+
+    def close(self) -> None:
+        for model in (self._hands, self._faces, self._body):
+            if model is not None:
+                model.close()

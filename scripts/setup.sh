@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Set up handmap in .venv inside this checkout (idempotent: a second run only checks).
+#
+#   bash scripts/setup.sh            # the daemon and its Python dependencies
+#   bash scripts/setup.sh --tests    # ... plus the test dependencies and, when run as
+#                                    # root on Debian/Ubuntu, the X11/D-Bus packages the
+#                                    # real-desktop tests drive (Xvfb, xdotool, dunst...)
+#
+# Needs Python 3.10, 3.11 or 3.12 with venv, and a C compiler with Python headers
+# (pynput's evdev dependency builds from source on Linux).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_tests=0
+[ "${1:-}" = "--tests" ] && want_tests=1
+
+DEBIAN_TEST_PACKAGES="xvfb xdotool x11-utils matchbox-window-manager dbus-daemon dbus-bin dunst libnotify-bin trayer systemd"
+
+pick_python() {
+    for candidate in ${PYTHON:-} python3.12 python3.11 python3.10 python3; do
+        if command -v "$candidate" >/dev/null 2>&1 &&
+            "$candidate" -c 'import sys; sys.exit(not ((3, 10) <= sys.version_info[:2] <= (3, 12)))' 2>/dev/null; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    echo "handmap needs Python 3.10 to 3.12 (mediapipe 0.10.21 has no wheel for others); set PYTHON=/path/to/python3.x" >&2
+    return 1
+}
+
+if [ "$want_tests" = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    missing=""
+    for pkg in $DEBIAN_TEST_PACKAGES; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
+    done
+    if [ -n "$missing" ]; then
+        echo "handmap setup: installing Debian packages for the real-desktop tests:$missing" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    python=$(pick_python)
+    echo "handmap setup: creating .venv with $python" >&2
+    "$python" -m venv .venv
+fi
+
+extras=""
+[ "$want_tests" = 1 ] && extras="[test]"
+stamp=".venv/.handmap-installed$extras"
+digest=$(cat pyproject.toml requirements.lock | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
+    echo "handmap setup: installing Python dependencies into .venv (pinned by requirements.lock)" >&2
+    .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade "pip>=23" >/dev/null
+    .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements.lock -e ".$extras"
+    echo "$digest" > "$stamp"
+fi
