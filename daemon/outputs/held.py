@@ -189,7 +189,7 @@ def recover_stale_held(output, journal: Optional[Path] = None) -> tuple[HeldInpu
     when the journal's process is still alive (another handmap holds those inputs).
     """
     held_inputs: Optional[HeldInputs] = getattr(output, "held", None)
-    path = journal if journal is not None else (held_inputs.journal if held_inputs else None)
+    path = journal if journal is not None else (held_inputs.journal if held_inputs is not None else None)
     if path is None or not getattr(output, "injects", False) or held_inputs is None:
         return ()
     stale = read_journal(path)
@@ -333,12 +333,10 @@ class HoldingOutput:
     # -- helpers -------------------------------------------------------------------
     def _press_or_release(self, item, held: HeldInput, down: bool) -> None:
         if down:
+            # Kept as held even if the injection fails half-way (or a signal interrupts
+            # it): a spare release later is harmless, a forgotten press is a stuck key.
             if self.held.press(held):
-                try:
-                    self._raw(held, down=True, t=item.t, frame=item.frame)
-                except BaseException:
-                    self.held.release(held)  # it never went down
-                    raise
+                self._raw(held, down=True, t=item.t, frame=item.frame)
         elif self.held.is_held(held):
             self._raw(held, down=False, t=item.t, frame=item.frame)
             self.held.release(held)
