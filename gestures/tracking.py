@@ -5,7 +5,8 @@ Each frame's hands are matched to the tracked ones by the distance between palm 
 with a penalty when MediaPipe's handedness disagrees (it can flip for a frame, so it
 is a penalty, not a veto). An unmatched hand gets a new id. A tracked hand that is not
 seen is kept for ``grace_ms`` so a single dropped detection does not lose it; after that
-it is reported lost.
+it is reported lost. One person has one hand of each side, so a hand that reappears far
+away on the same side, with no other hand of that side in view, keeps its id.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ class TrackerParams:
     max_speed: float = 40.0
     max_jump: float = 1.5  # hand sizes, allowed whatever the gap
     handedness_penalty: float = 0.5  # hand sizes added to the distance when handedness differs
+    #: One person has one left and one right hand: an unmatched hand of one side takes
+    #: over the only unmatched track of that side, however far it moved, as long as no
+    #: other hand of that side is in view (a re-detection after a fast move, not a new hand).
+    same_side_rematch: bool = True
     handedness_flip_frames: int = 3  # consecutive disagreeing detections before a track's handedness changes
 
 
@@ -121,6 +126,14 @@ class HandTracker:
                 continue
             matched[hand_id] = j
             used_obs.add(j)
+        if p.same_side_rematch:
+            for side in Handedness:
+                free_obs = [j for j, h in enumerate(hands) if j not in used_obs and h.handedness is side]
+                free_tracks = [i for i, tr in self._tracks.items() if i not in matched and tr.handedness is side]
+                others = sum(1 for h in hands if h.handedness is side)
+                if len(free_obs) == 1 and len(free_tracks) == 1 and others == 1:
+                    matched[free_tracks[0]] = free_obs[0]
+                    used_obs.add(free_obs[0])
         new = []
         for j, hand in enumerate(hands):
             if j in used_obs:
