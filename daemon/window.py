@@ -465,9 +465,9 @@ def hyprland_socket_dir(env: Mapping[str, str]) -> Optional[Path]:
 
 
 class HyprlandWatcher(_WatcherBase):
-    """Hyprland: ``activewindow>>CLASS,TITLE`` events on ``.socket2.sock``; the pid comes
-    from a ``j/activewindow`` request on ``.socket.sock`` (what ``hyprctl activewindow -j``
-    sends)."""
+    """Hyprland: on each ``activewindow>>`` or ``windowtitle>>`` event on
+    ``.socket2.sock``, asks ``.socket.sock`` for ``j/activewindow`` (what
+    ``hyprctl activewindow -j`` sends) for the class, title and pid."""
 
     name = "hyprland"
 
@@ -530,7 +530,7 @@ class HyprlandWatcher(_WatcherBase):
                 return
             buffer += chunk
             *lines, buffer = buffer.split(b"\n")
-            if any(line.startswith(b"activewindow>>") for line in lines):
+            if any(line.startswith((b"activewindow>>", b"windowtitle>>")) for line in lines):
                 try:
                     window = self._query()
                 except (OSError, ValueError):
@@ -719,22 +719,22 @@ def _build(choice: str, env: Mapping[str, str], on_change: Optional[OnChange]) -
 
 @dataclass(frozen=True)
 class MatchRule:
-    """When a profile applies. Every given field must match (AND); a rule with no field
-    never matches (the default profile's).
+    """When a profile applies: the profile schema's ``match`` section (``class``,
+    ``title``, ``process``). Any one field matching is enough (as the schema documents);
+    a rule with no field never matches (the default profile's).
 
-    ``window_class``: equal, ignoring case, to the window's class or instance.
-    ``title``: a regular expression searched in the title (``re.search``, case-sensitive
-    unless the pattern says ``(?i)``). ``process``: equal, ignoring case and a trailing
-    ``.exe``, to the process name.
+    ``window_class``: any entry equal, ignoring case, to the window's class or its X11
+    instance. ``title``: a regular expression searched in the title (``re.search``,
+    case-sensitive unless the pattern says ``(?i)``). ``process``: any entry equal,
+    ignoring case and a trailing ``.exe``, to the process name.
     """
 
-    window_class: Optional[str] = None
+    window_class: tuple[str, ...] = ()
     title: Optional[str] = None
-    process: Optional[str] = None
+    process: tuple[str, ...] = ()
 
-    @property
-    def specificity(self) -> int:
-        return sum(1 for v in (self.window_class, self.title, self.process) if v)
+    def is_empty(self) -> bool:
+        return not (self.window_class or self.title or self.process)
 
 
 def _strip_exe(name: str) -> str:
@@ -742,40 +742,69 @@ def _strip_exe(name: str) -> str:
     return name[:-4] if name.endswith(".exe") else name
 
 
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    if not value:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value if v)
+
+
 _RULE_KEYS = {
-    "window_class": ("window_class", "wm_class", "class_", "klass", "class", "app"),
-    "title": ("title", "title_regex", "title_re"),
-    "process": ("process", "process_name", "exe"),
+    "window_class": ("window_class", "class", "wm_class"),
+    "title": ("title",),
+    "process": ("process",),
 }
 
 
 def rule_from(match: Any) -> MatchRule:
-    """A ``MatchRule`` from a profile's ``match`` section: a MatchRule, a mapping (YAML
-    keys ``class``/``window_class``, ``title``, ``process``) or an object with those
-    attributes; None gives the empty rule."""
+    """A ``MatchRule`` from a profile's ``match`` section: a MatchRule, the schema's
+    ``Match`` model, a mapping (YAML keys ``class``, ``title``, ``process``; class and
+    process a string or a list) or any object with those attributes; None → empty."""
     if match is None:
         return MatchRule()
     if isinstance(match, MatchRule):
         return match
-    if hasattr(match, "model_dump"):  # a pydantic model: use its field values
+    if hasattr(match, "model_dump"):  # a pydantic model (mappings.schema.Match)
         match = match.model_dump()
-    values = {}
+    values: dict[str, Any] = {}
     for field_name, keys in _RULE_KEYS.items():
         for key in keys:
             value = match.get(key) if isinstance(match, Mapping) else getattr(match, key, None)
             if value:
-                values[field_name] = getattr(value, "pattern", value)  # compiled regex → text
+                values[field_name] = value
                 break
-    return MatchRule(**{k: str(v) for k, v in values.items()})
+    title = values.get("title")
+    return MatchRule(window_class=_as_tuple(values.get("window_class")),
+                     title=str(getattr(title, "pattern", title)) if title else None,
+                     process=_as_tuple(values.get("process")))
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    name: str
+    rule: MatchRule
+    pattern: Optional["re.Pattern[str]"]
+    order: int
+
+    def score(self, window: ActiveWindow) -> tuple[int, int, int]:
+        """(fields matched, title matched, class matched); all zero for no match."""
+        names = {window.wm_class.casefold(), window.instance.casefold()} - {""}
+        by_class = any(c.casefold() in names for c in self.rule.window_class)
+        by_title = self.pattern is not None and bool(window.title) and self.pattern.search(window.title) is not None
+        by_process = bool(window.process) and any(_strip_exe(p) == _strip_exe(window.process)
+                                                  for p in self.rule.process)
+        return by_class + by_title + by_process, int(by_title), int(by_class)
 
 
 class ProfileMatcher:
     """Picks the profile for a window.
 
-    Rules are tried as given (``rules``: ``(profile name, rule)`` pairs, typically in
-    ``ProfileStore.names()`` order). Among the rules that match, the most specific one
-    wins (the most fields given: class + title beats class alone); ties go to the first
-    in order. No match → ``default``.
+    A profile matches when any field of its ``match`` section does. When several match,
+    the most specific wins: the one matching on more fields, then one matching on the
+    title (it names a particular window) over the class, then the class over the process
+    name; remaining ties go to the first in ``rules`` order (``ProfileStore.names()``,
+    alphabetical). No match → ``default``.
     """
 
     def __init__(self, rules: Iterable[tuple[str, Any]], default: str) -> None:
@@ -783,7 +812,7 @@ class ProfileMatcher:
         compiled = []
         for order, (name, raw) in enumerate(rules):
             rule = rule_from(raw)
-            if not rule.specificity:
+            if rule.is_empty():
                 continue
             pattern = None
             if rule.title:
@@ -791,10 +820,11 @@ class ProfileMatcher:
                     pattern = re.compile(rule.title)
                 except re.error as exc:
                     log.warning("profile %s: title pattern %r is not a valid regular expression (%s); "
-                                "ignoring its match rule", name, rule.title, exc)
-                    continue
-            compiled.append((-rule.specificity, order, name, rule, pattern))
-        compiled.sort(key=lambda item: (item[0], item[1]))
+                                "ignoring it", name, rule.title, exc)
+                    rule = MatchRule(rule.window_class, None, rule.process)
+                    if rule.is_empty():
+                        continue
+            compiled.append(_Compiled(name, rule, pattern, order))
         self._rules = tuple(compiled)
 
     @classmethod
@@ -806,24 +836,32 @@ class ProfileMatcher:
             pairs.append((name, match))
         return cls(pairs, default)
 
+    @classmethod
+    def from_store(cls, store: Any, default: str) -> "ProfileMatcher":
+        """From a ``ProfileStore`` (``names()``, ``load(name)``); a profile that does not
+        load is left out with a warning (it cannot be switched to anyway)."""
+        profiles = {}
+        for name in store.names():
+            try:
+                profiles[name] = store.load(name)
+            except Exception as exc:
+                log.warning("profile %s is left out of automatic switching: %s", name, exc)
+        return cls.from_profiles(profiles, default)
+
     @property
     def rules(self) -> tuple[tuple[str, MatchRule], ...]:
-        """``(name, rule)`` in the order they are tried."""
-        return tuple((name, rule) for _, _, name, rule, _ in self._rules)
+        """``(name, rule)`` in the given order (profiles without a rule left out)."""
+        return tuple((c.name, c.rule) for c in self._rules)
 
     def pick(self, window: Optional[ActiveWindow]) -> str:
         if window is None:
             return self.default
-        for _, _, name, rule, pattern in self._rules:
-            if rule.window_class and rule.window_class.casefold() not in (
-                    window.wm_class.casefold(), window.instance.casefold()):
-                continue
-            if pattern is not None and not pattern.search(window.title):
-                continue
-            if rule.process and (not window.process or _strip_exe(rule.process) != _strip_exe(window.process)):
-                continue
-            return name
-        return self.default
+        best: Optional[tuple[tuple[int, int, int], int, str]] = None
+        for compiled in self._rules:
+            score = compiled.score(window)
+            if score[0] and (best is None or score > best[0]):
+                best = (score, compiled.order, compiled.name)
+        return best[2] if best is not None else self.default
 
 
 class AutoSwitcher:

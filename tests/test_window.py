@@ -99,19 +99,35 @@ def wait_for(watcher, predicate, t0: float, timeout: float = 2.0) -> tuple[Activ
     raise AssertionError(f"watcher did not report the window within {timeout} s; current: {watcher.current()}")
 
 
-PROFILES = {
-    "desktop": {},  # the default: no match section
-    "game-a": {"match": {"class": "Gamea"}},
-    "game-a-boss": {"match": {"class": "gamea", "title": r"(?i)boss"}},
-    "editor": {"match": {"process": "editorproc"}},
+# Profiles as users write them (the match section of mappings/schema.py), loaded through
+# the real ProfileStore from a user profiles folder.
+PROFILE_FILES = {
+    "desktop": "",  # the default: no match section
+    "game-a": "match:\n  class: Gamea\n",
+    "game-a-boss": "match:\n  title: '(?i)boss'\n",
+    "editor": "match:\n  process: [editorproc, editor.exe]\n",
 }
 
 
-def test_x11_watcher_follows_focus_within_200ms_and_matcher_picks_profiles(desktop, apps):
+@pytest.fixture()
+def matcher(tmp_path) -> ProfileMatcher:
+    from handmap.mappings.loader import ProfileStore
+    from handmap.mappings.schema import SCHEMA_VERSION
+
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    for name, body in PROFILE_FILES.items():
+        (folder / f"{name}.yaml").write_text(f"version: {SCHEMA_VERSION}\n{body}")
+    store = ProfileStore(folder)
+    for name in PROFILE_FILES:
+        assert store.validate_file(folder / f"{name}.yaml") == []
+    return ProfileMatcher.from_store(store, default="desktop")
+
+
+def test_x11_watcher_follows_focus_within_200ms_and_matcher_picks_profiles(desktop, apps, matcher):
     game = apps("gamea", "Game A", "gameproc")
     editor = apps("editorb", "Editor B", "editorproc")
     other = apps("otherc", "Calculator", "otherproc")
-    matcher = ProfileMatcher.from_profiles(PROFILES, default="desktop")
 
     watcher = select_window_watcher(env=desktop.env)
     assert isinstance(watcher, X11Watcher) and watcher.reason == ""
@@ -164,12 +180,12 @@ def test_x11_watcher_survives_the_focused_window_closing(desktop, apps):
         watcher.stop()
 
 
-def test_auto_switcher_switches_on_focus_and_returns_to_default(desktop, apps):
+def test_auto_switcher_switches_on_focus_and_returns_to_default(desktop, apps, matcher):
     game = apps("gamea", "Game A", "gameproc")
     other = apps("otherc", "Calculator", "otherproc")
     changes: list[ActiveWindow] = []
     watcher = select_window_watcher(env=desktop.env, on_change=changes.append)
-    switcher = AutoSwitcher(watcher, ProfileMatcher.from_profiles(PROFILES, default="desktop"))
+    switcher = AutoSwitcher(watcher, matcher)
     watcher.start()
     try:
         profile = "desktop"
@@ -281,7 +297,7 @@ class FakeSway:
             conn.close()
 
 
-def test_sway_backend_follows_window_events(tmp_path):
+def test_sway_backend_follows_window_events(tmp_path, matcher):
     path = tmp_path / "sway-ipc.sock"
     firefox = {"type": "con", "focused": True, "app_id": "firefox", "name": "Mozilla Firefox", "pid": os.getpid()}
     tree = {"type": "root", "nodes": [{"type": "output", "nodes": [{"type": "workspace", "nodes": [firefox]}]}]}
@@ -303,7 +319,7 @@ def test_sway_backend_follows_window_events(tmp_path):
         assert latency < SWITCH_BUDGET_S
         fake.focus({"type": "con", "focused": True, "app_id": "gamea", "name": "Game A - Boss"}, change="title")
         seen, _ = wait_for(watcher, lambda w: w.title == "Game A - Boss", t0)
-        assert ProfileMatcher.from_profiles(PROFILES, "desktop").pick(seen) == "game-a-boss"
+        assert matcher.pick(seen) == "game-a-boss"
         fake.close()  # the compositor went away: the watcher says so
         deadline = time.monotonic() + 2
         while not watcher.reason and time.monotonic() < deadline:
@@ -317,30 +333,115 @@ def test_sway_backend_follows_window_events(tmp_path):
 # --------------------------------------------------------------------------- matcher
 
 
-def test_matcher_most_specific_rule_wins_then_order():
+def test_matcher_most_specific_match_wins_then_order():
     matcher = ProfileMatcher([
         ("any-game", {"class": "Gamea"}),
-        ("boss", {"window_class": "GAMEA", "title": "Boss"}),
-        ("second-game", {"class": "gamea"}),  # same specificity as any-game, later: never wins
-        ("notepad", {"process": "notepad.exe"}),
+        ("boss", {"title": "Boss"}),
+        ("boss-of-game", {"class": ["GAMEA"], "title": "Boss"}),
+        ("second-game", {"class": "gamea"}),  # same as any-game but later: never wins
+        ("by-process", {"process": "game"}),
+        ("notepad", {"process": ["notepad.exe"]}),
         ("broken", {"title": "(unclosed"}),  # invalid regex: ignored with a warning
         ("default-like", {}),  # no rule: never matches
     ], default="desktop")
-    assert matcher.pick(ActiveWindow("Gamea", "Boss level", "game", 1, "gamea")) == "boss"
-    assert matcher.pick(ActiveWindow("Gamea", "boss level", "game", 1, "gamea")) == "any-game"  # case-sensitive
+    assert matcher.pick(ActiveWindow("Gamea", "Boss level", "game", 1, "gamea")) == "boss-of-game"  # 2 fields
+    assert matcher.pick(ActiveWindow("Other", "Boss level", "game", 1)) == "boss"  # title over process
+    assert matcher.pick(ActiveWindow("Gamea", "boss level", "game", 1, "gamea")) == "any-game"  # class over process
+    assert matcher.pick(ActiveWindow("x", "", "game", 1, "gamea")) == "any-game"  # the X11 instance counts
+    assert matcher.pick(ActiveWindow("x", "", "GAME", 1)) == "by-process"
     assert matcher.pick(ActiveWindow("other", "", "Notepad", 2)) == "notepad"  # .exe and case ignored
     assert matcher.pick(ActiveWindow("other", "(unclosed", "x", 3)) == "desktop"
+    assert matcher.pick(ActiveWindow()) == "desktop"  # an empty window matches nothing
     assert matcher.pick(None) == "desktop"
-    assert [name for name, _ in matcher.rules] == ["boss", "any-game", "second-game", "notepad"]
+    assert [name for name, _ in matcher.rules] == ["any-game", "boss", "boss-of-game", "second-game",
+                                                   "by-process", "notepad"]
 
 
-def test_rule_from_accepts_dicts_objects_and_rules():
-    class Match:
+def test_rule_from_accepts_schema_models_dicts_and_objects():
+    from handmap.mappings.schema import Match
+
+    class Legacy:
         window_class = None
         title = "Doc"
         process = "writer"
 
-    assert rule_from({"class": "A", "title": "t", "process": "p"}) == MatchRule("A", "t", "p")
-    assert rule_from(Match()) == MatchRule(None, "Doc", "writer")
-    assert rule_from(None) == MatchRule()
-    assert rule_from(MatchRule(process="x")).specificity == 1
+    assert rule_from(Match.model_validate({"class": "A", "title": "t", "process": ["p", "q"]})) == \
+        MatchRule(("A",), "t", ("p", "q"))
+    assert rule_from({"class": "A", "title": "t", "process": "p"}) == MatchRule(("A",), "t", ("p",))
+    assert rule_from(Legacy()) == MatchRule((), "Doc", ("writer",))
+    assert rule_from(None).is_empty() and rule_from(Match()).is_empty()
+
+
+# --------------------------------------------------------------------------- Hyprland
+
+
+class FakeHyprland:
+    """A stand-in for Hyprland's two sockets (``.socket.sock`` answers ``j/activewindow``
+    with JSON, ``.socket2.sock`` streams ``event>>data`` lines). A mock: Hyprland cannot
+    run on this machine (no Wayland compositor or GPU)."""
+
+    def __init__(self, folder: Path, active: dict) -> None:
+        folder.mkdir(parents=True)
+        self.active = active
+        self.requests = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.requests.bind(str(folder / ".socket.sock"))
+        self.requests.listen(4)
+        self.events = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.events.bind(str(folder / ".socket2.sock"))
+        self.events.listen(4)
+        self.listeners: list[socket.socket] = []
+        self.listening = threading.Event()
+        threading.Thread(target=self._answer, daemon=True).start()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _answer(self) -> None:
+        while True:
+            try:
+                conn, _ = self.requests.accept()
+            except OSError:
+                return
+            if conn.recv(100) == b"j/activewindow":
+                conn.sendall(json.dumps(self.active).encode())
+            conn.close()
+
+    def _accept(self) -> None:
+        try:
+            conn, _ = self.events.accept()
+        except OSError:
+            return
+        self.listeners.append(conn)
+        self.listening.set()
+
+    def focus(self, active: dict) -> None:
+        self.active = active
+        for conn in self.listeners:  # sent in two pieces: the watcher must reassemble lines
+            conn.sendall(b"workspace>>2\nactivewindow>>" + active["class"].encode())
+            conn.sendall(b"," + active["title"].encode() + b"\nactivewindowv2>>abc\n")
+
+    def close(self) -> None:
+        for s in [self.requests, self.events, *self.listeners]:
+            s.close()
+
+
+def test_hyprland_backend_follows_active_window_events(tmp_path, matcher):
+    signature = "v0.45_1700000000"
+    fake = FakeHyprland(tmp_path / "hypr" / signature,
+                        {"class": "kitty", "initialClass": "kitty", "title": "~", "pid": os.getpid()})
+    env = {"WAYLAND_DISPLAY": "wayland-1", "HYPRLAND_INSTANCE_SIGNATURE": signature,
+           "XDG_RUNTIME_DIR": str(tmp_path)}
+    watcher = select_window_watcher(env=env, platform="linux")
+    assert watcher.name == "hyprland" and watcher.reason == ""
+    watcher.start()
+    try:
+        first = watcher.poll()
+        assert (first.wm_class, first.title, first.pid) == ("kitty", "~", os.getpid())
+        assert fake.listening.wait(2)
+        t0 = time.monotonic()
+        fake.focus({"class": "Gamea", "initialClass": "gamea", "title": "Game A", "pid": 0})
+        seen, latency = wait_for(watcher, lambda w: w.wm_class == "Gamea", t0)
+        assert seen == ActiveWindow("Gamea", "Game A", "", None, "gamea")
+        assert latency < SWITCH_BUDGET_S
+        assert matcher.pick(seen) == "game-a"
+    finally:
+        watcher.stop()
+        fake.close()
