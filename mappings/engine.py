@@ -1,0 +1,435 @@
+"""The mapping engine: a pure state machine from gesture frames to input actions.
+
+``MappingEngine.handle(frame)`` turns one :class:`GestureFrame` into a list of actions
+(``mappings.actions``) and requests (:class:`RequestProfile`, :class:`RequestPause`,
+:class:`RequestResume`) that the daemon carries out. No I/O, no clock: time comes from
+the frames.
+
+Invariant: every press is released. Each press has owners (the pose of a hand that
+pressed it, a hand for sticky presses, the joystick, a face-touch binding); a press is
+released when its last owner ends: pose exit (or a new pose entered without an exit),
+hand lost (or a hand missing from a frame), and everything on ``release_all``,
+``switch_profile``, ``reload``, ``pause`` and ``shutdown``. A button or key already
+down is never pressed twice and never released while another owner still holds it.
+
+Per frame: the pointer hand moves the cursor first (so a drop or a click lands where
+the hand is), then drag-scrolling, then the frame's events in order, then the sweep
+of presses owned by hands no longer in the frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable, Iterable, Optional, Union
+
+from ..gestures.types import (
+    FaceTouch,
+    GestureFrame,
+    Handedness,
+    HandLost,
+    PoseEntered,
+    PoseExited,
+    PoseHeld,
+    Swipe,
+    TrackedHand,
+)
+from . import actions as act
+from . import schema as sc
+from .keys import parse_combo
+from .pointer import PointerDriver, ScreenGeometry, make_driver
+
+log = logging.getLogger("handmap.mapping")
+
+
+@dataclass(frozen=True)
+class RequestProfile:
+    """A binding asked to switch to profile ``name`` (the daemon loads it and calls
+    :meth:`MappingEngine.switch_profile`)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class RequestPause:
+    """A binding asked to pause (the daemon calls :meth:`MappingEngine.pause`)."""
+
+
+@dataclass(frozen=True)
+class RequestResume:
+    """A binding asked to resume (the daemon calls :meth:`MappingEngine.resume`)."""
+
+
+Request = Union[RequestProfile, RequestPause, RequestResume]
+Output = Union[act.Action, Request]
+
+# Owners of a press: ("pose", hand_id, pose), ("hand", hand_id), ("joystick",), ("global",)
+Owner = tuple
+
+
+@dataclass
+class _DragScroll:
+    spec: sc.DragScrollSpec
+    pose: Optional[str]
+    last: Optional[tuple[float, float]] = None
+    acc_x: float = 0.0
+    acc_y: float = 0.0
+
+
+def _hand_matches(selector: str, hand: Optional[Handedness]) -> bool:
+    return selector == "any" or (hand is not None and hand.value == selector)
+
+
+class MappingEngine:
+    """Gesture frames in, input actions and daemon requests out."""
+
+    def __init__(self, profile: sc.Profile, screen: ScreenGeometry,
+                 cursor: Optional[tuple[float, float]] = None):
+        self._screen = screen
+        b = screen.bounds
+        self._cursor: tuple[float, float] = cursor if cursor is not None else (
+            b.x + b.width / 2.0, b.y + b.height / 2.0)
+        self._emitted: Optional[tuple[int, int]] = None
+        self._buttons: dict[act.Button, set] = {}
+        self._keys: dict[str, set] = {}
+        self._poses: dict[int, Optional[str]] = {}
+        self._fired: set[tuple[int, int]] = set()
+        self._scroll: dict[int, _DragScroll] = {}
+        self._pointer_hand: Optional[int] = None
+        self._paused = False
+        self._set_profile(profile)
+
+    # -- public state ---------------------------------------------------------------------
+
+    @property
+    def profile(self) -> sc.Profile:
+        return self._profile
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def cursor(self) -> tuple[int, int]:
+        return (round(self._cursor[0]), round(self._cursor[1]))
+
+    @property
+    def held(self) -> frozenset:
+        """What is down now, as the MouseDown / KeyDown values that pressed it."""
+        return frozenset([act.MouseDown(b) for b in self._buttons] + [act.KeyDown(k) for k in self._keys])
+
+    # -- commands from the daemon ---------------------------------------------------------
+
+    def release_all(self) -> list[Output]:
+        """Release everything held (keys in reverse press order, then buttons)."""
+        out: list[Output] = []
+        self._release_where(lambda o: True, out)
+        self._scroll.clear()
+        self._reset_pointer()
+        return out
+
+    def switch_profile(self, profile: sc.Profile) -> list[Output]:
+        out = self.release_all()
+        self._set_profile(profile)
+        out.append(act.ReportProfile(profile.name or ""))
+        return out
+
+    def reload(self, profile: sc.Profile) -> list[Output]:
+        """The same profile, edited: release everything and carry on with the new one."""
+        out = self.release_all()
+        self._set_profile(profile)
+        return out
+
+    def pause(self) -> list[Output]:
+        if self._paused:
+            return []
+        out = self.release_all()
+        self._paused = True
+        out.append(act.ReportPaused())
+        return out
+
+    def resume(self) -> list[Output]:
+        if not self._paused:
+            return []
+        self._paused = False
+        self._reset_pointer()
+        return [act.ReportResumed()]
+
+    def shutdown(self) -> list[Output]:
+        return self.release_all()
+
+    def set_screen(self, screen: ScreenGeometry) -> None:
+        """The monitors changed: keep the cursor on them and rebuild the pointer mode."""
+        self._screen = screen
+        self._cursor = screen.clamp(*self._cursor)
+        self._driver = make_driver(self._profile.pointer, screen)
+
+    # -- frames ---------------------------------------------------------------------------
+
+    def handle(self, frame: GestureFrame) -> list[Output]:
+        out: list[Output] = []
+        hands = {h.hand_id: h for h in frame.hands}
+        if not self._paused:
+            self._update_pointer(frame, hands, out)
+            self._update_scroll(hands, out)
+        for event in frame.events:
+            self._event(event, out)
+        self._sweep(hands, out)
+        return out
+
+    # -- internals: profile and pointer ---------------------------------------------------
+
+    def _set_profile(self, profile: sc.Profile) -> None:
+        self._profile = profile
+        self._bindings = tuple(enumerate(profile.bindings))
+        self._driver: Optional[PointerDriver] = make_driver(profile.pointer, self._screen)
+        self._pointer_hand = None
+        self._fired.clear()
+
+    def _reset_pointer(self) -> None:
+        self._pointer_hand = None
+        if self._driver is not None:
+            self._driver.reset()
+
+    def _point(self, hand: TrackedHand) -> tuple[float, float]:
+        x, y = hand.pointer
+        return (1.0 - x if self._profile.pointer.mirror else x, y)
+
+    def _move_to(self, pos: tuple[float, float], out: list) -> None:
+        self._cursor = pos
+        px = (round(pos[0]), round(pos[1]))
+        if px != self._emitted:
+            self._emitted = px
+            out.append(act.MouseMove(*px))
+
+    def _drop_pointer_hand(self, out: list) -> None:
+        self._release_where(lambda o: o == ("joystick",), out)
+        self._reset_pointer()
+
+    def _update_pointer(self, frame: GestureFrame, hands: dict, out: list) -> None:
+        cfg = self._profile.pointer
+        if self._driver is None:
+            return
+        hand = hands.get(self._pointer_hand) if self._pointer_hand is not None else None
+        if hand is None:
+            if self._pointer_hand is not None:
+                self._drop_pointer_hand(out)
+            hand = next((h for h in frame.hands if _hand_matches(cfg.hand, h.handedness)), None)
+            if hand is None:
+                return
+            self._pointer_hand = hand.hand_id
+            self._driver.reset()
+        pose = hand.pose
+        active = ((cfg.poses is None or pose in cfg.poses) and (cfg.clutch is None or pose != cfg.clutch)
+                  and hand.hand_id not in self._scroll)
+        result = self._driver.update(self._point(hand), active, hand.pointer_locked, frame.t, self._cursor)
+        if result.cursor is not None:
+            self._move_to(result.cursor, out)
+        if cfg.mode == "joystick" and cfg.joystick.output == "keys":
+            owner = ("joystick",)
+            current = {k for k, owners in self._keys.items() if owner in owners}
+            for k in sorted(current - result.keys):
+                self._release_key(k, owner, out)
+            for k in sorted(result.keys - current):
+                self._press_key(k, owner, out)
+
+    def _update_scroll(self, hands: dict, out: list) -> None:
+        for hid, st in self._scroll.items():
+            hand = hands.get(hid)
+            if hand is None:
+                continue
+            p = self._point(hand)
+            if st.last is not None:
+                dx, dy = p[0] - st.last[0], p[1] - st.last[1]
+                sign = 1.0 if st.spec.natural else -1.0
+                st.acc_x += -dx * st.spec.speed * sign
+                st.acc_y += dy * st.spec.speed * sign
+                sx, sy = int(st.acc_x), int(st.acc_y)
+                if sx or sy:
+                    st.acc_x -= sx
+                    st.acc_y -= sy
+                    out.append(act.Scroll(sx, sy))
+            st.last = p
+
+    # -- internals: presses ---------------------------------------------------------------
+
+    def _press_button(self, button: act.Button, owner: Owner, out: list) -> None:
+        if button in self._buttons:
+            self._buttons[button].add(owner)
+            return
+        self._buttons[button] = {owner}
+        out.append(act.MouseDown(button))
+
+    def _release_button(self, button: act.Button, out: list) -> None:
+        if self._buttons.pop(button, None) is not None:
+            out.append(act.MouseUp(button))
+
+    def _press_key(self, key: str, owner: Owner, out: list) -> None:
+        if key in self._keys:
+            self._keys[key].add(owner)
+            return
+        self._keys[key] = {owner}
+        out.append(act.KeyDown(key))
+
+    def _release_key(self, key: str, owner: Optional[Owner], out: list) -> None:
+        owners = self._keys.get(key)
+        if owners is None:
+            return
+        if owner is not None:
+            owners.discard(owner)
+            if owners:
+                return
+        del self._keys[key]
+        out.append(act.KeyUp(key))
+
+    def _release_where(self, pred: Callable[[Owner], bool], out: list) -> None:
+        for key in reversed(list(self._keys)):
+            owners = self._keys[key]
+            for o in [o for o in owners if pred(o)]:
+                owners.discard(o)
+            if not owners:
+                del self._keys[key]
+                out.append(act.KeyUp(key))
+        for button in reversed(list(self._buttons)):
+            owners = self._buttons[button]
+            for o in [o for o in owners if pred(o)]:
+                owners.discard(o)
+            if not owners:
+                del self._buttons[button]
+                out.append(act.MouseUp(button))
+
+    def _tap(self, keys: Iterable[str], out: list) -> None:
+        pressed = []
+        for k in keys:
+            if k not in self._keys:
+                out.append(act.KeyDown(k))
+                pressed.append(k)
+        for k in reversed(pressed):
+            out.append(act.KeyUp(k))
+
+    # -- internals: events and bindings ---------------------------------------------------
+
+    def _end_pose(self, hid: int, pose: Optional[str], out: list) -> None:
+        self._release_where(lambda o: o[0] == "pose" and o[1] == hid and (pose is None or o[2] == pose), out)
+        st = self._scroll.get(hid)
+        if st is not None and (pose is None or st.pose == pose):
+            del self._scroll[hid]
+        self._fired = {f for f in self._fired if f[0] != hid}
+
+    def _lose_hand(self, hid: int, out: list) -> None:
+        self._end_pose(hid, None, out)
+        self._release_where(lambda o: o[0] == "hand" and o[1] == hid, out)
+        self._scroll.pop(hid, None)
+        self._poses.pop(hid, None)
+        if hid == self._pointer_hand:
+            self._drop_pointer_hand(out)
+
+    def _sweep(self, hands: dict, out: list) -> None:
+        """Hands that are gone from the frame lose what they hold (a missed HandLost)."""
+        owning = {o[1] for owners in list(self._keys.values()) + list(self._buttons.values())
+                  for o in owners if o[0] in ("pose", "hand")}
+        owning |= set(self._scroll) | set(self._poses)
+        for hid in sorted(owning - set(hands)):
+            self._lose_hand(hid, out)
+
+    def _event(self, e, out: list) -> None:
+        if isinstance(e, PoseEntered):
+            prev = self._poses.get(e.hand_id)
+            if prev is not None:
+                self._end_pose(e.hand_id, prev, out)
+            self._poses[e.hand_id] = e.pose
+            self._fired = {f for f in self._fired if f[0] != e.hand_id}
+            out.append(act.ReportPose(e.hand.value, e.pose, e.score))
+            self._fire(lambda b: b.enter == e.pose, e.hand, e.hand_id, ("pose", e.hand_id, e.pose), out)
+        elif isinstance(e, PoseExited):
+            self._end_pose(e.hand_id, e.pose, out)
+            if self._poses.get(e.hand_id) == e.pose:
+                self._poses[e.hand_id] = None
+            self._fire(lambda b: b.exit == e.pose, e.hand, e.hand_id, ("hand", e.hand_id), out)
+        elif isinstance(e, PoseHeld):
+            current = self._poses.get(e.hand_id)
+            if current is not None and current != e.pose:
+                return  # a stale report for a pose that already ended
+            if current is None:
+                self._poses[e.hand_id] = e.pose
+            hid = e.hand_id
+
+            def due(b: sc.Binding, idx: int) -> bool:
+                return b.held == e.pose and b.ms is not None and b.ms <= e.held_ms + 0.5 \
+                    and (hid, idx) not in self._fired
+
+            self._fire_indexed(due, e.hand, hid, ("pose", hid, e.pose), out, mark_fired=True)
+        elif isinstance(e, Swipe):
+            d = e.direction.value
+            self._fire(lambda b: b.swipe in (d, "any"), e.hand, e.hand_id, ("hand", e.hand_id), out)
+        elif isinstance(e, HandLost):
+            self._lose_hand(e.hand_id, out)
+        elif isinstance(e, FaceTouch):
+            out.append(act.ReportFaceTouch(e.state.value, e.hand.value if e.hand is not None else None))
+            self._fire(lambda b: b.face_touch == e.state.value, e.hand, None, ("global",), out)
+        else:
+            log.debug("ignoring unknown gesture event %r", e)
+
+    def _fire(self, pred, hand, hid, owner, out) -> None:
+        self._fire_indexed(lambda b, i: pred(b), hand, hid, owner, out)
+
+    def _fire_indexed(self, pred, hand, hid, owner, out, mark_fired: bool = False) -> None:
+        for idx, b in self._bindings:
+            if not pred(b, idx) or not (_hand_matches(b.hand, hand)):
+                continue
+            if mark_fired and hid is not None:
+                self._fired.add((hid, idx))
+            for a in b.do:
+                self._run(a, hid, owner, out)
+
+    def _run(self, a, hid: Optional[int], owner: Owner, out: list) -> None:
+        if isinstance(a, sc.Control):
+            want = a.control if a.control != "toggle_pause" else ("resume" if self._paused else "pause")
+            if want == "pause" and not self._paused:
+                out.append(RequestPause())
+            elif want == "resume" and self._paused:
+                out.append(RequestResume())
+            return
+        if self._paused:
+            return
+        sticky_owner = ("hand", hid) if hid is not None else ("global",)
+        if isinstance(a, sc.Click):
+            self._click(act.Button(a.click), 1, out)
+        elif isinstance(a, sc.DoubleClick):
+            self._click(act.Button(a.double_click), 2, out)
+        elif isinstance(a, sc.MouseDown):
+            self._press_button(act.Button(a.mouse_down), sticky_owner if a.sticky else owner, out)
+        elif isinstance(a, sc.MouseUp):
+            self._release_button(act.Button(a.mouse_up), out)
+        elif isinstance(a, sc.KeyTap):
+            self._tap(parse_combo(a.key).keys, out)
+        elif isinstance(a, sc.KeyHold):
+            for k in parse_combo(a.hold).keys:
+                self._press_key(k, sticky_owner if a.sticky else owner, out)
+        elif isinstance(a, sc.KeyRelease):
+            for k in reversed(parse_combo(a.release).keys):
+                self._release_key(k, None, out)
+        elif isinstance(a, sc.ScrollAction):
+            if a.scroll.dx or a.scroll.dy:
+                out.append(act.Scroll(a.scroll.dx, a.scroll.dy))
+        elif isinstance(a, sc.DragScroll):
+            if hid is not None and owner[0] == "pose":
+                self._scroll[hid] = _DragScroll(a.drag_scroll, owner[2])
+        elif isinstance(a, sc.TypeText):
+            out.append(act.TypeText(a.text))
+        elif isinstance(a, sc.MoveTo):
+            target = self._screen.target(self._profile.pointer.absolute.monitor
+                                         if self._profile.pointer.mode == "absolute" else None)
+            self._move_to(target.at(a.move.x, a.move.y), out)
+            if self._driver is not None:
+                self._driver.reset()
+        elif isinstance(a, sc.SwitchProfile):
+            out.append(RequestProfile(a.profile))
+
+    def _click(self, button: act.Button, count: int, out: list) -> None:
+        if button in self._buttons:
+            log.debug("not clicking %s: it is held down", button.value)
+            return
+        for _ in range(count):
+            out.append(act.MouseDown(button))
+            out.append(act.MouseUp(button))

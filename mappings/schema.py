@@ -1,0 +1,490 @@
+"""Mapping profile schema (version 1): what a profile YAML file may say.
+
+A profile names the windows it is for (``match``), user-defined poses next to the
+built-in five (``poses``), how the hand drives the pointer (``pointer``) and which
+gesture events do what (``bindings``). ``extends`` inherits another profile (the loader
+merges the two before validating the result). Every model forbids unknown keys so a
+typo is reported, with a suggestion, instead of being ignored.
+
+    version: 1
+    name: example
+    extends: desktop
+    pointer: {mode: relative, hand: right, clutch: closed}
+    bindings:
+      - enter: pinch          # or exit / held (+ ms) / swipe / face_touch
+        hand: right           # left, right or any (the default)
+        do: click             # one action or a list of actions
+
+Nothing here runs a program: actions are mouse, keys, text, profile and pause only.
+"""
+
+from __future__ import annotations
+
+import re
+from types import MappingProxyType
+from typing import Annotated, Any, Callable, Literal, Mapping, Optional, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from ..gestures.landmarks import Finger
+from ..gestures.types import Pose, PoseSpec
+from .keys import KeyNameError, canonical_key, parse_combo, suggest
+
+#: The schema version this handmap writes and reads.
+SCHEMA_VERSION = 1
+
+#: Migrations from an older schema version N to N + 1, applied to the raw YAML data
+#: before validation (none yet: version 1 is the first).
+MIGRATIONS: Mapping[int, Callable[[dict], dict]] = MappingProxyType({})
+
+#: The classifier's own poses, which a profile may bind without defining.
+BUILTIN_POSES: tuple[str, ...] = tuple(p.value for p in Pose)
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors; values are immutable once validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _check_name(value: str) -> str:
+    if not _NAME_RE.match(value):
+        raise PydanticCustomError(
+            "bad_name", "'{value}' is not a valid name; use lower-case letters, digits, '_' and '-'",
+            {"value": value})
+    return value
+
+
+def _check_combo(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PydanticCustomError("combo_type", "expected a key name or combo such as 'space' or 'ctrl+shift+t'")
+    try:
+        return str(parse_combo(value))
+    except KeyNameError as exc:
+        raise PydanticCustomError("bad_key", str(exc)) from None
+
+
+def _check_key(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PydanticCustomError("key_type", "expected a key name such as 'w' or 'up'")
+    try:
+        return canonical_key(value)
+    except KeyNameError as exc:
+        raise PydanticCustomError("bad_key", str(exc)) from None
+
+
+Name = Annotated[str, AfterValidator(_check_name)]
+KeyCombo = Annotated[str, BeforeValidator(_check_combo)]
+KeyName = Annotated[str, BeforeValidator(_check_key)]
+HandSelector = Literal["left", "right", "any"]
+ButtonName = Literal["left", "right", "middle"]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+# ---------------------------------------------------------------------------------
+# match, alerts, poses
+# ---------------------------------------------------------------------------------
+
+
+class Match(Strict):
+    """Which windows activate the profile (any rule matching is enough)."""
+
+    window_class: Annotated[list[str], BeforeValidator(_as_list)] = Field(default_factory=list, alias="class")
+    title: Optional[str] = None  # a regular expression searched in the window title
+    process: Annotated[list[str], BeforeValidator(_as_list)] = Field(default_factory=list)
+
+    @field_validator("title")
+    @classmethod
+    def _regex(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise PydanticCustomError("bad_regex", "not a valid regular expression: {err}",
+                                          {"err": str(exc)}) from None
+        return value
+
+    def is_empty(self) -> bool:
+        return not (self.window_class or self.title or self.process)
+
+    def matches(self, window_class: str = "", title: str = "", process: str = "") -> bool:
+        wc = window_class.lower()
+        if wc and any(c.lower() == wc for c in self.window_class):
+            return True
+        if process and any(p.lower() == process.lower() for p in self.process):
+            return True
+        return bool(self.title and title and re.search(self.title, title))
+
+
+class Alerts(Strict):
+    face_touch: bool = True  # notify when a hand touches the face
+
+
+FingerRule = Literal["extended", "curled", "any"]
+
+
+class PoseDef(Strict):
+    """A user pose: finger states (unnamed fingers may be either) and pinch bounds."""
+
+    fingers: dict[Finger, FingerRule] = Field(default_factory=dict)
+    pinch_below: Optional[Annotated[float, Field(gt=0)]] = None
+    pinch_above: Optional[Annotated[float, Field(ge=0)]] = None
+
+    @model_validator(mode="after")
+    def _something(self) -> "PoseDef":
+        if not any(r != "any" for r in self.fingers.values()) and self.pinch_below is None \
+                and self.pinch_above is None:
+            raise ValueError("a pose needs at least one finger state or pinch bound")
+        if self.pinch_below is not None and self.pinch_above is not None \
+                and self.pinch_above >= self.pinch_below:
+            raise ValueError("pinch_above must be smaller than pinch_below")
+        return self
+
+    def spec(self, name: str) -> PoseSpec:
+        return PoseSpec(
+            name=name,
+            fingers=MappingProxyType({f: r == "extended" for f, r in self.fingers.items() if r != "any"}),
+            pinch_below=self.pinch_below,
+            pinch_above=self.pinch_above,
+        )
+
+
+# ---------------------------------------------------------------------------------
+# pointer
+# ---------------------------------------------------------------------------------
+
+
+class Region(Strict):
+    """The active part of the camera view (normalised), mapped onto the screen."""
+
+    left: Fraction = 0.15
+    top: Fraction = 0.15
+    right: Fraction = 0.85
+    bottom: Fraction = 0.85
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Region":
+        if self.right - self.left < 0.05 or self.bottom - self.top < 0.05:
+            raise ValueError("the region must have left < right and top < bottom (at least 0.05 apart)")
+        return self
+
+
+class Absolute(Strict):
+    region: Region = Field(default_factory=Region)
+    monitor: Optional[Annotated[int, Field(ge=0)]] = None  # None: all monitors
+
+
+class Relative(Strict):
+    gain: Annotated[float, Field(gt=0)] = 1.5  # screen widths per view width, slow moves
+    acceleration: Annotated[float, Field(ge=0)] = 1.0  # extra gain per view width/s of speed
+    max_factor: Annotated[float, Field(ge=1)] = 4.0  # cap on the acceleration factor
+
+
+class JoystickKeys(Strict):
+    up: KeyName = "w"
+    down: KeyName = "s"
+    left: KeyName = "a"
+    right: KeyName = "d"
+
+
+class Joystick(Strict):
+    output: Literal["cursor", "keys"] = "cursor"
+    neutral: Union[Literal["start"], tuple[Fraction, Fraction]] = (0.5, 0.5)
+    dead_zone: Annotated[float, Field(ge=0, lt=0.5)] = 0.06
+    full_offset: Annotated[float, Field(gt=0, le=1)] = 0.25  # offset giving full speed
+    speed: Annotated[float, Field(gt=0)] = 1200.0  # cursor pixels per second at full offset
+    keys: JoystickKeys = Field(default_factory=JoystickKeys)
+
+    @model_validator(mode="after")
+    def _zones(self) -> "Joystick":
+        if self.full_offset <= self.dead_zone:
+            raise ValueError("full_offset must be larger than dead_zone")
+        return self
+
+
+class Pointer(Strict):
+    """How one hand drives the pointer (or, in joystick keys mode, held keys)."""
+
+    mode: Literal["none", "absolute", "relative", "joystick"] = "none"
+    hand: HandSelector = "any"
+    mirror: bool = True  # the camera faces the user: moving right moves the cursor right
+    poses: Optional[list[str]] = None  # poses in which the pointer moves; none given: any
+    clutch: Optional[str] = None  # a pose that moves the hand without moving the pointer
+    absolute: Absolute = Field(default_factory=Absolute)
+    relative: Relative = Field(default_factory=Relative)
+    joystick: Joystick = Field(default_factory=Joystick)
+
+
+# ---------------------------------------------------------------------------------
+# actions
+# ---------------------------------------------------------------------------------
+
+
+class Click(Strict):
+    click: ButtonName = "left"
+
+
+class DoubleClick(Strict):
+    double_click: ButtonName = "left"
+
+
+class MouseDown(Strict):
+    mouse_down: ButtonName = "left"
+    sticky: bool = False  # keep it down after the pose ends, until mouse_up or hand lost
+
+
+class MouseUp(Strict):
+    mouse_up: ButtonName = "left"
+
+
+class KeyTap(Strict):
+    key: KeyCombo
+
+
+class KeyHold(Strict):
+    hold: KeyCombo
+    sticky: bool = False  # keep it down after the pose ends, until release or hand lost
+
+
+class KeyRelease(Strict):
+    release: KeyCombo
+
+
+class ScrollSteps(Strict):
+    dx: int = 0
+    dy: int = 0  # positive: wheel up
+
+
+class ScrollAction(Strict):
+    scroll: ScrollSteps
+
+
+class DragScrollSpec(Strict):
+    speed: Annotated[float, Field(gt=0)] = 25.0  # wheel steps per view height of motion
+    natural: bool = True  # the page follows the hand (hand up scrolls down)
+
+
+class DragScroll(Strict):
+    drag_scroll: DragScrollSpec = Field(default_factory=DragScrollSpec)
+
+
+class TypeText(Strict):
+    text: Annotated[str, Field(min_length=1)] = Field(alias="type")
+
+
+class ScreenPoint(Strict):
+    x: Fraction = 0.5
+    y: Fraction = 0.5
+
+
+class MoveTo(Strict):
+    move: ScreenPoint = Field(default_factory=ScreenPoint)
+
+
+class SwitchProfile(Strict):
+    profile: Name
+
+
+class Control(Strict):
+    control: Literal["pause", "resume", "toggle_pause"]
+
+
+class UnknownAction(Strict):
+    """Never valid: reports an unknown action name with a suggestion."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fail(cls, value: Any) -> Any:
+        name = value if isinstance(value, str) else ", ".join(map(str, value)) if isinstance(value, dict) else value
+        hint = suggest(name, ACTION_NAMES) if isinstance(name, str) else ""
+        raise PydanticCustomError(
+            "unknown_action", "unknown action {name}{hint} (actions: {choices})",
+            {"name": repr(name), "hint": hint, "choices": ", ".join(ACTION_NAMES)})
+
+
+#: Action shorthands written as a bare word.
+_SHORTHANDS: Mapping[str, dict] = MappingProxyType({
+    "click": {"click": "left"},
+    "left_click": {"click": "left"},
+    "right_click": {"click": "right"},
+    "middle_click": {"click": "middle"},
+    "double_click": {"double_click": "left"},
+    "mouse_down": {"mouse_down": "left"},
+    "mouse_up": {"mouse_up": "left"},
+    "drag_scroll": {"drag_scroll": {}},
+    "move": {"move": {}},
+    "pause": {"control": "pause"},
+    "resume": {"control": "resume"},
+    "toggle_pause": {"control": "toggle_pause"},
+})
+
+_ACTION_MODELS: Mapping[str, type] = MappingProxyType({
+    "click": Click, "double_click": DoubleClick, "mouse_down": MouseDown, "mouse_up": MouseUp,
+    "key": KeyTap, "hold": KeyHold, "release": KeyRelease, "scroll": ScrollAction,
+    "drag_scroll": DragScroll, "type": TypeText, "move": MoveTo, "profile": SwitchProfile,
+    "control": Control,
+})
+
+ACTION_NAMES: tuple[str, ...] = tuple(sorted((set(_ACTION_MODELS) | set(_SHORTHANDS)) - {"control", "left_click"}))
+
+
+def _action_tag(value: Any) -> str:
+    if isinstance(value, BaseModel):
+        for tag, model in _ACTION_MODELS.items():
+            if isinstance(value, model):
+                return tag
+    if isinstance(value, dict):
+        tags = [k for k in value if k in _ACTION_MODELS]
+        if len(tags) == 1:
+            return tags[0]
+    return "__unknown__"
+
+
+def _normalise_actions(value: Any) -> Any:
+    if value is None or value == "none":
+        return []
+    items = value if isinstance(value, list) else [value]
+    out = []
+    for item in items:
+        if isinstance(item, str) and item in _SHORTHANDS:
+            out.append(dict(_SHORTHANDS[item]))
+        elif isinstance(item, dict) and len(item) >= 1:
+            first = next(iter(item))
+            if first in _SHORTHANDS and first not in _ACTION_MODELS and len(item) == 1 \
+                    and item[first] in (None, True):
+                out.append(dict(_SHORTHANDS[first]))  # e.g. {pause: true}
+            else:
+                out.append(item)
+        else:
+            out.append(item)
+    return out
+
+
+ActionSpec = Annotated[
+    Union[tuple(Annotated[m, Tag(t)] for t, m in _ACTION_MODELS.items())
+          + (Annotated[UnknownAction, Tag("__unknown__")],)],  # type: ignore[valid-type]
+    Discriminator(_action_tag),
+]
+
+#: Actions that press something and keep it pressed.
+PRESSING_ACTIONS = (MouseDown, KeyHold, DragScroll)
+
+
+# ---------------------------------------------------------------------------------
+# bindings and the profile
+# ---------------------------------------------------------------------------------
+
+TRIGGERS = ("enter", "exit", "held", "swipe", "face_touch")
+
+
+class Binding(Strict):
+    """One trigger (exactly one of ``enter``, ``exit``, ``held``, ``swipe``,
+    ``face_touch``), an optional hand, and the actions to run."""
+
+    enter: Optional[str] = None  # a pose became stable
+    exit: Optional[str] = None  # a pose ended
+    held: Optional[str] = None  # a pose lasted ``ms`` milliseconds
+    ms: Optional[Annotated[int, Field(gt=0, le=60000)]] = None
+    swipe: Optional[Literal["left", "right", "up", "down", "any"]] = None
+    face_touch: Optional[Literal["start", "end"]] = None
+    hand: HandSelector = "any"
+    do: Annotated[list[ActionSpec], BeforeValidator(_normalise_actions)] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> "Binding":
+        given = [t for t in TRIGGERS if getattr(self, t) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "a binding needs exactly one trigger: enter, exit, held, swipe or face_touch"
+                + (f" (found {', '.join(given)})" if given else ""))
+        if self.held is not None and self.ms is None:
+            raise ValueError("a 'held' binding needs 'ms' (how long the pose must last, in milliseconds)")
+        if self.held is None and self.ms is not None:
+            raise ValueError("'ms' only goes with a 'held' trigger")
+        if self.trigger not in ("enter", "held"):
+            for a in self.do:
+                if isinstance(a, DragScroll) or (isinstance(a, (MouseDown, KeyHold)) and not a.sticky):
+                    raise ValueError(
+                        f"'{_action_tag(a)}' lasts while a pose lasts, so it needs an 'enter' or 'held'"
+                        " trigger (or 'sticky: true' and a later release)")
+        return self
+
+    @property
+    def trigger(self) -> str:
+        return next(t for t in TRIGGERS if getattr(self, t) is not None)
+
+    @property
+    def pose(self) -> Optional[str]:
+        return self.enter or self.exit or self.held
+
+    def trigger_key(self) -> tuple:
+        """Bindings with the same key override each other under ``extends``."""
+        return (self.trigger, getattr(self, self.trigger), self.ms, self.hand)
+
+
+class Profile(Strict):
+    version: int
+    name: Optional[Name] = None
+    description: str = ""
+    extends: Optional[Name] = None
+    match: Match = Field(default_factory=Match)
+    alerts: Alerts = Field(default_factory=Alerts)
+    poses: dict[Name, PoseDef] = Field(default_factory=dict)
+    pointer: Pointer = Field(default_factory=Pointer)
+    bindings: list[Binding] = Field(default_factory=list)
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: int) -> int:
+        if value != SCHEMA_VERSION:
+            raise PydanticCustomError(
+                "bad_version", "unsupported profile version {v}; this handmap reads version {cur}",
+                {"v": value, "cur": SCHEMA_VERSION})
+        return value
+
+    @field_validator("poses")
+    @classmethod
+    def _not_builtin(cls, value: dict) -> dict:
+        for name in value:
+            if name in BUILTIN_POSES or name in ("face", "tip", "pinchtip"):
+                raise PydanticCustomError(
+                    "builtin_pose", "'{name}' is a built-in pose; give your pose another name",
+                    {"name": name})
+        return value
+
+    # -- what other stages need -------------------------------------------------------
+
+    def pose_names(self) -> tuple[str, ...]:
+        return BUILTIN_POSES + tuple(self.poses)
+
+    def pose_specs(self) -> tuple[PoseSpec, ...]:
+        """The profile's own poses, for the classifier's ``custom=`` argument."""
+        return tuple(d.spec(n) for n, d in self.poses.items())
+
+    def hold_durations_ms(self) -> tuple[int, ...]:
+        """The ``held`` durations bound, for the gesture engine's PoseHeld reports."""
+        return tuple(sorted({b.ms for b in self.bindings if b.held is not None and b.ms is not None}))
+
+    def matches(self, window_class: str = "", title: str = "", process: str = "") -> bool:
+        return self.match.matches(window_class, title, process)
+
+    def to_yaml_data(self) -> dict:
+        """Plain data (as YAML would hold it) of the resolved profile."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)

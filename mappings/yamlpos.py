@@ -1,0 +1,298 @@
+"""YAML with line and column marks, and pydantic errors turned into ``file:line:col: ...``.
+
+Reusable for any YAML file validated by a pydantic model (profiles, the daemon config):
+
+    loaded = load_yaml(text, "desktop.yaml")           # raises SourceError on bad YAML
+    try:
+        Model.model_validate(loaded.data)
+    except pydantic.ValidationError as exc:
+        errors = errors_from_validation(exc, loaded, Model, "profile")
+
+Only ``yaml.SafeLoader`` is used: the document is composed into nodes (which carry
+marks) and each scalar is constructed by the safe constructor.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Iterable, Optional, Sequence
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .keys import suggest
+
+Path_ = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class SourceError:
+    """One problem in a file, where it is and what to change."""
+
+    file: str
+    line: int  # 1-based
+    column: int  # 1-based
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+class SourceErrors(Exception):
+    """Raised when a file has problems; ``errors`` lists them all."""
+
+    def __init__(self, errors: Sequence[SourceError]):
+        self.errors = tuple(errors)
+        super().__init__("\n".join(str(e) for e in self.errors))
+
+
+@dataclass(frozen=True)
+class Pos:
+    """Where a value (and, for a mapping entry, its key) starts; 1-based."""
+
+    line: int
+    column: int
+    key_line: int
+    key_column: int
+
+
+@dataclass(frozen=True)
+class LoadedYaml:
+    """A YAML document's plain data and the position of every value in it, by path."""
+
+    file: str
+    data: Any
+    positions: dict  # path tuple -> Pos (read-only by convention)
+
+    def pos(self, path: Path_) -> Pos:
+        while path not in self.positions and path:
+            path = path[:-1]
+        return self.positions.get(path, Pos(1, 1, 1, 1))
+
+    def error(self, path: Path_, message: str, at_key: bool = False) -> SourceError:
+        p = self.pos(path)
+        if at_key:
+            return SourceError(self.file, p.key_line, p.key_column, message)
+        return SourceError(self.file, p.line, p.column, message)
+
+
+def _mark_error(file: str, exc: yaml.YAMLError) -> SourceError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    msg = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
+    if mark is None:
+        return SourceError(file, 1, 1, msg)
+    return SourceError(file, mark.line + 1, mark.column + 1, msg)
+
+
+def load_yaml(text: str, file: str) -> LoadedYaml:
+    """Parse one YAML document safely; raise :class:`SourceErrors` on bad YAML.
+
+    Duplicate keys in a mapping are reported (plain ``safe_load`` keeps the last one).
+    An empty document loads as ``None``.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return LoadedYaml(file, None, {(): Pos(1, 1, 1, 1)})
+        positions: dict = {}
+        errors: list[SourceError] = []
+        root_pos = Pos(node.start_mark.line + 1, node.start_mark.column + 1,
+                       node.start_mark.line + 1, node.start_mark.column + 1)
+        data = _build(loader, node, (), root_pos, positions, errors, file, depth=0)
+    except yaml.YAMLError as exc:
+        raise SourceErrors([_mark_error(file, exc)]) from None
+    finally:
+        loader.dispose()
+    if errors:
+        raise SourceErrors(errors)
+    return LoadedYaml(file, data, positions)
+
+
+_MAX_DEPTH = 64
+
+
+def _build(loader, node, path, pos, positions, errors, file, depth):
+    positions[path] = pos
+    if depth > _MAX_DEPTH:
+        errors.append(SourceError(file, pos.line, pos.column, "YAML nested too deeply"))
+        return None
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)
+        out: dict = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, typing.Hashable):
+                errors.append(SourceError(file, key_node.start_mark.line + 1, key_node.start_mark.column + 1,
+                                          "a mapping key must be a plain name"))
+                continue
+            if key in out:
+                errors.append(SourceError(file, key_node.start_mark.line + 1, key_node.start_mark.column + 1,
+                                          f"duplicate key '{key}'; each key may appear once in a mapping"))
+                continue
+            vpos = Pos(value_node.start_mark.line + 1, value_node.start_mark.column + 1,
+                       key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            out[key] = _build(loader, value_node, path + (key,), vpos, positions, errors, file, depth + 1)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for i, item in enumerate(node.value):
+            ipos = Pos(item.start_mark.line + 1, item.start_mark.column + 1,
+                       item.start_mark.line + 1, item.start_mark.column + 1)
+            items.append(_build(loader, item, path + (i,), ipos, positions, errors, file, depth + 1))
+        return items
+    return loader.construct_object(node, deep=True)
+
+
+# ---------------------------------------------------------------------------------
+# Pydantic errors to positioned messages
+# ---------------------------------------------------------------------------------
+
+
+def resolve_loc(data: Any, loc: Iterable[Any]) -> Path_:
+    """The longest path into ``data`` that ``loc`` names (union tags and such skipped)."""
+    path: list = []
+    cur = data
+    for el in loc:
+        if isinstance(cur, dict) and el in cur:
+            path.append(el)
+            cur = cur[el]
+        elif isinstance(cur, list) and isinstance(el, int) and 0 <= el < len(cur):
+            path.append(el)
+            cur = cur[el]
+    return tuple(path)
+
+
+def dotted(path: Path_, root: str = "profile") -> str:
+    """``('bindings', 2, 'do')`` -> ``bindings[2].do``; the empty path -> ``root``."""
+    out = ""
+    for el in path:
+        if isinstance(el, int):
+            out += f"[{el}]"
+        else:
+            out += ("." if out else "") + str(el)
+    return out or root
+
+
+def _unwrap(tp: Any) -> list:
+    """The concrete types an annotation may hold (Optional, Union, Annotated undone)."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(tp)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        out = []
+        for a in typing.get_args(tp):
+            out.extend(_unwrap(a))
+        return out
+    return [tp]
+
+
+def _tags(tp: Any) -> dict:
+    """For a tagged union ``Annotated[Union[Annotated[M, Tag('x')], ...], Discriminator]``."""
+    from pydantic import Tag
+
+    out = {}
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _tags(typing.get_args(tp)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        for a in typing.get_args(tp):
+            if typing.get_origin(a) is typing.Annotated:
+                args = typing.get_args(a)
+                for meta in args[1:]:
+                    if isinstance(meta, Tag):
+                        out[meta.tag] = args[0]
+            out.update(_tags(a) if typing.get_origin(a) is not typing.Annotated else {})
+    return out
+
+
+def model_at(model: type, loc: Sequence[Any]) -> Optional[type]:
+    """The pydantic model class validating the value at ``loc`` (None if unknown)."""
+    candidates = [model]
+    for el in loc:
+        nxt = []
+        for tp in candidates:
+            tags = _tags(tp)
+            if isinstance(el, str) and el in tags:
+                nxt.append(tags[el])
+                continue
+            for t in _unwrap(tp):
+                origin = typing.get_origin(t)
+                if isinstance(t, type) and issubclass(t, BaseModel):
+                    for name, f in t.model_fields.items():
+                        if el in (name, f.alias):
+                            nxt.append(f.annotation)
+                elif origin in (list, tuple, Sequence) and isinstance(el, int):
+                    args = typing.get_args(t)
+                    if args:
+                        nxt.append(args[0])
+                elif origin in (dict, typing.Mapping) or t is dict:
+                    args = typing.get_args(t)
+                    if len(args) == 2:
+                        nxt.append(args[1])
+        candidates = nxt
+        if not candidates:
+            return None
+    for tp in candidates:
+        for t in _unwrap(tp):
+            if isinstance(t, type) and issubclass(t, BaseModel):
+                return t
+    return None
+
+
+def field_names(model: type) -> list[str]:
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _describe_input(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    if value is None:
+        return "nothing"
+    return repr(value)
+
+
+def format_error(err: dict, loaded: LoadedYaml, model: type, root: str) -> SourceError:
+    """One pydantic error dict as a positioned, readable message."""
+    loc = tuple(err.get("loc", ()))
+    etype = err.get("type", "")
+    path = resolve_loc(loaded.data, loc)
+    where = dotted(path, root)
+    if etype == "extra_forbidden":
+        key = loc[-1] if loc else "?"
+        parent = model_at(model, loc[:-1])
+        hint = suggest(key, field_names(parent)) if parent else ""
+        parent_where = dotted(path[:-1], root)
+        return loaded.error(path, f"unknown key '{key}' in {parent_where}{hint}", at_key=True)
+    if etype == "missing":
+        key = loc[-1] if loc else "?"
+        return loaded.error(path, f"missing key '{key}' in {where}", at_key=False)
+    msg = err.get("msg", "invalid value")
+    if etype in ("value_error", "assertion_error") and msg.startswith(("Value error, ", "Assertion failed, ")):
+        msg = msg.split(", ", 1)[1]
+    if etype == "literal_error" or etype == "enum":
+        expected = str((err.get("ctx") or {}).get("expected", ""))
+        choices = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",") if c.strip()]
+        got = err.get("input")
+        msg = f"unknown value {got!r}; expected {expected}" + suggest(got, choices)
+        return loaded.error(path, f"{where}: {msg}")
+    if etype.endswith("_type") or etype.endswith("_parsing") or etype in ("model_attributes_type", "dict_type"):
+        msg = f"{msg[0].lower()}{msg[1:]} (got {_describe_input(err.get('input'))})"
+    return loaded.error(path, f"{where}: {msg}")
+
+
+def errors_from_validation(exc: ValidationError, loaded: LoadedYaml, model: type,
+                           root: str = "document") -> list[SourceError]:
+    """Every error in ``exc``, positioned in ``loaded`` and sorted by line and column."""
+    out = [format_error(e, loaded, model, root) for e in exc.errors(include_url=False)]
+    seen = set()
+    unique = []
+    for e in sorted(out, key=lambda e: (e.line, e.column)):
+        if (e.line, e.column, e.message) not in seen:
+            seen.add((e.line, e.column, e.message))
+            unique.append(e)
+    return unique
