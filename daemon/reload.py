@@ -242,7 +242,7 @@ class Problem:
         return cls(path, text or type(error).__name__)
 
 
-Validator = Callable[[Path], Sequence[Any]]
+Validator = Callable[[Path], Any]
 
 
 def yaml_problems(path: Path) -> list[Problem]:
@@ -274,7 +274,9 @@ class HotReloader:
     """Validates changed files and applies the good ones.
 
     ``validate(path)`` returns a list of problems (a loader's errors, exceptions, or
-    ``Problem``); raising counts as one problem. It is not called for deleted files,
+    ``Problem``; anything that is not a list or tuple, e.g. the loaded config, means
+    fine) or raises, which counts as one problem: ``ProfileStore.validate_file`` and
+    ``load_config`` both fit. It is not called for deleted files,
     which are passed to ``apply`` (the daemon falls back to the bundled profile or the
     packaged config). ``apply(paths)`` gets only the files that validated; the daemon
     re-reads exactly those and keeps its objects for the rest, so a broken edit leaves
@@ -306,8 +308,9 @@ class HotReloader:
                 good.add(path)
                 continue
             try:
-                problems = tuple(Problem.from_error(e, path) if not isinstance(e, Problem) else e
-                                 for e in self._validate(path))
+                found = self._validate(path)
+                found = found if isinstance(found, (list, tuple)) else ()  # a loaded object: fine
+                problems = tuple(e if isinstance(e, Problem) else Problem.from_error(e, path) for e in found)
             except Exception as exc:  # a validator that raises: the file is broken
                 problems = (Problem.from_error(exc, path),)
             if problems:

@@ -143,17 +143,11 @@ def test_broken_config_edit_is_reported_with_location_and_last_good_stays(tmp_pa
     config.write_text("camera:\n  fps: 30\nprofile: desktop\n")
     active = {"config": load_config(config)}
 
-    def validate(path: Path) -> list:
-        try:
-            load_config(path)
-        except Exception as exc:  # ConfigError: "FILE:LINE:COL: message"
-            return [exc]
-        return []
-
     def apply(paths: frozenset[Path]) -> None:
         active["config"] = load_config(config)
 
-    reloader = HotReloader(ReloadMonitor([config]), validate, apply)
+    # load_config raises ConfigError("FILE:LINE:COL: message") or returns the Config.
+    reloader = HotReloader(ReloadMonitor([config]), load_config, apply)
 
     config.write_text("camera:\n  fps: 30\nprofile: game\n")
     result = poll_until(reloader)
@@ -222,3 +216,36 @@ def poll_until(reloader: HotReloader, timeout: float = RELOAD_BUDGET_S):
             return result
         time.sleep(0.01)
     raise AssertionError(f"no reload within {timeout} s")
+
+
+def test_broken_profile_edit_keeps_the_last_good_profile(tmp_path, caplog):
+    """Wired as the daemon does it, through the real ProfileStore: the broken file is
+    reported with its line and column, the running profile object stays."""
+    from handmap.mappings.loader import ProfileStore
+    from handmap.mappings.schema import SCHEMA_VERSION
+
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    game = folder / "game.yaml"
+    game.write_text(f"version: {SCHEMA_VERSION}\nmatch:\n  class: Gamea\n")
+    store = ProfileStore(folder)
+    active = {"game": store.load("game")}
+
+    def apply(paths: frozenset[Path]) -> None:
+        for path in paths:
+            if path.exists():
+                active[path.stem] = store.load(path.stem)
+
+    reloader = HotReloader(ReloadMonitor([folder]), store.validate_file, apply)
+    game.write_text(f"version: {SCHEMA_VERSION}\nmatch:\n  class: Gameb\n")
+    assert poll_until(reloader).applied == {game}
+    assert active["game"].match.window_class == ["Gameb"]
+
+    game.write_text(f"version: {SCHEMA_VERSION}\nmatch:\n  class: Gamec\n  titel: x\n")  # misspelt key, line 4
+    with caplog.at_level(logging.ERROR, logger="handmap"):
+        result = poll_until(reloader)
+    assert not result.applied
+    problems = result.rejected[game]
+    assert any(p.line == 4 and p.column == 3 and "titel" in p.message for p in problems), problems
+    assert f"{game}:4:3:" in caplog.text
+    assert active["game"].match.window_class == ["Gameb"]  # the last good version is still active
