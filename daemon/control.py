@@ -51,6 +51,7 @@ REQUEST_TIMEOUT_S = 5.0  # a connection must complete each request within this
 CLIENT_TIMEOUT_S = 5.0
 OUTPUT_HIGH_WATER = 64 * 1024  # stop reading a client whose answers pile up unread
 _RECV_CHUNK = 4096
+_LINGER_S = 1.0  # how long a refused connection is drained before it is closed
 _AF_UNIX_PATH_MAX = 104  # the smaller of Linux (108) and macOS (104)
 _BIND_SUFFIX_LEN = 16  # "/.hm-XXXXXXXX/s": the private folder the socket is bound in
 _SOL_LOCAL = 0  # macOS: getsockopt level for LOCAL_PEERCRED
@@ -225,7 +226,7 @@ class ControlStats:
 
 
 class _Connection:
-    __slots__ = ("sock", "inbuf", "outbuf", "deadline", "closing", "eof", "events")
+    __slots__ = ("sock", "inbuf", "outbuf", "deadline", "closing", "eof", "shut", "events")
 
     def __init__(self, sock: socket.socket, deadline: float) -> None:
         self.sock = sock
@@ -233,7 +234,8 @@ class _Connection:
         self.outbuf = bytearray()
         self.deadline = deadline
         self.closing = False  # close once outbuf is flushed
-        self.eof = False
+        self.eof = False  # the peer will send nothing more
+        self.shut = False  # we sent everything and shut our side down; draining until EOF
         self.events = 0
 
 
@@ -418,16 +420,15 @@ class ControlServer:
                             self._read(conn)
                         if conn.outbuf:  # write at once; a half-closed peer can still read
                             self._write(conn)
+                        self._update(sel, conns, conn)
                     except OSError as exc:
                         log.debug("control connection dropped: %s", exc)
-                        conn.outbuf.clear()
-                        conn.closing = True
-                        conn.eof = True
-                    self._update(sel, conns, conn)
+                        self._close(sel, conns, conn)
                 now = time.monotonic()
                 for conn in [c for c in conns.values() if c.deadline <= now]:
-                    self._counts["timeouts"] += 1
-                    log.debug("control connection timed out")
+                    if not conn.shut:
+                        self._counts["timeouts"] += 1
+                        log.debug("control connection timed out")
                     self._close(sel, conns, conn)
         except Exception:  # pragma: no cover - a bug here must be loud, not silent
             log.exception("control socket loop failed; the control socket is closed")
@@ -448,28 +449,26 @@ class ControlServer:
             sock.setblocking(False)
             self._counts["connections"] += 1
             uid = peer_uid(sock)
+            refusal = None
             if uid is not None and uid != self._uid:
                 self._counts["refused_peers"] += 1
                 log.warning("control socket: refused a connection from uid %d", uid)
-                self._refuse(sock, "permission denied: this handmap daemon belongs to another user")
-                continue
-            if len(conns) >= self.max_connections:
+                refusal = "permission denied: this handmap daemon belongs to another user"
+            elif sum(not c.closing for c in conns.values()) >= self.max_connections:
                 self._counts["refused_busy"] += 1
                 log.warning("control socket: too many connections, refusing one")
-                self._refuse(sock, f"too many control connections (at most {self.max_connections}); try again")
+                refusal = f"too many control connections (at most {self.max_connections}); try again"
+            if refusal is not None and len(conns) >= 2 * self.max_connections:
+                sock.close()  # a flood: no courtesy answer
                 continue
-            conn = _Connection(sock, time.monotonic() + self.request_timeout_s)
-            conns[sock.fileno()] = conn
+            conn = _Connection(sock, time.monotonic() + (self.request_timeout_s if refusal is None else _LINGER_S))
             conn.events = selectors.EVENT_READ
+            if refusal is not None:  # answer once, then the lingering close in _update
+                conn.outbuf += _encode(_error(refusal))
+                conn.closing = True
+                conn.events = selectors.EVENT_WRITE
+            conns[sock.fileno()] = conn
             sel.register(sock, conn.events, conn)
-
-    @staticmethod
-    def _refuse(sock: socket.socket, text: str) -> None:
-        try:
-            sock.send(_encode(_error(text)))
-        except OSError:
-            pass
-        sock.close()
 
     def _read(self, conn: _Connection) -> None:
         try:
@@ -478,10 +477,12 @@ class ControlServer:
             return
         if not data:  # the peer is done sending: a last unterminated request still counts
             conn.eof = True
-            if conn.inbuf.strip():
+            if conn.inbuf.strip() and not conn.closing:
                 self._answer(conn, bytes(conn.inbuf))
             conn.inbuf.clear()
             conn.closing = True
+            return
+        if conn.closing:  # lingering close: discard what still arrives, so the peer reads our answer
             return
         conn.inbuf += data
         while not conn.closing:
@@ -526,7 +527,18 @@ class ControlServer:
         if conn.sock.fileno() < 0:
             return
         if conn.closing and not conn.outbuf:
-            self._close(sel, conns, conn)
+            if conn.eof:
+                self._close(sel, conns, conn)
+                return
+            if not conn.shut:
+                # Closing with unread input would reset the connection and could destroy
+                # the answer in flight: shut our side, drain briefly, then close.
+                conn.shut = True
+                conn.sock.shutdown(socket.SHUT_WR)
+                conn.deadline = min(conn.deadline, time.monotonic() + _LINGER_S)
+            if conn.events != selectors.EVENT_READ:
+                conn.events = selectors.EVENT_READ
+                sel.modify(conn.sock, conn.events, conn)
             return
         events = 0
         if not conn.closing and not conn.eof and len(conn.outbuf) < OUTPUT_HIGH_WATER:
@@ -590,7 +602,10 @@ class ControlClient:
         if self._sock is None:
             self._connect()
         try:
-            self._sock.sendall(_encode({"cmd": cmd, **args}))
+            try:
+                self._sock.sendall(_encode({"cmd": cmd, **args}))
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the daemon hung up (a refusal): its reason may still be waiting to be read
             line = self._reader.readline(MAX_REQUEST_BYTES * 16)
         except socket.timeout:
             self.close()
@@ -702,9 +717,19 @@ class PauseHotkey:
     def stop(self) -> None:
         if self._listener is None:
             return
-        self._listener.stop()
-        self._listener.join(2.0)
-        self._listener = None
+        listener, self._listener = self._listener, None
+        listener.stop()
+        # pynput's X11 listener queues its "disable" request on the recording connection,
+        # which is blocked until the next key event; send it on the control connection
+        # too (as pynput itself does on exit) so stop() does not wait for a key press.
+        display, context = getattr(listener, "_display_stop", None), getattr(listener, "_context", None)
+        if display is not None and context is not None:
+            try:
+                display.record_disable_context(context)
+                display.flush()
+            except Exception:  # the listener may already have closed it
+                pass
+        listener.join(2.0)
 
     @property
     def running(self) -> bool:
