@@ -27,8 +27,9 @@ Each feature becomes a probability through a logistic centred on its midpoint; a
 is *clearly* extended or curled when that probability passes :data:`CLEAR`. The
 built-in poses (handtrack.js's):
 
-- ``pinch``: thumb and index tips touching, index not clearly curled (a fist also brings
-  the thumb tip onto the curled index);
+- ``pinch``: thumb and index tips touching, and the hand not a fist (which also brings
+  the thumb tip onto the curled index): the index not clearly curled, or the other
+  three fingers clearly extended (an OK sign);
 - ``open``: all four fingers clearly extended, the thumb not clearly folded, the palm
   visible;
 - ``closed``: all four fingers clearly curled, the thumb not clearly out (a thumbs-up is
@@ -246,7 +247,16 @@ def builtin_scores(features: HandFeatures) -> dict[Pose, float]:
     visible = _sigmoid((features.palm_visibility - PALM_VISIBLE_RATIO) / PALM_VISIBLE_SOFTNESS)
     others = (Finger.MIDDLE, Finger.RING, Finger.PINKY)
     return {
-        Pose.PINCH: min(pinch, _not_clearly(logit[Finger.INDEX], extended=False)),
+        # A fist also brings the thumb tip onto the curled index: a pinch needs the index
+        # not clearly curled, or the other three fingers out (an OK sign seen edge-on,
+        # whose index curls towards the camera, looks curled in the image).
+        Pose.PINCH: min(
+            pinch,
+            max(
+                _not_clearly(logit[Finger.INDEX], extended=False),
+                min(_clearly(logit[f], True) for f in others),
+            ),
+        ),
         Pose.OPEN: min(
             [_clearly(logit[f], True) for f in _FOUR_FINGERS] + [_not_clearly(thumb, extended=False), visible]
         ),
