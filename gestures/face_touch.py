@@ -185,7 +185,9 @@ def touch_score(obs: FrameObservation, config: FaceTouchConfig = FaceTouchConfig
     w, h = float(obs.width), float(obs.height)
     body = obs.body.landmarks if obs.body is not None else None
     faces, rejected = _trusted_faces(obs.faces, obs.hands, body, w, h, config)
-    if not faces and body is not None:
+    # No face found (a hand over it often hides it from the detector): the pose model's
+    # head stands in. Not when faces were rejected as hands: that body is suspect too.
+    if not faces and not rejected and body is not None:
         bf = _body_face(body, w, h, config)
         if bf is not None:
             faces = [bf]
