@@ -20,6 +20,7 @@ of presses owned by hands no longer in the frame.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import Callable, Iterable, Optional, Union
 
@@ -76,6 +77,11 @@ class _DragScroll:
     acc_y: float = 0.0
 
 
+def _steps(amount: float) -> int:
+    """Whole wheel steps in ``amount`` (towards zero, forgiving float rounding)."""
+    return int(amount + math.copysign(1e-6, amount))
+
+
 def _hand_matches(selector: str, hand: Optional[Handedness]) -> bool:
     return selector == "any" or (hand is not None and hand.value == selector)
 
@@ -97,6 +103,7 @@ class MappingEngine:
         self._scroll: dict[int, _DragScroll] = {}
         self._pointer_hand: Optional[int] = None
         self._paused = False
+        self._hands: dict[int, TrackedHand] = {}
         self._set_profile(profile)
 
     # -- public state ---------------------------------------------------------------------
@@ -169,6 +176,7 @@ class MappingEngine:
     def handle(self, frame: GestureFrame) -> list[Output]:
         out: list[Output] = []
         hands = {h.hand_id: h for h in frame.hands}
+        self._hands = hands
         if not self._paused:
             self._update_pointer(frame, hands, out)
             self._update_scroll(hands, out)
@@ -244,7 +252,7 @@ class MappingEngine:
                 sign = 1.0 if st.spec.natural else -1.0
                 st.acc_x += -dx * st.spec.speed * sign
                 st.acc_y += dy * st.spec.speed * sign
-                sx, sy = int(st.acc_x), int(st.acc_y)
+                sx, sy = _steps(st.acc_x), _steps(st.acc_y)
                 if sx or sy:
                     st.acc_x -= sx
                     st.acc_y -= sy
@@ -414,7 +422,8 @@ class MappingEngine:
                 out.append(act.Scroll(a.scroll.dx, a.scroll.dy))
         elif isinstance(a, sc.DragScroll):
             if hid is not None and owner[0] == "pose":
-                self._scroll[hid] = _DragScroll(a.drag_scroll, owner[2])
+                h = self._hands.get(hid)
+                self._scroll[hid] = _DragScroll(a.drag_scroll, owner[2], self._point(h) if h is not None else None)
         elif isinstance(a, sc.TypeText):
             out.append(act.TypeText(a.text))
         elif isinstance(a, sc.MoveTo):

@@ -1,0 +1,124 @@
+"""``handmap profiles list | validate FILE... | show NAME``: the mapping profiles.
+
+Errors go to stderr as ``file:line:col: message``; the exit status is 0 when all is
+well, 1 when a profile has errors (or is unknown), 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Optional, TextIO
+
+import yaml
+
+from ...mappings.loader import ProfileLoadError, ProfileStore, default_user_dir
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "profiles", help="list, check and show mapping profiles",
+        description="List, validate and show mapping profiles (your own in "
+                    "$XDG_CONFIG_HOME/handmap/profiles over the bundled ones).")
+    p.add_argument("--dir", metavar="DIR", type=Path, default=None,
+                   help="your profiles folder (default $XDG_CONFIG_HOME/handmap/profiles)")
+    sub = p.add_subparsers(dest="profiles_command", metavar="list|validate|show")
+    sub.add_parser("list", help="the profiles you can use, yours and the bundled ones")
+    v = sub.add_parser("validate", help="check profile files and report every problem as file:line:col")
+    v.add_argument("files", metavar="FILE", nargs="+", help="profile YAML files (or names of installed profiles)")
+    s = sub.add_parser("show", help="print a profile with everything it extends merged in, as YAML")
+    s.add_argument("name", metavar="NAME")
+    p.set_defaults(func=run, profiles_parser=p)
+    return p
+
+
+def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    store = ProfileStore(args.dir if getattr(args, "dir", None) is not None else default_user_dir())
+    command = getattr(args, "profiles_command", None)
+    if command == "list":
+        return list_profiles(store, out, err)
+    if command == "validate":
+        return validate(store, args.files, out, err)
+    if command == "show":
+        return show(store, args.name, out, err)
+    parser = getattr(args, "profiles_parser", None)
+    if parser is not None:
+        parser.print_usage(err)
+    print("handmap profiles: error: say list, validate FILE... or show NAME", file=err)
+    return EXIT_USAGE
+
+
+def list_profiles(store: ProfileStore, out: TextIO, err: TextIO) -> int:
+    names = store.names()
+    if not names:
+        print("no profiles found", file=err)
+        return EXIT_INVALID
+    width = max(len(n) for n in names)
+    status = EXIT_OK
+    for name in names:
+        origin = store.origin(name)
+        try:
+            profile = store.load(name)
+            note = profile.description
+            if not profile.match.is_empty():
+                note += " [auto: " + _match_summary(profile) + "]"
+        except ProfileLoadError as exc:
+            note = f"INVALID: {exc.errors[0]}" + (f" (+{len(exc.errors) - 1} more)" if len(exc.errors) > 1 else "")
+            status = EXIT_INVALID
+        print(f"{name:<{width}}  {origin:<7}  {note}".rstrip(), file=out)
+    return status
+
+
+def _match_summary(profile) -> str:
+    m = profile.match
+    parts = []
+    if m.window_class:
+        parts.append("class " + ", ".join(m.window_class))
+    if m.process:
+        parts.append("process " + ", ".join(m.process))
+    if m.title:
+        parts.append(f"title /{m.title}/")
+    return "; ".join(parts)
+
+
+def validate(store: ProfileStore, files: list[str], out: TextIO, err: TextIO) -> int:
+    status = EXIT_OK
+    for item in files:
+        path = Path(item)
+        if not path.exists() and item in store.names():
+            try:
+                store.load(item)
+                errors = []
+            except ProfileLoadError as exc:
+                errors = list(exc.errors)
+        else:
+            errors = store.validate_file(path)
+        for e in errors:
+            print(str(e), file=err)
+        if errors:
+            status = EXIT_INVALID
+        else:
+            print(f"{item}: ok", file=out)
+    return status
+
+
+def show(store: ProfileStore, name: str, out: TextIO, err: TextIO) -> int:
+    try:
+        profile = store.load(name)
+    except KeyError as exc:
+        print(f"handmap profiles: error: {exc.args[0]}", file=err)
+        return EXIT_INVALID
+    except ProfileLoadError as exc:
+        for e in exc.errors:
+            print(str(e), file=err)
+        return EXIT_INVALID
+    out.write(f"# profile '{name}' ({store.origin(name)}), with what it extends merged in\n")
+    out.write(yaml.safe_dump(profile.to_yaml_data(), sort_keys=False, allow_unicode=True))
+    return EXIT_OK
