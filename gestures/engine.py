@@ -64,12 +64,14 @@ class FaceTouchDetector(Protocol):
 
 
 @runtime_checkable
-class ResettableFaceTouchDetector(FaceTouchDetector, Protocol):
-    """Optionally, a detector can also end its episode at once (pause, camera loss):
-    ``reset`` returns the END event of an open episode (or nothing) and forgets it.
-    :meth:`GestureEngine.lost_all` calls it when present."""
+class ClosableFaceTouchDetector(FaceTouchDetector, Protocol):
+    """Optionally (``FaceTouchTracker`` does), a detector can also end an open episode at
+    once and forget its state: :meth:`GestureEngine.lost_all` (pause, camera loss) calls
+    ``close`` and reports the END it returns; :meth:`GestureEngine.reset` calls ``reset``."""
 
-    def reset(self, t: float, frame: int) -> Sequence[FaceTouch]: ...
+    def close(self, t: float, frame: int) -> Sequence[FaceTouch]: ...
+
+    def reset(self) -> None: ...
 
 
 # ---------------------------------------------------------------------------------
@@ -94,7 +96,7 @@ class GestureConfig:
     track_max_speed: float = 40.0  # ... plus this many hand sizes per second of gap
     # pointer
     control_point: str = ControlPoint.PALM.value  # palm | index_tip | pinch_point
-    filter_min_cutoff: float = 0.8  # One Euro, Hz
+    filter_min_cutoff: float = 0.5  # One Euro, Hz (the cutoff at rest)
     filter_beta: float = 8.0  # One Euro, Hz per (image widths per second)
     filter_d_cutoff: float = 1.0  # One Euro, Hz
     click_lock: bool = True
@@ -339,11 +341,14 @@ class GestureEngine:
         for lost in self._tracker.drop_all():
             events.extend(self._drop(lost.hand_id, lost.handedness, t, frame))
         self._hands.clear()
-        if isinstance(self._face_touch, ResettableFaceTouchDetector):
-            events.extend(self._face_touch.reset(t, frame))
+        if isinstance(self._face_touch, ClosableFaceTouchDetector):
+            events.extend(self._face_touch.close(t, frame))
         return GestureFrame(t=t, frame=frame, hands=(), events=tuple(events), face_touching=False)
 
     def reset(self) -> None:
-        """Forget every hand without reporting anything (e.g. a new source starts)."""
+        """Forget every hand (and the face-touch state) without reporting anything (e.g. a
+        new source starts)."""
         self._tracker.reset()
         self._hands.clear()
+        if isinstance(self._face_touch, ClosableFaceTouchDetector):
+            self._face_touch.reset()

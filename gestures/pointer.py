@@ -63,7 +63,7 @@ def curl_extent(landmarks: np.ndarray, aspect: float = 1.0) -> float:
 class PointerParams:
     control_point: ControlPoint = ControlPoint.PALM
     #: One Euro parameters, in normalised image units (1.0 = the image's width/height).
-    filter: OneEuroParams = OneEuroParams(min_cutoff=0.8, beta=8.0, d_cutoff=1.0)
+    filter: OneEuroParams = OneEuroParams(min_cutoff=0.5, beta=8.0, d_cutoff=1.0)
     click_lock: bool = True
     #: Lock when the pinch distance falls faster than this (hand sizes per second) ...
     lock_pinch_rate: float = 1.5
