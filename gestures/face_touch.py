@@ -114,9 +114,12 @@ class FaceTouchConfig:
     body_z_far_in_front: float = 1.4
     #: Body landmarks below this visibility are not used.
     min_body_visibility: float = 0.5
-    #: Body-model fingers count only this close to the face (radii; the pose model's
-    #: hand points are coarse, so a touch must look like one).
-    body_contact_outer: float = 1.05
+    #: Body-model fingers (for hands the hand model did not find): full contact
+    #: within ``body_contact_inner``, none beyond ``body_contact_outer`` (radii). The
+    #: pose model puts fingers on a face short of it (measured: 1.06-1.09 for hands
+    #: on a mouth or chin, 1.55 and more for hands beside or in front of a face).
+    body_contact_inner: float = 0.9
+    body_contact_outer: float = 1.35
     #: A face box filled this much by one hand's box, with this share of that hand's
     #: landmarks inside it, may be the hand itself (see the module docstring).
     false_face_cover: float = 0.5
@@ -433,7 +436,7 @@ def _body_hand_cues(
         depth = _ramp_down(dz, config.body_z_in_front, config.body_z_far_in_front)
         for face in faces:
             r = min(_ellipse_radius(face, body[p, X] * w, body[p, Y] * h) for p in pts)
-            contact = _contact(r, config.contact_inner * 0.9, config.body_contact_outer)
+            contact = _contact(r, config.body_contact_inner, config.body_contact_outer)
             out.append(HandCues("body", side, face.index, contact, r, float("nan"), depth, dz, contact * depth))
     return out
 

@@ -254,6 +254,43 @@ def test_hand_seen_as_a_face_is_not_a_touch(observer, data_dir):
     assert not touch_score(obs).touching
 
 
+@pytest.mark.parametrize("name", ["ft/DhanushAyogya750.jpg", "ft/parvathi_1.jpg"])
+def test_pose_model_finds_the_touch_when_the_hand_model_misses_the_hand(observer, data_dir, name):
+    """The same photos with the hand model's hands taken away (as when it misses a hand
+    on the face): the pose model's own finger points at the mouth/chin still tell."""
+    obs = observer.observe(data_dir / "hands" / name)
+    decision = touch_score(replace(obs, hands=()))
+    assert decision.touching, decision.reason
+    assert max(decision.cues, key=lambda c: c.score).source == "body"
+
+
+def test_pose_model_hands_alone_flag_no_touch_in_the_no_touch_photos(observer, data_dir, labels):
+    names = sorted({r["file"] for r in labels} - {r["file"] for r in labels if r["face_touch"] == "yes"})
+    flagged = []
+    for name in names:
+        obs = observer.observe(data_dir / "hands" / name)
+        if touch_score(replace(obs, hands=())).touching:
+            flagged.append(name)
+    assert len(names) >= 35 and flagged == []
+
+
+@pytest.mark.parametrize(
+    "name,expect",
+    [
+        ("ft/parvathi_1.jpg", True),
+        ("ft/DhanushAyogya750.jpg", True),
+        ("ht/7.jpg", False),
+        ("hg_s/hagrid_samples_r1c1.png", False),
+        ("hg_s/hagrid_samples_r2c1.png", False),
+    ],
+)
+def test_pose_model_head_stands_in_when_the_face_detector_sees_no_face(observer, data_dir, name, expect):
+    """A hand over a face often hides it from the face detector (faces = ())."""
+    obs = observer.observe(data_dir / "hands" / name)
+    decision = touch_score(replace(obs, faces=()))
+    assert decision.touching is expect, decision.reason
+
+
 # ---------------------------------------------------------------------------------
 # Sequences from real landmarks, through the episode tracker
 # ---------------------------------------------------------------------------------
@@ -367,7 +404,7 @@ def test_waving_beside_the_head_gives_no_episode(waving):
 
 
 def test_brush_of_100ms_gives_no_episode(touching):
-    none = replace(touching, hands=())
+    none = replace(touching, hands=(), body=None)  # hand away (pose model not run)
     frames = _timed(none, 15) + _timed(touching, 3, start=15) + _timed(none, 30, start=18)
     events, states = _run(FaceTouchTracker(), frames)
     assert events == [] and not any(states)
@@ -375,7 +412,7 @@ def test_brush_of_100ms_gives_no_episode(touching):
 
 def test_one_second_touch_gives_one_start_and_one_end(touching):
     cfg = FaceTouchConfig()
-    none = replace(touching, hands=())
+    none = replace(touching, hands=(), body=None)  # hand away (pose model not run)
     frames = _timed(none, 15) + _timed(touching, 30, start=15) + _timed(none, 30, start=45)
     events, states = _run(FaceTouchTracker(cfg), frames)
     assert [e.state for e in events] == [FaceTouchState.START, FaceTouchState.END]
@@ -393,7 +430,7 @@ def test_models_at_a_lower_rate_keep_the_last_decision(touching):
     def thin(frames):
         return [f if f.frame % 3 == 0 else replace(f, faces=None, body=None) for f in frames]
 
-    none = replace(touching, hands=())
+    none = replace(touching, hands=(), body=None)  # hand away (pose model not run)
     frames = thin(_timed(none, 15) + _timed(touching, 30, start=15) + _timed(none, 30, start=45))
     events, _ = _run(FaceTouchTracker(), frames)
     assert [e.state for e in events] == [FaceTouchState.START, FaceTouchState.END]
