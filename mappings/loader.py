@@ -23,7 +23,16 @@ from pydantic import ValidationError
 
 from .keys import suggest
 from .schema import MIGRATIONS, SCHEMA_VERSION, TRIGGERS, Profile
-from .yamlpos import LoadedYaml, SourceError, SourceErrors, dotted, errors_from_validation, load_yaml, resolve_loc
+from .yamlpos import (
+    LoadedYaml,
+    SourceError,
+    SourceErrors,
+    dotted,
+    errors_from_validation,
+    load_yaml,
+    resolve_loc,
+    wrap_in_list,
+)
 
 log = logging.getLogger("handmap.profiles")
 
@@ -185,6 +194,8 @@ class ProfileStore:
             if directory is not None:
                 path = directory / (name + SUFFIX)
                 if path.is_file():
+                    if directory == self.user_dir:
+                        origin = "user"
                     return ProfileSource(name, str(path), path.read_text(encoding="utf-8"), origin, directory)
         res = self._bundled().joinpath(name + SUFFIX)
         if res.is_file():
@@ -247,6 +258,10 @@ class ProfileStore:
             errors.append(loaded.error((), "a profile must be a mapping of keys (version, name, pointer, bindings...)"))
             return None, loaded
         loaded = LoadedYaml(loaded.file, data, loaded.positions)
+        if isinstance(data.get("bindings"), list):
+            for i, b in enumerate(data["bindings"]):
+                if isinstance(b, dict) and "do" in b and not isinstance(b["do"], (list, str)):
+                    wrap_in_list(loaded, ("bindings", i, "do"))
         try:
             Profile.model_validate(data)
         except ValidationError as exc:
@@ -261,8 +276,7 @@ class ProfileStore:
         parent_name = data.get("extends")
         if parent_name is None:
             return own, loaded
-        link = (src.origin, src.name)
-        here = chain + (link,)
+        here = chain + ((src.file, src.name),)
         same_name = parent_name == src.name
         try:
             parent_src = self.source(parent_name, bundled_only=same_name and src.origin != "bundled",
@@ -272,7 +286,7 @@ class ProfileStore:
                                        + suggest(parent_name, self.names())
                                        + f" (profiles: {', '.join(self.names()) or 'none'})"))
             return None, loaded
-        if (parent_src.origin, parent_src.name) in here or (same_name and src.origin == "bundled"):
+        if parent_src.file in {f for f, _ in here} or (same_name and src.origin == "bundled"):
             names = " -> ".join(n for _, n in here) + f" -> {parent_name}"
             errors.append(loaded.error(("extends",), f"extends cycle: {names}; remove one of these 'extends'"))
             return None, loaded

@@ -154,17 +154,59 @@ def _build(loader, node, path, pos, positions, errors, file, depth):
 
 
 def resolve_loc(data: Any, loc: Iterable[Any]) -> Path_:
-    """The longest path into ``data`` that ``loc`` names (union tags and such skipped)."""
-    path: list = []
-    cur = data
-    for el in loc:
-        if isinstance(cur, dict) and el in cur:
-            path.append(el)
-            cur = cur[el]
+    """The path into ``data`` that ``loc`` names, skipping what is not in the data
+    (union tags, wrapper indexes): the one matching most elements, then the one
+    reaching furthest into ``loc``."""
+    loc = tuple(loc)
+
+    def best(cur: Any, i: int) -> tuple[int, int, Path_]:
+        if i == len(loc):
+            return (0, -1, ())
+        el = loc[i]
+        n, last, path = best(cur, i + 1)  # skip this element
+        options = [(n, last, path)]
+        child = _MISSING
+        if isinstance(cur, dict) and _hashable(el) and el in cur:
+            child = cur[el]
         elif isinstance(cur, list) and isinstance(el, int) and 0 <= el < len(cur):
-            path.append(el)
-            cur = cur[el]
-    return tuple(path)
+            child = cur[el]
+        if child is not _MISSING:
+            n2, last2, path2 = best(child, i + 1)
+            options.append((n2 + 1, max(last2, i), (el,) + path2))
+        return max(options, key=lambda o: (o[0], o[1]))
+
+    return best(data, 0)[2]
+
+
+_MISSING = object()
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def wrap_in_list(loaded: "LoadedYaml", path: Path_) -> None:
+    """Where ``path`` holds a single value that a validator wraps into a list, make the
+    data and positions say ``[value]`` so error locations line up. Edits in place."""
+    parent = loaded.data
+    for el in path[:-1]:
+        parent = parent[el]
+    key = path[-1]
+    if isinstance(parent[key], list) or parent[key] is None:
+        return
+    parent[key] = [parent[key]]
+    n = len(path)
+    moved = {p: pos for p, pos in loaded.positions.items() if p[:n] == path and len(p) > n}
+    for p in moved:
+        del loaded.positions[p]
+    item = loaded.positions[path]
+    loaded.positions[path + (0,)] = Pos(item.line, item.column, item.line, item.column)
+    for p, pos in moved.items():
+        loaded.positions[path + (0,) + p[n:]] = pos
 
 
 def dotted(path: Path_, root: str = "profile") -> str:
