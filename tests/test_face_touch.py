@@ -456,3 +456,24 @@ def test_close_ends_an_open_episode_and_only_one(touching):
 def test_frame_without_face_model_is_not_judged(touching):
     decision = touch_score(replace(touching, faces=None))
     assert not decision.touching and "not run" in decision.reason
+
+
+@pytest.mark.slow
+def test_webcam_session_without_touches_gives_no_episode(observer, session35):
+    """webcam_session35: a real person showing poses to a webcam, hands often beside or
+    in front of the face, never touching it (timeline.csv). Each still is shown 5 times
+    at 10 fps, as in the session's mp4."""
+    with open(session35 / "timeline.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["face_touch"] for r in rows} <= {"no", "na"}
+    frames, box_frames, with_face = [], 0, 0
+    for r in rows:
+        obs = observer.observe(session35 / r["file"])
+        with_face += any(f.score >= 0.6 for f in obs.faces or ())
+        box_frames += any(_box_overlap(obs, h) for h in obs.hands)
+        lo, _hi = (int(v) for v in r["video_frames"].split("-"))
+        frames.extend(replace(obs, t=(lo + k) / 10.0, frame=lo + k) for k in range(5))
+    log.info("session35: %d stills with a face, box-overlap rule fires on %d", with_face, box_frames)
+    assert with_face >= 20 and box_frames >= 4  # the plain rule would raise alarms here
+    events, states = _run(FaceTouchTracker(), frames)
+    assert events == [] and not any(states)
