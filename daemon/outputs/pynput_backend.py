@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Mapping, Optional
@@ -65,8 +66,28 @@ def resolve_key(keyboard: ModuleType, name: str) -> Any:
     return member
 
 
+#: Characters of typed text that are keys by another name.
+TEXT_KEYS = {" ": "space", "\n": "enter", "\t": "tab"}
+
+
+@dataclass(frozen=True)
+class Stroke:
+    """A pynput key, with the modifier keys it needs held around it."""
+
+    key: Any
+    modifiers: tuple[Any, ...] = ()
+
+
 class PynputOutput(HoldingOutput):
-    """Moves, clicks, drags, scrolls and types through pynput."""
+    """Moves, clicks, drags, scrolls and types through pynput.
+
+    On X11, pynput sends character keys with XSendEvent: the X server does not see them
+    as held, and games and some apps ignore such synthetic events. So character keys
+    that the keyboard map has, unshifted or with shift, go through XTest instead (as
+    pynput does for special keys), shift pressed around them when needed; other
+    characters keep pynput's own path. Keys are counted, so a held "shift" and the shift
+    that "A" needs do not release each other.
+    """
 
     name = "pynput"
     injects = True
@@ -83,16 +104,46 @@ class PynputOutput(HoldingOutput):
                 "check that DISPLAY names a running X server you may connect to",
             ) from exc
         self._buttons = {b.value: getattr(self._pynput.mouse.Button, b.value) for b in a.Button}
-        self._keys: dict[str, Any] = {}
+        self._strokes: dict[str, Stroke] = {}
+        self._down: Counter = Counter()  # pynput keys pressed, counted
+        self._xorg_display = getattr(self._keyboard, "_display", None) if type(self._keyboard).__module__.endswith(
+            "._xorg") else None
 
     def _check_key(self, key: str) -> None:
-        self._key_for(key)
+        self._stroke(key)
 
-    def _key_for(self, name: str) -> Any:
-        key = self._keys.get(name)
-        if key is None:
-            key = self._keys[name] = resolve_key(self._pynput.keyboard, name)
-        return key
+    def _stroke(self, name: str) -> Stroke:
+        stroke = self._strokes.get(name)
+        if stroke is None:
+            stroke = self._strokes[name] = self._resolve(name)
+        return stroke
+
+    def _resolve(self, name: str) -> Stroke:
+        keyboard = self._pynput.keyboard
+        if len(name) == 1 and self._xorg_display is not None:
+            from pynput._util.xorg import char_to_keysym
+
+            keysym = char_to_keysym(name)
+            levels = {index for _, index in self._xorg_display.keysym_to_keycodes(keysym)} if keysym else set()
+            if 0 in levels:
+                return Stroke(keyboard.KeyCode.from_vk(keysym))
+            if 1 in levels:
+                return Stroke(keyboard.KeyCode.from_vk(keysym), (keyboard.Key.shift,))
+        return Stroke(resolve_key(keyboard, name))
+
+    def _press(self, key: Any) -> None:
+        self._down[key] += 1
+        if self._down[key] == 1:
+            self._keyboard.press(key)
+
+    def _release(self, key: Any) -> None:
+        # Released for real when no other hold needs it, and also when this process never
+        # pressed it (recovering a killed run's keys): a spare release is harmless.
+        if self._down[key] > 1:
+            self._down[key] -= 1
+            return
+        self._down.pop(key, None)
+        self._keyboard.release(key)
 
     def _move(self, item: a.Stamped, x: int, y: int) -> None:
         self._mouse.position = (x, y)
@@ -104,22 +155,39 @@ class PynputOutput(HoldingOutput):
             self._mouse.release(self._buttons[button])
 
     def _key(self, key: str, down: bool, t: float, frame: int) -> None:
+        stroke = self._stroke(key)
         if down:
-            self._keyboard.press(self._key_for(key))
+            for modifier in stroke.modifiers:
+                self._press(modifier)
+            self._press(stroke.key)
         else:
-            self._keyboard.release(self._key_for(key))
+            self._release(stroke.key)
+            for modifier in reversed(stroke.modifiers):
+                self._release(modifier)
 
     def _scroll(self, item: a.Stamped, dx: int, dy: int) -> None:
         self._mouse.scroll(dx, dy)
 
     def _type(self, item: a.Stamped, text: str) -> None:
-        self._keyboard.type(text)
+        for char in text:
+            name = TEXT_KEYS.get(char, char)
+            try:
+                self._stroke(name)
+            except ValueError:  # not on the keyboard map: pynput's own typing (unicode too)
+                self._keyboard.type(char)
+                continue
+            self._key(name, True, item.t, item.frame)
+            self._key(name, False, item.t, item.frame)
 
     def _close(self) -> None:
-        for controller in (self._mouse, self._keyboard):
-            display = getattr(controller, "_display", None)  # the Xlib connection on X11
-            if display is not None:
-                try:
-                    display.close()
-                except Exception:  # already gone with the X server
-                    pass
+        for key in list(self._down):  # belt and braces: nothing stays down
+            try:
+                self._keyboard.release(key)
+            except Exception as exc:
+                log.debug("pynput output: releasing %s on close failed: %s", key, exc)
+        self._down.clear()
+        # pynput's controllers close their X connection when collected (closing it here
+        # too makes their __del__ fail); dropping them is enough.
+        self._mouse = None
+        self._keyboard = None
+        self._xorg_display = None

@@ -297,11 +297,11 @@ class UInputOutput(HoldingOutput):
             self._codes_down[code] += 1
             if self._codes_down[code] == 1:
                 self._send((key_report(code, True),))
-        elif self._codes_down[code] > 0:
+        elif self._codes_down[code] > 1:
             self._codes_down[code] -= 1
-            if self._codes_down[code] == 0:
-                del self._codes_down[code]
-                self._send((key_report(code, False),))
+        else:  # the last hold, or one this device never pressed: a spare release is harmless
+            self._codes_down.pop(code, None)
+            self._send((key_report(code, False),))
 
     def _check_button(self, button: str) -> None:
         if button not in BUTTON_CODES:
