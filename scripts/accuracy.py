@@ -12,7 +12,8 @@ figures the issue sets floors for:
   ``also_acceptable`` answer), ceiling 10%.
 
 Usage: ``.venv/bin/python scripts/accuracy.py [--data DIR] [--landmarks-json FILE]
-[--2d] [--check]``. With --check the exit status is 1 when a figure misses its floor.
+[--2d] [--check]``. ``--2d`` classifies the landmarks again without z, as a 2D trace
+would give them. With --check the exit status is 1 when a figure misses its floor.
 The matching and scoring functions are importable (tests/test_accuracy.py uses them).
 """
 
@@ -56,6 +57,8 @@ class PredictedHand:
     label: str
     score: float
     center: tuple[float, float]
+    landmarks: tuple = ()  # the 21 landmarks, when known (to classify again)
+    aspect: float = 1.0  # the image's width over height
 
 
 @dataclass(frozen=True)
@@ -177,25 +180,37 @@ def predict_with_detect(data: Path, images: Iterable[str]) -> list[PredictedHand
             continue
         record = json.loads(line)
         image = back.get(record["image"]) or os.path.relpath(record["image"], data)
+        aspect = record["width"] / record["height"]
         for pred in record.get("predictions", []):
             if "landmarks" not in pred:
                 continue  # faces, tips
-            out.append(PredictedHand(image, pred["label"], float(pred["score"]), _center(pred["landmarks"])))
+            landmarks = tuple(tuple(p) for p in pred["landmarks"])
+            out.append(PredictedHand(image, pred["label"], float(pred["score"]), _center(landmarks), landmarks, aspect))
+    return out
+
+
+def reclassify(predicted: Iterable[PredictedHand], flat: bool = False) -> list[PredictedHand]:
+    """Classify the predictions' landmarks again here (``flat``: without z, as 2D traces)."""
+    from handmap.gestures.poses import classify
+
+    out = []
+    for p in predicted:
+        landmarks = [q[:2] for q in p.landmarks] if flat else p.landmarks
+        result = classify(landmarks, p.aspect)
+        out.append(PredictedHand(p.image, result.label, result.score, p.center, p.landmarks, p.aspect))
     return out
 
 
 def predict_from_dump(dump_path: Path, flat: bool = False) -> list[PredictedHand]:
-    """Classify landmarks dumped beforehand: a JSON list of {file, width, height, hands: [{landmarks}]}."""
-    from handmap.gestures.poses import classify
-
-    out: list[PredictedHand] = []
+    """Classify landmarks dumped beforehand: a JSON list of {file, width, height, hands: [{landmarks}]}
+    (``file`` relative to the data folder)."""
+    hands = []
     for record in json.loads(Path(dump_path).read_text()):
         aspect = record["width"] / record["height"]
         for hand in record["hands"]:
-            landmarks = [p[:2] for p in hand["landmarks"]] if flat else hand["landmarks"]
-            result = classify(landmarks, aspect)
-            out.append(PredictedHand(record["file"], result.label, result.score, _center(hand["landmarks"])))
-    return out
+            landmarks = tuple(tuple(p) for p in hand["landmarks"])
+            hands.append(PredictedHand(record["file"], "", 0.0, _center(landmarks), landmarks, aspect))
+    return reclassify(hands, flat=flat)
 
 
 def format_report(report: Report) -> str:
@@ -235,7 +250,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("HANDMAP_TEST_DATA", DEFAULT_DATA)))
     parser.add_argument("--landmarks-json", type=Path, help="classify these dumped landmarks instead of running detect")
-    parser.add_argument("--2d", dest="flat", action="store_true", help="with --landmarks-json: drop z (2D traces)")
+    parser.add_argument(
+        "--2d", dest="flat", action="store_true", help="classify the landmarks here without z (as 2D traces)"
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 if a figure misses its floor")
     args = parser.parse_args(argv)
     if not (args.data / "hands" / "labels.csv").exists():
@@ -250,6 +267,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except RuntimeError as exc:
             print(str(exc), file=sys.stderr)
             return 2
+        if args.flat:
+            predicted = reclassify(predicted, flat=True)
     report = match_hands(labelled, predicted)
     print(format_report(report))
     if args.check and not report.passes():
