@@ -43,6 +43,7 @@ class ModelConfig(_Section):
 
 class FacesConfig(_Section):
     enabled: bool = True
+    model: Literal["full_range", "short_range"] = "full_range"
     rate_hz: float = Field(10, gt=0, le=120)
     body_model: bool = True
 

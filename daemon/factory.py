@@ -8,13 +8,14 @@ from typing import Optional
 from .config import Config
 from .models import check_hand_task_file, face_model, hand_bundle
 from .paths import cache_dir
-from .tracker import Tracker, TrackerSettings
+from .tracker import FACE_MODEL_SHORT_RANGE, Tracker, TrackerSettings
 
 log = logging.getLogger("handmap")
 
 
 def make_tracker(config: Config, *, video: bool, max_hands: Optional[int] = None, faces: Optional[bool] = None,
-                 body: Optional[bool] = None, env: Optional[dict] = None) -> Tracker:
+                 body: Optional[bool] = None, env: Optional[dict] = None,
+                 min_presence_confidence: Optional[float] = None) -> Tracker:
     """A tracker for a stream (``video``) or for stills, with faces and body as configured."""
     cache = cache_dir(env)
     model = check_hand_task_file(config.model.task_file) if config.model.task_file else hand_bundle(config.model.size, cache)
@@ -27,10 +28,11 @@ def make_tracker(config: Config, *, video: bool, max_hands: Optional[int] = None
         body_model = BodyTracker(cache, RunningMode.VIDEO if video else RunningMode.IMAGE)
     settings = TrackerSettings(
         hand_model=model,
-        face_model=face_model() if want_faces else None,
+        faces=config.faces.model if want_faces else None,
+        face_model=face_model() if want_faces and config.faces.model == FACE_MODEL_SHORT_RANGE else None,
         max_hands=max_hands or config.model.max_hands,
         min_detection_confidence=config.model.min_detection_confidence,
-        min_presence_confidence=config.model.min_presence_confidence,
+        min_presence_confidence=config.model.min_presence_confidence if min_presence_confidence is None else min_presence_confidence,
         min_tracking_confidence=config.model.min_tracking_confidence,
         video=video,
     )

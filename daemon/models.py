@@ -21,6 +21,10 @@ HAND_WHEEL_MODELS: Mapping[str, tuple[str, str]] = {
     "lite": ("palm_detection/palm_detection_lite.tflite", "hand_landmark/hand_landmark_lite.tflite"),
 }
 FACE_WHEEL_MODEL = "face_detection/face_detection_short_range.tflite"
+#: The legacy graphs feed these models an RGB image scaled to [0, 1]; the Tasks API
+#: reads that from a model's metadata, which some of the wheel's models lack.
+IMAGE_NORM_MEAN = 0.0
+IMAGE_NORM_STD = 255.0
 
 
 class ModelError(Exception):
@@ -46,8 +50,40 @@ def _wheel_model(relative: str) -> Path:
     return path
 
 
+def has_metadata(model: bytes) -> bool:
+    from mediapipe.tasks.python.metadata import metadata
+
+    try:
+        metadata.MetadataDisplayer.with_model_buffer(model)
+    except ValueError:
+        return False
+    return True
+
+
+def with_image_metadata(model: bytes, name: str, description: str) -> bytes:
+    """The model with the input-normalisation metadata the Tasks API requires (added
+    with mediapipe's own metadata writer when missing; the weights are untouched)."""
+    if has_metadata(model):
+        return model
+    from mediapipe.tasks.python.metadata.metadata_writers import metadata_writer, writer_utils
+
+    try:
+        writer = metadata_writer.MetadataWriter.create(bytearray(model))
+        writer.add_general_info(name, description)
+        writer.add_image_input(norm_mean=[IMAGE_NORM_MEAN], norm_std=[IMAGE_NORM_STD])
+        for _ in writer_utils.get_output_tensor_types(model):
+            writer.add_feature_output()
+        content, _ = writer.populate()
+    except Exception as exc:  # the writer's errors are of many kinds
+        raise ModelError(f"could not add input metadata to the bundled model {name}: {exc}") from exc
+    return bytes(content)
+
+
 def build_bundle(members: Mapping[str, Path], dest: Path) -> Path:
-    """Write a Tasks bundle (a zip of tflite files) atomically; reuse it when present."""
+    """Write a Tasks bundle (a zip of tflite files) atomically; reuse it when present.
+
+    Models without metadata get the input normalisation their legacy graph used.
+    """
     if dest.is_file():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -56,7 +92,8 @@ def build_bundle(members: Mapping[str, Path], dest: Path) -> Path:
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as bundle:
             for name, source in members.items():
-                bundle.write(source, name)
+                data = with_image_metadata(source.read_bytes(), source.stem, f"{source.name} from the mediapipe wheel")
+                bundle.writestr(name, data)
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):

@@ -163,7 +163,7 @@ class Pipeline:
             return
         self._next_faces_t = frame.t + self._faces_interval
         with self.clock.time("faces"):
-            self._pending_faces = self.tracker.faces(image)
+            self._pending_faces = self.tracker.faces(rgb)
         with self.clock.time("body"):
             self._pending_body = self.tracker.body(rgb, frame.t)
 

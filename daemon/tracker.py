@@ -27,6 +27,77 @@ from handmap.gestures.types import (
 log = logging.getLogger("handmap.tracker")
 
 
+FACE_MODEL_FULL_RANGE = "full_range"
+FACE_MODEL_SHORT_RANGE = "short_range"
+
+
+class FaceModel(Protocol):
+    def detect(self, rgb: np.ndarray) -> tuple[FaceObservation, ...]: ...
+
+    def close(self) -> None: ...
+
+
+class FullRangeFaces:
+    """MediaPipe's full-range face detector (faces up to about 5 m away).
+
+    Only the wheel's legacy ``solutions`` graph runs this model (the Tasks FaceDetector
+    rejects its sparse output); it finds the small faces of people standing back from a
+    camera that the short-range model misses, and fires less often on fists and cups.
+    """
+
+    def __init__(self, min_confidence: float) -> None:
+        import mediapipe as mp
+
+        self._model = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_confidence)
+
+    def detect(self, rgb: np.ndarray) -> tuple[FaceObservation, ...]:
+        result = self._model.process(rgb)
+        faces = []
+        for det in result.detections or ():
+            box = det.location_data.relative_bounding_box
+            faces.append(FaceObservation(
+                bbox=(float(box.xmin), float(box.ymin), float(box.width), float(box.height)),
+                score=float(det.score[0]) if det.score else 0.0,
+                keypoints=tuple((float(k.x), float(k.y)) for k in det.location_data.relative_keypoints),
+            ))
+        return tuple(faces)
+
+    def close(self) -> None:
+        self._model.close()
+
+
+class ShortRangeFaces:
+    """MediaPipe's short-range face detector (within about 2 m), through the Tasks API."""
+
+    def __init__(self, model: Path, min_confidence: float) -> None:
+        import mediapipe as mp
+        from mediapipe.tasks import python as mp_tasks
+        from mediapipe.tasks.python import vision
+
+        self._mp = mp
+        self._model = vision.FaceDetector.create_from_options(vision.FaceDetectorOptions(
+            base_options=mp_tasks.BaseOptions(model_asset_path=str(model)),
+            running_mode=vision.RunningMode.IMAGE,
+            min_detection_confidence=min_confidence,
+        ))
+
+    def detect(self, rgb: np.ndarray) -> tuple[FaceObservation, ...]:
+        height, width = rgb.shape[:2]
+        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        faces = []
+        for det in self._model.detect(image).detections:
+            box = det.bounding_box
+            faces.append(FaceObservation(
+                bbox=(box.origin_x / width, box.origin_y / height, box.width / width, box.height / height),
+                score=float(det.categories[0].score) if det.categories else 0.0,
+                keypoints=tuple((float(k.x), float(k.y)) for k in (det.keypoints or ())),
+            ))
+        return tuple(faces)
+
+    def close(self) -> None:
+        self._model.close()
+
+
 class BodyModel(Protocol):
     def detect(self, rgb: np.ndarray, timestamp_ms: Optional[int]) -> Optional[BodyObservation]: ...
 
@@ -36,7 +107,8 @@ class BodyModel(Protocol):
 @dataclass(frozen=True)
 class TrackerSettings:
     hand_model: Path  # a HandLandmarker .task bundle
-    face_model: Optional[Path]  # None: no face detection
+    faces: Optional[str] = FACE_MODEL_FULL_RANGE  # FACE_MODEL_* or None: no face detection
+    face_model: Optional[Path] = None  # the short-range model file (Tasks FaceDetector)
     max_hands: int = 1
     min_detection_confidence: float = 0.5
     min_presence_confidence: float = 0.5
@@ -69,17 +141,14 @@ class Tracker:
                 min_tracking_confidence=settings.min_tracking_confidence,
             )
         )
-        self._faces = None
-        if settings.face_model is not None:
-            self._faces = vision.FaceDetector.create_from_options(
-                vision.FaceDetectorOptions(
-                    base_options=mp_tasks.BaseOptions(model_asset_path=str(settings.face_model)),
-                    running_mode=vision.RunningMode.IMAGE,
-                    min_detection_confidence=settings.min_face_confidence,
-                )
-            )
+        self._faces: Optional[FaceModel] = None
+        if settings.faces == FACE_MODEL_FULL_RANGE:
+            self._faces = FullRangeFaces(settings.min_face_confidence)
+        elif settings.faces == FACE_MODEL_SHORT_RANGE:
+            self._faces = ShortRangeFaces(settings.face_model, settings.min_face_confidence)
         self._body = body
         self._last_ts = -1
+        self._tracked = 0
 
     # -- one model at a time (the pipeline times each) ---------------------------------
 
@@ -96,6 +165,12 @@ class Tracker:
         """
         if self.settings.video:
             result = self._hands.detect_for_video(image, self._timestamp(t))
+            if len(result.hand_landmarks) < self._tracked:
+                # A tracked hand moved out of its previous region (a fast move, a cut):
+                # MediaPipe has just dropped it, so a second look at the same frame runs
+                # palm detection and finds it now instead of one frame later.
+                result = self._hands.detect_for_video(image, self._timestamp(t))
+            self._tracked = len(result.hand_landmarks)
         else:
             result = self._hands.detect(image)
         hands = []
@@ -106,21 +181,8 @@ class Tracker:
             hands.append(HandObservation(landmarks=landmarks, handedness=handed, score=float(top.score)))
         return tuple(hands)
 
-    def faces(self, image) -> tuple[FaceObservation, ...]:
-        if self._faces is None:
-            return ()
-        width, height = image.width, image.height
-        faces = []
-        for det in self._faces.detect(image).detections:
-            box = det.bounding_box
-            faces.append(
-                FaceObservation(
-                    bbox=(box.origin_x / width, box.origin_y / height, box.width / width, box.height / height),
-                    score=float(det.categories[0].score) if det.categories else 0.0,
-                    keypoints=tuple((float(k.x), float(k.y)) for k in (det.keypoints or ())),
-                )
-            )
-        return tuple(faces)
+    def faces(self, rgb: np.ndarray) -> tuple[FaceObservation, ...]:
+        return self._faces.detect(rgb) if self._faces is not None else ()
 
     def body(self, rgb: np.ndarray, t: float) -> Optional[BodyObservation]:
         if self._body is None:
@@ -137,7 +199,7 @@ class Tracker:
 
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         hands = self.hands(image, t, selfie)
-        faces = self.faces(image) if (with_faces and self.has_faces) else None
+        faces = self.faces(rgb) if (with_faces and self.has_faces) else None
         body = self.body(rgb, t) if with_faces else None
         height, width = rgb.shape[:2]
         return FrameObservation(t=t, frame=frame, width=width, height=height, hands=hands, faces=faces, body=body)

@@ -12,6 +12,10 @@ from ..sources import SourceError, read_image
 
 #: Photos often hold several hands; the live daemon's max_hands is for tracking.
 DETECT_MAX_HANDS = 8
+#: A still has no previous frame to confirm a hand, and MediaPipe's landmark model is
+#: less sure of itself on photos than on webcam streams: at the stream's 0.5 presence
+#: threshold IMAGE mode misses hands that MediaPipe Hands' static-image mode finds.
+DETECT_MIN_PRESENCE = 0.3
 
 
 def add_parser(subparsers) -> None:
@@ -65,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
             args.annotate.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SourceError(f"cannot create the --annotate folder {args.annotate}: {exc.strerror or exc}") from None
-    tracker = make_tracker(config, video=False, max_hands=args.max_hands, faces=True)
+    tracker = make_tracker(config, video=False, max_hands=args.max_hands, faces=True,
+                           min_presence_confidence=min(DETECT_MIN_PRESENCE, config.model.min_presence_confidence))
     touch = _face_touch_decider(config)
     used: set[str] = set()
     try:

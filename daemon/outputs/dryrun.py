@@ -85,6 +85,9 @@ class DryRunOutput(HoldingOutput):
             self._write(item.t, item.frame, "paused")
         elif isinstance(action, a.ReportResumed):
             self._write(item.t, item.frame, "resumed")
+        elif isinstance(action, a.ReportHands):
+            self._write(item.t, item.frame, "hands", hands=[
+                {"hand": h.hand, "pose": h.pose, "score": h.score, "x": h.x, "y": h.y} for h in action.hands])
         else:
             raise TypeError(f"dry-run output: unknown action {action!r}")
 
