@@ -180,6 +180,9 @@ class _Face:
 def touch_score(obs: FrameObservation, config: FaceTouchConfig = FaceTouchConfig()) -> FaceTouchDecision:
     """This frame's face-touch decision (no dwell: usable on a single still image).
 
+    Judges ``obs.hands`` and ``obs.near_face_hands`` (hands only the second look around
+    the faces found) against ``obs.faces``, with ``obs.body`` when the pose model ran.
+
     ``obs.faces is None`` (face model not run) gives a not-touching decision whose
     reason says so; :class:`FaceTouchTracker` keeps its previous decision then.
     """
@@ -187,7 +190,8 @@ def touch_score(obs: FrameObservation, config: FaceTouchConfig = FaceTouchConfig
         return FaceTouchDecision(False, None, 0.0, "face model not run this frame")
     w, h = float(obs.width), float(obs.height)
     body = obs.body.landmarks if obs.body is not None else None
-    faces, rejected = _trusted_faces(obs.faces, obs.hands, body, w, h, config)
+    hands = tuple(obs.hands) + tuple(getattr(obs, "near_face_hands", ()))
+    faces, rejected = _trusted_faces(obs.faces, hands, body, w, h, config)
     # No face found (a hand over it often hides it from the detector): the pose model's
     # head stands in. Not when faces were rejected as hands: that body is suspect too.
     if not faces and not rejected and body is not None:
@@ -199,10 +203,10 @@ def touch_score(obs: FrameObservation, config: FaceTouchConfig = FaceTouchConfig
         return FaceTouchDecision(False, None, 0.0, reason, rejected_faces=rejected)
     shoulder = _shoulder_width(body, w, h, config)
     cues: list[HandCues] = []
-    for hand in obs.hands:
+    for hand in hands:
         for face in faces:
             cues.append(_hand_cues(hand, face, body, shoulder, w, h, config))
-    cues.extend(_body_hand_cues(body, faces, obs.hands, shoulder, w, h, config))
+    cues.extend(_body_hand_cues(body, faces, hands, shoulder, w, h, config))
     if not cues:
         return FaceTouchDecision(False, None, 0.0, "no hands", rejected_faces=rejected)
     best = max(cues, key=lambda c: c.score)

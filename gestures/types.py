@@ -116,6 +116,10 @@ class FrameObservation:
     hands: tuple[HandObservation, ...] = ()
     faces: Optional[tuple[FaceObservation, ...]] = None
     body: Optional[BodyObservation] = None
+    #: Hands found only by a second look in a crop around each face
+    #: (``handmap.daemon.body.FaceRegionHandFinder``, on face-model frames): face-touch
+    #: detection uses them, the gesture engine does not track them as hands.
+    near_face_hands: tuple[HandObservation, ...] = ()
 
     @property
     def aspect(self) -> float:

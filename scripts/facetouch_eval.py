@@ -80,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             for d in face_model.detect(image).detections
         )
-        hands = hands + finder.find(rgb, [f for f in faces if f.score >= 0.6], hands)
-        return FrameObservation(0.0, 0, w, h, hands, faces, body_model.detect(rgb, None)), rgb
+        near = finder.find(rgb, [f for f in faces if f.score >= 0.6], hands)
+        return FrameObservation(0.0, 0, w, h, hands, faces, body_model.detect(rgb, None), near), rgb
 
     def box_overlap(obs: FrameObservation, hand: HandObservation) -> bool:
         (x0, y0), (x1, y1) = hand.landmarks[:, :2].min(axis=0), hand.landmarks[:, :2].max(axis=0)
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         if not near:
             continue
         hand = near[0]
-        decision = touch_score(replace(obs, hands=(hand,)))
+        decision = touch_score(replace(obs, hands=(hand,), near_face_hands=()))
         box = box_overlap(obs, hand)
         c = counts[label]
         c[0] += 1

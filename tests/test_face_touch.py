@@ -100,10 +100,16 @@ class StillObserver:
                     keypoints=tuple((k.x, k.y) for k in d.keypoints),
                 )
             )
-        if second_look:
-            hands = hands + self.finder.find(rgb, [f for f in faces if f.score >= 0.6], hands)
+        near = self.finder.find(rgb, [f for f in faces if f.score >= 0.6], hands) if second_look else ()
         obs = FrameObservation(
-            t=0.0, frame=0, width=w, height=h, hands=hands, faces=tuple(faces), body=self.body.detect(rgb, None)
+            t=0.0,
+            frame=0,
+            width=w,
+            height=h,
+            hands=hands,
+            faces=tuple(faces),
+            body=self.body.detect(rgb, None),
+            near_face_hands=near,
         )
         self._cache[key] = obs
         return obs
@@ -169,7 +175,7 @@ def test_hand_touching_the_face_is_found(observer, data_dir, labels, name):
     (row,) = [r for r in labels if r["file"] == name and r["face_touch"] == "yes"]
     hand = _labelled_hand(obs, row)
     assert hand is not None
-    alone = touch_score(replace(obs, hands=(hand,)))
+    alone = touch_score(replace(obs, hands=(hand,), near_face_hands=()))
     assert alone.touching and alone.hand == hand.handedness, alone.reason
 
 
@@ -193,7 +199,8 @@ def test_finger_on_the_chin_is_found_by_the_second_look(observer, data_dir):
     best = max(decision.cues, key=lambda c: c.score)
     assert best.source == "hand"
     face = obs.faces[best.face_index]
-    toucher = [h for h in obs.hands if touch_score(replace(obs, hands=(h,))).touching]
+    assert not any(touch_score(replace(obs, hands=(h,), near_face_hands=())).touching for h in obs.hands)
+    toucher = [h for h in obs.near_face_hands if touch_score(replace(obs, hands=(), near_face_hands=(h,))).touching]
     assert len(toucher) == 1
     tip = toucher[0].landmarks[HandLandmark.INDEX_TIP]
     fx, fy, fw, fh = face.bbox
@@ -211,7 +218,7 @@ def test_labelled_no_touch_hands_near_faces(observer, data_dir, labels):
         hand = _labelled_hand(obs, row)
         if hand is None:
             continue
-        single = replace(obs, hands=(hand,))
+        single = replace(obs, hands=(hand,), near_face_hands=())
         judged += 1
         boxes += _box_overlap(obs, hand)
         if touch_score(single).touching:
@@ -259,7 +266,7 @@ def test_pose_model_finds_the_touch_when_the_hand_model_misses_the_hand(observer
     """The same photos with the hand model's hands taken away (as when it misses a hand
     on the face): the pose model's own finger points at the mouth/chin still tell."""
     obs = observer.observe(data_dir / "hands" / name)
-    decision = touch_score(replace(obs, hands=()))
+    decision = touch_score(replace(obs, hands=(), near_face_hands=()))
     assert decision.touching, decision.reason
     assert max(decision.cues, key=lambda c: c.score).source == "body"
 
@@ -269,7 +276,7 @@ def test_pose_model_hands_alone_flag_no_touch_in_the_no_touch_photos(observer, d
     flagged = []
     for name in names:
         obs = observer.observe(data_dir / "hands" / name)
-        if touch_score(replace(obs, hands=())).touching:
+        if touch_score(replace(obs, hands=(), near_face_hands=())).touching:
             flagged.append(name)
     assert len(names) >= 35 and flagged == []
 
@@ -330,7 +337,7 @@ def waving(observer, data_dir):
     hand = _labelled_hand(obs, {"hand_center_x": 0.2904, "hand_center_y": 0.3799})
     assert hand is not None
     face = max(obs.faces, key=lambda f: f.score)
-    return replace(obs, hands=(hand,), faces=(face,), body=None), hand, face
+    return replace(obs, hands=(hand,), faces=(face,), body=None, near_face_hands=()), hand, face
 
 
 @pytest.fixture(scope="module")
@@ -404,7 +411,7 @@ def test_waving_beside_the_head_gives_no_episode(waving):
 
 
 def test_brush_of_100ms_gives_no_episode(touching):
-    none = replace(touching, hands=(), body=None)  # hand away (pose model not run)
+    none = replace(touching, hands=(), body=None, near_face_hands=())  # hand away (pose model not run)
     frames = _timed(none, 15) + _timed(touching, 3, start=15) + _timed(none, 30, start=18)
     events, states = _run(FaceTouchTracker(), frames)
     assert events == [] and not any(states)
@@ -412,7 +419,7 @@ def test_brush_of_100ms_gives_no_episode(touching):
 
 def test_one_second_touch_gives_one_start_and_one_end(touching):
     cfg = FaceTouchConfig()
-    none = replace(touching, hands=(), body=None)  # hand away (pose model not run)
+    none = replace(touching, hands=(), body=None, near_face_hands=())  # hand away (pose model not run)
     frames = _timed(none, 15) + _timed(touching, 30, start=15) + _timed(none, 30, start=45)
     events, states = _run(FaceTouchTracker(cfg), frames)
     assert [e.state for e in events] == [FaceTouchState.START, FaceTouchState.END]
@@ -430,7 +437,7 @@ def test_models_at_a_lower_rate_keep_the_last_decision(touching):
     def thin(frames):
         return [f if f.frame % 3 == 0 else replace(f, faces=None, body=None) for f in frames]
 
-    none = replace(touching, hands=(), body=None)  # hand away (pose model not run)
+    none = replace(touching, hands=(), body=None, near_face_hands=())  # hand away (pose model not run)
     frames = thin(_timed(none, 15) + _timed(touching, 30, start=15) + _timed(none, 30, start=45))
     events, _ = _run(FaceTouchTracker(), frames)
     assert [e.state for e in events] == [FaceTouchState.START, FaceTouchState.END]
