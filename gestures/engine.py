@@ -7,7 +7,7 @@ motion turned into swipes and hold timers (``motion``); an optional face-touch d
 adds its events. Pure and deterministic: the same observations give the same frames.
 
 Events in a frame are ordered: first the hands lost this frame (ascending id; each
-``PoseExited`` then ``HandLost``), then each tracked hand in ascending id
+``PoseExited`` then ``HandLost``; then any merged away, see ``tracking``), then each tracked hand in ascending id
 (``PoseExited``, ``PoseEntered``, ``PoseHeld`` by duration, ``Swipe``), then the
 face-touch events in the detector's order.
 """
@@ -26,6 +26,7 @@ from .filters import OneEuroParams
 from .landmarks import NUM_HAND_LANDMARKS
 from .motion import HoldTimer, SwipeDetector, SwipeParams
 from .pointer import ControlPoint, PointerParams, PointerTracker
+from . import poses
 from .poses import LandmarkError, classify
 from .temporal import DebounceParams, PoseDebouncer
 from .tracking import HandTracker, TrackerParams
@@ -233,7 +234,8 @@ class GestureEngine:
         face_touch: Optional[FaceTouchDetector] = None,
     ) -> None:
         self.config = config
-        self._custom: tuple[PoseSpec, ...] = tuple(classify_custom)
+        self._custom: tuple[PoseSpec, ...] = ()
+        self.set_custom_poses(classify_custom)
         self._face_touch = face_touch
         self._tracker = HandTracker(config.tracker_params())
         self._hands: dict[int, _HandState] = {}
@@ -242,8 +244,14 @@ class GestureEngine:
     # -- configuration --------------------------------------------------------------
 
     def set_custom_poses(self, specs: Sequence[PoseSpec]) -> None:
-        """Profile-defined poses, classified from the next frame on."""
-        self._custom = tuple(specs)
+        """Profile-defined poses, classified from the next frame on. A spec the classifier
+        cannot use raises its ValueError here, not on every frame."""
+        specs = tuple(specs)
+        check = getattr(poses, "check_pose_spec", None)
+        if check is not None:
+            for spec in specs:
+                check(spec)
+        self._custom = specs
 
     def set_hold_durations(self, durations_ms: Sequence[float]) -> None:
         """The ``PoseHeld`` durations (e.g. those a profile binds), from the next frame on."""
@@ -286,6 +294,14 @@ class GestureEngine:
         events: list[GestureEvent] = []
         for lost in result.lost:
             events.extend(self._drop(lost.hand_id, lost.handedness, t, frame))
+        for young, _old in result.merged:
+            state = self._hands.get(young)
+            if state is not None and state.debouncer.stable is not None:
+                # Only if the young track already reported a pose (a hold time shorter
+                # than a frame): say it is gone, so nothing it started stays held.
+                events.extend(self._drop(young, self._tracker.handedness(_old), t, frame))
+            else:
+                self._hands.pop(young, None)
         tracked: list[TrackedHand] = []
         for hand_id, j in result.matched:
             hand = usable[j]

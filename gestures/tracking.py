@@ -58,6 +58,7 @@ class _Track:
     centre: np.ndarray
     size: float
     last_seen: float
+    born: float
     disagree: int = 0  # consecutive detections whose handedness disagrees with the track's
 
 
@@ -75,6 +76,9 @@ class TrackingResult:
     new: tuple[int, ...] = ()  # ids first seen this frame (also in ``matched``)
     lost: tuple[LostHand, ...] = ()  # tracks whose grace time ran out this frame
     missing: tuple[int, ...] = ()  # ids not seen this frame but still within grace time
+    #: (young id, old id): a young track found to be an older one re-detected; the young
+    #: id is gone (never reported lost), the old one carries on with its hand.
+    merged: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass
@@ -126,7 +130,26 @@ class HandTracker:
                 continue
             matched[hand_id] = j
             used_obs.add(j)
+        merged = []
         if p.same_side_rematch:
+            for side in Handedness:
+                # A hand re-detected elsewhere can come with a ghost of itself for a frame
+                # (the old tracking region): the re-detection gets a young track while the
+                # old one matches the ghost. Once only one hand of that side is seen, the
+                # old track takes the young one over (if the young one is still younger
+                # than the grace time): one person, one hand of each side.
+                seen = [j for j, h in enumerate(hands) if h.handedness is side]
+                if len(seen) != 1:
+                    continue
+                young = next((i for i, j in matched.items() if j == seen[0]), None)
+                if young is None or (t - self._tracks[young].born) * 1000.0 >= p.grace_ms:
+                    continue
+                old = [i for i, tr in self._tracks.items()
+                       if i not in matched and tr.handedness is side and tr.born < self._tracks[young].born]
+                if len(old) == 1:
+                    matched[old[0]] = matched.pop(young)
+                    del self._tracks[young]
+                    merged.append((young, old[0]))
             for side in Handedness:
                 free_obs = [j for j, h in enumerate(hands) if j not in used_obs and h.handedness is side]
                 free_tracks = [i for i, tr in self._tracks.items() if i not in matched and tr.handedness is side]
@@ -140,7 +163,7 @@ class HandTracker:
                 continue
             hand_id = self._next_id
             self._next_id += 1
-            self._tracks[hand_id] = _Track(hand_id, hand.handedness, centres[j], sizes[j], t)
+            self._tracks[hand_id] = _Track(hand_id, hand.handedness, centres[j], sizes[j], t, born=t)
             matched[hand_id] = j
             new.append(hand_id)
         for hand_id, j in matched.items():
@@ -170,4 +193,5 @@ class HandTracker:
             new=tuple(new),
             lost=tuple(lost),
             missing=tuple(missing),
+            merged=tuple(merged),
         )

@@ -145,3 +145,22 @@ def test_hand_size_and_centre_use_aspect(fist):
     assert wide > hand_size(fist) * 0.99
     c = palm_centre(fist, aspect=2.0)
     assert c[0] == pytest.approx(2.0 * palm_centre(fist)[0])
+
+
+def test_ghost_of_a_redetected_hand_is_merged_back(fist):
+    # MediaPipe (VIDEO mode, two hands) after a jump: for one frame it reports the hand
+    # at its new place and a ghost at the old tracking region; then only the new one.
+    tr = HandTracker()
+    (a, _), = tr.update(0.0, [at(fist, 0.2, 0.5, R)]).matched
+    res = tr.update(0.1, [at(fist, 0.2, 0.5, R, score=0.6), at(fist, 0.8, 0.3, R)])
+    (young,) = res.new
+    res = tr.update(0.2, [at(fist, 0.8, 0.3, R)])
+    assert res.matched == ((a, 0),) and res.merged == ((young, a),) and not res.lost
+    assert tr.ids == (a,)
+    # Two hands of one side seen together for longer than the grace time are two hands.
+    tr = HandTracker()
+    tr.update(0.0, [at(fist, 0.2, 0.5, R)])
+    for i in range(1, 6):
+        tr.update(i * 0.05, [at(fist, 0.2, 0.5, R), at(fist, 0.8, 0.3, R)])
+    res = tr.update(0.3, [at(fist, 0.8, 0.3, R)])
+    assert not res.merged and res.missing == (1,)
