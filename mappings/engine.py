@@ -204,6 +204,7 @@ class MappingEngine:
         return (1.0 - x if self._profile.pointer.mirror else x, y)
 
     def _move_to(self, pos: tuple[float, float], out: list) -> None:
+        pos = self._screen.clamp(*pos)  # never into a gap between monitors
         self._cursor = pos
         px = (round(pos[0]), round(pos[1]))
         if px != self._emitted:
