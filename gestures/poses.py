@@ -175,32 +175,60 @@ def _ratio(num: float, den: float, scale: float) -> float:
     return num / max(den, 1e-3 * scale)
 
 
+#: Landmark pairs whose distances the features use, measured in one vectorised pass:
+#: palm length and width, then per finger (index to pinky) tip-wrist and middle-joint-wrist,
+#: then thumb tip and thumb knuckle to pinky knuckle, then the pinch.
+_PALM_PAIRS = ((HandLandmark.WRIST, HandLandmark.MIDDLE_MCP), (HandLandmark.INDEX_MCP, HandLandmark.PINKY_MCP))
+_REACH_PAIRS = tuple(
+    pair
+    for finger in _FOUR_FINGERS
+    for pair in ((FINGER_JOINTS[finger][3], HandLandmark.WRIST), (FINGER_JOINTS[finger][1], HandLandmark.WRIST))
+)
+_THUMB_PAIRS = (
+    (HandLandmark.THUMB_TIP, HandLandmark.PINKY_MCP),
+    (HandLandmark.THUMB_MCP, HandLandmark.PINKY_MCP),
+    (HandLandmark.THUMB_TIP, HandLandmark.INDEX_TIP),
+)
+_SPACE_PAIRS = _PALM_PAIRS + _REACH_PAIRS + _THUMB_PAIRS
+#: In the image plane: palm length and width, then per finger the three bones and the
+#: knuckle-to-tip chord.
+_IMAGE_PAIRS = _PALM_PAIRS + tuple(
+    pair
+    for finger in _FOUR_FINGERS
+    for pair in (
+        (FINGER_JOINTS[finger][0], FINGER_JOINTS[finger][1]),
+        (FINGER_JOINTS[finger][1], FINGER_JOINTS[finger][2]),
+        (FINGER_JOINTS[finger][2], FINGER_JOINTS[finger][3]),
+        (FINGER_JOINTS[finger][0], FINGER_JOINTS[finger][3]),
+    )
+)
+
+
+def _distances(pts: np.ndarray, pairs) -> np.ndarray:
+    a, b = zip(*pairs)
+    d = pts[list(a)] - pts[list(b)]
+    return np.sqrt(np.einsum("ij,ij->i", d, d))
+
+
 def measure(landmarks, aspect: float = 1.0) -> HandFeatures:
     """Validate the landmarks and compute the features the poses are read from."""
     pts = as_landmarks(landmarks, aspect)
     depth = bool(np.any(pts[:, 2] != 0.0))
-    if not depth:
-        pts = pts[:, :2]
-    size = hand_size(pts)
-    flat = pts[:, :2]
-    if hand_size(flat) < MIN_HAND_SIZE:
+    space = _distances(pts if depth else pts[:, :2], _SPACE_PAIRS).tolist()
+    image = _distances(pts[:, :2], _IMAGE_PAIRS).tolist()
+    if max(image[0], image[1] / PALM_WIDTH_RATIO) < MIN_HAND_SIZE:
         raise LandmarkError("landmarks collapse to a point: a hand needs a visible palm")
-    wrist = pts[HandLandmark.WRIST]
+    size = max(space[0], space[1] / PALM_WIDTH_RATIO)
     ratios, straightness = {}, {}
-    for finger in _FOUR_FINGERS:
-        mcp, pip, dip, tip = FINGER_JOINTS[finger]
-        ratios[finger] = _ratio(_dist(pts[tip], wrist), _dist(pts[pip], wrist), size)
-        bones = _dist(flat[pip], flat[mcp]) + _dist(flat[dip], flat[pip]) + _dist(flat[tip], flat[dip])
-        straightness[finger] = _ratio(_dist(flat[tip], flat[mcp]), bones, size)
-    pinky_mcp = pts[HandLandmark.PINKY_MCP]
-    thumb = _ratio(_dist(pts[HandLandmark.THUMB_TIP], pinky_mcp), _dist(pts[HandLandmark.THUMB_MCP], pinky_mcp), size)
-    pinch = _dist(pts[HandLandmark.THUMB_TIP], pts[HandLandmark.INDEX_TIP]) / size
-    visibility = _ratio(
-        _dist(flat[HandLandmark.INDEX_MCP], flat[HandLandmark.PINKY_MCP]),
-        _dist(flat[HandLandmark.WRIST], flat[HandLandmark.MIDDLE_MCP]),
-        size,
-    )
-    return HandFeatures(size, ratios, straightness, thumb, pinch, visibility, depth)
+    for i, finger in enumerate(_FOUR_FINGERS):
+        tip_wrist, pip_wrist = space[2 + 2 * i], space[3 + 2 * i]
+        ratios[finger] = _ratio(tip_wrist, pip_wrist, size)
+        proximal, middle, distal, chord = image[2 + 4 * i : 6 + 4 * i]
+        straightness[finger] = _ratio(chord, proximal + middle + distal, size)
+    thumb_tip_pinky, thumb_mcp_pinky, pinch = space[10:13]
+    thumb = _ratio(thumb_tip_pinky, thumb_mcp_pinky, size)
+    visibility = _ratio(image[1], image[0], size)
+    return HandFeatures(size, ratios, straightness, thumb, pinch / size, visibility, depth)
 
 
 def _finger_logit(features: HandFeatures, finger: Finger) -> float:
