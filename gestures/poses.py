@@ -11,7 +11,10 @@ or far all classify alike:
 - **Finger extension** (index to pinky): fingertip-to-wrist distance over
   middle-joint-to-wrist distance. About 1.3 for a straight finger, 0.5 to 0.8 for a
   curled one: a finger's tip only gets nearer the wrist than its own middle joint by
-  folding.
+  folding. A finger also needs to be straight to count as extended: its knuckle-to-tip
+  chord over its summed bone lengths in the image (a straight finger projects to a
+  straight line from any view); a bent finger that still reaches out (a claw) is
+  ambiguous, neither extended nor curled.
 - **Thumb extension**: thumb-tip-to-pinky-knuckle distance over
   thumb-knuckle-to-pinky-knuckle distance: above 1 the thumb reaches out away from the
   palm, below 1 it folds back across it.
@@ -23,8 +26,10 @@ Distances are measured in isotropic coordinates (x times the image aspect ratio)
 3D when the landmarks carry a depth (MediaPipe's z is on x's scale); with no depth, or an
 all-zero one, in the image plane.
 
-Each feature becomes a probability through a logistic centred on its midpoint; a finger
-is *clearly* extended or curled when that probability passes :data:`CLEAR`. The
+Each feature becomes a probability through a logistic centred on its midpoint. A
+finger's :class:`FingerState` is extended when that probability is at least 0.5, with
+``confidence`` the probability of the state given; it is *clearly* extended or curled
+when the confidence reaches :data:`CLEAR`, and only clear states make a pose. The
 built-in poses (handtrack.js's):
 
 - ``pinch``: thumb and index tips touching, and the hand not a fist (which also brings
@@ -42,6 +47,12 @@ A requirement's satisfaction is a logistic of how far the feature is past its th
 (0.5 exactly on it); a pose's score is its least satisfied requirement, ``hand``'s score
 is one minus the best pose's. Profile-defined poses (:class:`PoseSpec`) are scored the
 same way: see :func:`classify`.
+
+Known limits (measured on the shared photos and on the synthetic hands of the tests):
+flat hands that are not showing a palm (typing, a hand over the mouth) read as ``open``;
+without depth, a half-bent hand tilted with its fingertips away from the camera reads as
+``closed``, and a pinch with the other fingers curled, its index curling towards the
+camera, as a fist.
 """
 
 from __future__ import annotations
@@ -311,6 +322,8 @@ def check_pose_spec(spec: PoseSpec) -> None:
         raise PoseSpecError(f"custom poses must be PoseSpec values, got {type(spec).__name__}")
     if not spec.name or not isinstance(spec.name, str):
         raise PoseSpecError("a custom pose needs a non-empty name")
+    if not isinstance(spec.fingers, Mapping):
+        raise PoseSpecError(f"custom pose {spec.name!r}: fingers must map finger names to true or false")
     for finger, want in spec.fingers.items():
         if not isinstance(finger, Finger):
             try:
@@ -322,7 +335,9 @@ def check_pose_spec(spec: PoseSpec) -> None:
         if not isinstance(want, (bool, np.bool_)):
             raise PoseSpecError(f"custom pose {spec.name!r}: finger {finger} must be true (extended) or false (curled)")
     for label, bound in (("pinch_below", spec.pinch_below), ("pinch_above", spec.pinch_above)):
-        if bound is not None and (not isinstance(bound, (int, float)) or not math.isfinite(bound) or bound < 0):
+        if bound is not None and (
+            isinstance(bound, bool) or not isinstance(bound, (int, float)) or not math.isfinite(bound) or bound < 0
+        ):
             raise PoseSpecError(f"custom pose {spec.name!r}: {label} must be a non-negative number, got {bound!r}")
     if spec.pinch_below is not None and spec.pinch_above is not None and spec.pinch_below <= spec.pinch_above:
         raise PoseSpecError(
@@ -341,7 +356,10 @@ def constraint_count(spec: PoseSpec) -> int:
 def spec_score(spec: PoseSpec, features: HandFeatures) -> float:
     """How well the hand meets ``spec`` (0.5 on the edge of its least met requirement).
 
-    A finger required extended (curled) must be *clearly* so, as in the built-in poses.
+    A finger required extended (curled) must be *clearly* so, as in the built-in poses:
+    the thumb is clearly extended when it sticks out from the palm (thumb ratio above
+    1.3) and clearly curled when folded across it (below 0.9); a thumb resting alongside
+    the hand is neither.
     """
     scores = []
     for finger, want in spec.fingers.items():
@@ -386,6 +404,7 @@ def classify(landmarks, aspect: float = 1.0, custom: Sequence[PoseSpec] = ()) ->
     :class:`PoseSpecError` for an unusable custom pose (see :func:`check_pose_spec`).
     """
     features = measure(landmarks, aspect)
+    custom = custom or ()
     fingers = finger_states(features)
     scores = builtin_scores(features)
     builtin, score = Pose.HAND, 1.0 - max(scores.values())

@@ -464,6 +464,8 @@ def test_custom_pose_accepts_finger_names_as_strings():
         (PoseSpec("bad", {"elbow": True}), "unknown finger 'elbow'"),  # type: ignore[dict-item]
         (PoseSpec("bad", {Finger.INDEX: "yes"}), "true (extended) or false (curled)"),  # type: ignore[dict-item]
         (PoseSpec("bad", pinch_below=-0.1), "pinch_below must be a non-negative number"),
+        (PoseSpec("bad", pinch_below=True), "pinch_below must be a non-negative number"),  # type: ignore[arg-type]
+        (PoseSpec("bad", ["index"]), "fingers must map finger names"),  # type: ignore[arg-type]
         (PoseSpec("bad", pinch_above=float("nan")), "pinch_above must be a non-negative number"),
         (PoseSpec("never", pinch_below=0.2, pinch_above=0.4), "pinch_below (0.2) must exceed pinch_above"),
     ],
