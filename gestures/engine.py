@@ -160,7 +160,7 @@ class GestureConfig:
                 hint = f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(sorted(names))})"
                 raise ValueError(f"unknown gesture setting {key!r}{hint}")
             if key == "hold_durations_ms" and isinstance(value, (list, tuple)):
-                value = tuple(value)
+                value = tuple(float(v) if _is_number(v) else v for v in value)
             if key == "pose_hold_ms" and isinstance(value, Mapping):
                 value = dict(value)
             if key not in _BOOL_KEYS and key not in ("control_point", "hold_durations_ms", "pose_hold_ms") and _is_number(value):
@@ -240,6 +240,7 @@ class GestureEngine:
         self._tracker = HandTracker(config.tracker_params())
         self._hands: dict[int, _HandState] = {}
         self._hold_durations = tuple(config.hold_durations_ms)
+        self._last_t: Optional[float] = None
 
     # -- configuration --------------------------------------------------------------
 
@@ -282,7 +283,16 @@ class GestureEngine:
         return classify(hand.landmarks, aspect=aspect)
 
     def update(self, obs: FrameObservation) -> GestureFrame:
+        """One analysed frame. ``hands`` in the result are the hands seen in this frame
+        (ascending id); a hand missing for less than the grace time is not in it but keeps
+        its id and stable pose. If time runs backwards (a new source without
+        :meth:`reset`), every hand is first reported lost, so nothing stays held."""
         t, frame, aspect = obs.t, obs.frame, obs.aspect
+        events: list[GestureEvent] = []
+        if self._last_t is not None and t < self._last_t:
+            log.warning("frame %d: time went back from %.3f s to %.3f s; starting over", frame, self._last_t, t)
+            events.extend(self.lost_all(t, frame).events)
+        self._last_t = t
         usable = []
         for i, hand in enumerate(obs.hands):
             if _usable(hand):
@@ -291,7 +301,6 @@ class GestureEngine:
                 log.warning("frame %d: ignoring hand %d with unusable landmarks (shape %s)",
                             frame, i, np.shape(hand.landmarks))
         result = self._tracker.update(t, usable, aspect)
-        events: list[GestureEvent] = []
         for lost in result.lost:
             events.extend(self._drop(lost.hand_id, lost.handedness, t, frame))
         for young, _old in result.merged:
@@ -366,5 +375,6 @@ class GestureEngine:
         new source starts)."""
         self._tracker.reset()
         self._hands.clear()
+        self._last_t = None
         if isinstance(self._face_touch, ClosableFaceTouchDetector):
             self._face_touch.reset()

@@ -268,3 +268,13 @@ def test_set_hold_durations_validates():
     with pytest.raises(ValueError, match="hold durations"):
         engine.set_hold_durations([0])
     engine.set_hold_durations([100, 200])
+
+
+@pytest.mark.slow
+def test_time_running_backwards_releases_everything(session):
+    engine = GestureEngine()
+    play(engine, session[:15])  # open, then closed held
+    frames, events = play(engine, session[:15])  # the source starts over without reset
+    first = frames[0].events
+    assert [(type(e), getattr(e, "pose", None)) for e in first[:2]] == [(PoseExited, "closed"), (HandLost, None)]
+    assert [e.pose for e in events if isinstance(e, PoseEntered)] == ["open", "closed"]
