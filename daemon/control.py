@@ -18,6 +18,12 @@ Peers running as another user (``SO_PEERCRED`` / ``LOCAL_PEERCRED``) are refused
 the socket's mode has been loosened. The server runs one selector loop in a daemon
 thread: bounded connections, a per-request deadline, back-pressure on clients that do not
 read their answers, and nothing a client sends can stop it.
+
+Start-up safety: the socket's folder must be the user's own and not writable by others;
+``handmap.sock.lock`` (an ``flock`` held for the daemon's life, holding its pid) keeps a
+second daemon out; a stale socket (nothing answers) is replaced, anything else at the path
+is left alone with a clear error. The lock file is never deleted: unlinking a lock file
+lets two processes each lock a different inode.
 """
 
 from __future__ import annotations
@@ -39,11 +45,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
+from .paths import control_socket_path, runtime_dir  # noqa: F401  (runtime_dir: re-exported)
 from .state import Controller
 
 log = logging.getLogger("handmap.control")
 
-SOCKET_NAME = "handmap.sock"
 LOCK_SUFFIX = ".lock"
 MAX_REQUEST_BYTES = 4096
 MAX_CONNECTIONS = 16
@@ -78,17 +84,9 @@ class HotkeyUnavailable(ControlError):
 # --------------------------------------------------------------------------- paths
 
 
-def runtime_dir(env: Mapping[str, str] | None = None) -> Path:
-    """``$XDG_RUNTIME_DIR``, or a private ``handmap-UID`` folder in the temp dir when unset."""
-    env = os.environ if env is None else env
-    value = env.get("XDG_RUNTIME_DIR", "")
-    if value and os.path.isabs(value):
-        return Path(value)
-    return Path(tempfile.gettempdir()) / f"handmap-{os.geteuid()}"
-
-
 def default_socket_path(env: Mapping[str, str] | None = None) -> Path:
-    return runtime_dir(env) / SOCKET_NAME
+    """``$XDG_RUNTIME_DIR/handmap.sock`` (a private ``/tmp/handmap-UID`` folder when unset)."""
+    return control_socket_path(env)
 
 
 def _ensure_private_dir(directory: Path) -> None:
@@ -338,7 +336,7 @@ class ControlServer:
 
     def _release_lock(self) -> None:
         if self._lock_fd is not None:
-            os.close(self._lock_fd)  # closing drops the flock; the file stays (see module notes)
+            os.close(self._lock_fd)  # closing drops the flock; the file stays (see the module docstring)
             self._lock_fd = None
 
     def _check_existing(self) -> None:
@@ -424,6 +422,9 @@ class ControlServer:
                     except OSError as exc:
                         log.debug("control connection dropped: %s", exc)
                         self._close(sel, conns, conn)
+                    except Exception:  # a bug: lose this connection, keep serving the others
+                        log.exception("control connection failed")
+                        self._close(sel, conns, conn)
                 now = time.monotonic()
                 for conn in [c for c in conns.values() if c.deadline <= now]:
                     if not conn.shut:
@@ -448,7 +449,12 @@ class ControlServer:
                 return
             sock.setblocking(False)
             self._counts["connections"] += 1
-            uid = peer_uid(sock)
+            try:
+                uid = peer_uid(sock)
+            except OSError as exc:  # the peer vanished already
+                log.debug("control socket: no peer credentials: %s", exc)
+                sock.close()
+                continue
             refusal = None
             if uid is not None and uid != self._uid:
                 self._counts["refused_peers"] += 1

@@ -196,7 +196,7 @@ def test_socket_is_0600_from_the_start_and_removed_on_stop(sock_dir, controller)
 def test_default_path_is_in_xdg_runtime_dir(monkeypatch, tmp_path):
     assert default_socket_path({"XDG_RUNTIME_DIR": "/run/user/1000"}) == Path("/run/user/1000/handmap.sock")
     fallback = runtime_dir({"XDG_RUNTIME_DIR": "relative/dir"})  # not absolute: ignored, as the spec says
-    assert fallback == Path(tempfile.gettempdir()) / f"handmap-{os.geteuid()}"
+    assert fallback == Path("/tmp") / f"handmap-{os.getuid()}"
     assert runtime_dir({}) == fallback
 
 
@@ -531,8 +531,15 @@ def test_hotkey_without_display_says_why(monkeypatch, controller):
 
 @pytest.mark.desktop
 def test_pause_hotkey_toggles_pause_on_a_real_x_server(desktop, monkeypatch, controller):
+    """The hotkey the packaged config ships (e.g. <ctrl>+<alt>+h), pressed on a real X server."""
+    from handmap.daemon.config import load_config
+
     monkeypatch.setenv("DISPLAY", desktop.display)
-    hotkey = PauseHotkey("ctrl+alt+p", controller)
+    combo = load_config(env={"HOME": "/nonexistent"}).pause_hotkey or "ctrl+alt+p"
+    keys = normalize_combo(combo).replace("<", "").replace(">", "")  # xdotool: ctrl+alt+h
+    *mods, last = keys.split("+")
+    other = "+".join([*mods, "o" if last != "o" else "q"])
+    hotkey = PauseHotkey(combo, controller)
     hotkey.start()
     try:
         assert hotkey.running
@@ -545,16 +552,16 @@ def test_pause_hotkey_toggles_pause_on_a_real_x_server(desktop, monkeypatch, con
                 time.sleep(0.02)
             return False
 
-        desktop.run("xdotool", "key", "ctrl+alt+p")
+        desktop.run("xdotool", "key", keys)
         assert wait_toggles(1) and controller.paused
-        desktop.run("xdotool", "key", "ctrl+alt+o")  # another combo: nothing
-        desktop.run("xdotool", "key", "p")  # the bare key: nothing
-        desktop.run("xdotool", "key", "ctrl+alt+p")
+        desktop.run("xdotool", "key", other)  # another combo: nothing
+        desktop.run("xdotool", "key", last)  # the bare key: nothing
+        desktop.run("xdotool", "key", keys)
         assert wait_toggles(2) and not controller.paused
         assert controller.toggles == 2
     finally:
         hotkey.stop()
     assert not hotkey.running
-    desktop.run("xdotool", "key", "ctrl+alt+p")
+    desktop.run("xdotool", "key", keys)
     time.sleep(0.2)
     assert controller.toggles == 2  # stopped means stopped
