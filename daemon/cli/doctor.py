@@ -1,0 +1,55 @@
+"""``handmap doctor``: print what this machine offers handmap, each gap with its fix.
+
+Exits 0 whatever it finds (it is a report); non-zero only when the doctor itself fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from ..doctor import Check, Status, format_checks, run_checks
+from ..outputs import OUTPUT_NAMES
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "doctor", help="check the desktop, cameras, output, notifications and tray",
+        description="Check what handmap can use here (display, cameras, output backend, uinput, "
+                    "notifications, tray, models) and say how to fix what is missing.")
+    p.add_argument("--config", metavar="FILE", type=Path, default=None,
+                   help="configuration file whose output setting to check (default: the user's config.yaml)")
+    p.add_argument("--output", choices=OUTPUT_NAMES, default=None,
+                   help="check this output backend instead of the configured one")
+    p.add_argument("--json", action="store_true", help="one JSON object per check, one per line")
+    p.set_defaults(func=run)
+    return p
+
+
+def _configured_output(args, env) -> tuple[str | None, Check | None]:
+    if args.output:
+        return args.output, None
+    try:
+        from ..config import ConfigError, load_config
+    except ImportError:
+        return None, None
+    try:
+        return load_config(args.config, env=dict(env)).output, None
+    except ConfigError as exc:
+        return None, Check("config", Status.FAIL, str(exc), "fix the configuration file (handmap run says the same)")
+
+
+def run(args) -> int:
+    env = os.environ
+    output, config_problem = _configured_output(args, env)
+    checks = ([config_problem] if config_problem else []) + run_checks(env, output=output)
+    if args.json:
+        for check in checks:
+            print(json.dumps(check.to_json()))
+    else:
+        print(format_checks(checks))
+    sys.stdout.flush()
+    return 0
