@@ -565,3 +565,17 @@ def test_pause_hotkey_toggles_pause_on_a_real_x_server(desktop, monkeypatch, con
     desktop.run("xdotool", "key", keys)
     time.sleep(0.2)
     assert controller.toggles == 2  # stopped means stopped
+
+
+def test_console_script_talks_to_the_daemon(server, controller):
+    from handmap.daemon.service import handmap_executable
+
+    def handmap(*args):
+        return subprocess.run([str(handmap_executable()), *args, "--socket", str(server.path)],
+                              capture_output=True, text=True, timeout=60)
+
+    out = handmap("status", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["state"] == "running"
+    out = handmap("pause")
+    assert out.returncode == 0 and out.stdout.strip() == "handmap: paused" and controller.paused
