@@ -278,9 +278,7 @@ class GestureEngine:
         )
 
     def _classify(self, hand: HandObservation, aspect: float):
-        if self._custom:
-            return classify(hand.landmarks, aspect=aspect, custom=self._custom)
-        return classify(hand.landmarks, aspect=aspect)
+        return classify(hand.landmarks, aspect=aspect, custom=self._custom)
 
     def update(self, obs: FrameObservation) -> GestureFrame:
         """One analysed frame. ``hands`` in the result are the hands seen in this frame
