@@ -1,6 +1,7 @@
 """YAML with line and column marks, and pydantic errors turned into ``file:line:col: ...``.
 
 Reusable for any YAML file validated by a pydantic model (profiles, the daemon config):
+``parse_model(text, "config.yaml", ConfigModel, "config")`` does it all, or by steps:
 
     loaded = load_yaml(text, "desktop.yaml")           # raises SourceError on bad YAML
     try:
@@ -325,6 +326,17 @@ def format_error(err: dict, loaded: LoadedYaml, model: type, root: str) -> Sourc
     if etype.endswith("_type") or etype.endswith("_parsing") or etype in ("model_attributes_type", "dict_type"):
         msg = f"{msg[0].lower()}{msg[1:]} (got {_describe_input(err.get('input'))})"
     return loaded.error(path, f"{where}: {msg}")
+
+
+def parse_model(text: str, file: str, model: type, root: str = "document"):
+    """Load YAML ``text`` and validate it as ``model``; raise :class:`SourceErrors`
+    (every problem, positioned) when it is broken. An empty document validates as ``{}``."""
+    loaded = load_yaml(text, file)
+    data = {} if loaded.data is None else loaded.data
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise SourceErrors(errors_from_validation(exc, LoadedYaml(file, data, loaded.positions), model, root)) from None
 
 
 def errors_from_validation(exc: ValidationError, loaded: LoadedYaml, model: type,

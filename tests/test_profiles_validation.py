@@ -317,3 +317,29 @@ def test_load_unknown_name_is_a_key_error(user):
     with pytest.raises(KeyError) as info:
         ProfileStore(user).load("desktopp")
     assert "did you mean 'desktop'?" in str(info.value)
+
+
+def test_the_position_machinery_serves_other_yaml_files():
+    """``yamlpos.parse_model`` is what the daemon config can use too."""
+    from pydantic import BaseModel, ConfigDict
+
+    from handmap.mappings.yamlpos import SourceErrors, parse_model
+
+    class Camera(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        index: int = 0
+        fps: float = 30.0
+
+    class Config(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        profile: str = "desktop"
+        camera: Camera = Camera()
+
+    assert parse_model("camera: {fps: 15}\n", "config.yaml", Config, "config").camera.fps == 15.0
+    assert parse_model("", "config.yaml", Config, "config").profile == "desktop"
+    with pytest.raises(SourceErrors) as info:
+        parse_model("profile: game\ncamera:\n  indx: 1\n  fps: fast\n", "config.yaml", Config, "config")
+    assert [str(e) for e in info.value.errors] == [
+        "config.yaml:3:3: unknown key 'indx' in camera; did you mean 'index'?",
+        "config.yaml:4:8: camera.fps: input should be a valid number, unable to parse string as a number (got 'fast')",
+    ]
