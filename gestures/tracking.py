@@ -11,7 +11,6 @@ away on the same side, with no other hand of that side in view, keeps its id.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
