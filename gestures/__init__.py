@@ -5,9 +5,18 @@ Stages (each its own module, no camera, no input library, no globals):
 - ``landmarks``: named landmark indices and fingers.
 - ``types``: the frozen values passed between stages.
 - ``poses``: one hand in one frame to a pose (``classify``), with finger states.
+- ``tracking``: a stable identity for each hand from frame to frame.
+- ``temporal``: hysteresis and hold time before a pose change is reported.
+- ``filters`` and ``pointer``: the One Euro filtered control point, with click lock.
+- ``motion``: swipes and "held for T ms".
+- ``face_touch``: per-frame face-touch decisions and episodes with dwell time.
+- ``engine``: all of the above, one ``FrameObservation`` in, one ``GestureFrame`` out.
+- ``trace``: the landmark trace format (record and replay).
 """
 
+from .engine import FaceTouchDetector, GestureConfig, GestureEngine
 from .poses import classify
+from .trace import TraceError
 from .types import (
     FrameObservation,
     GestureFrame,
@@ -20,6 +29,10 @@ from .types import (
 
 __all__ = [
     "classify",
+    "FaceTouchDetector",
+    "GestureConfig",
+    "GestureEngine",
+    "TraceError",
     "FrameObservation",
     "GestureFrame",
     "HandObservation",
