@@ -8,8 +8,8 @@
 - joystick: the hand's offset from a neutral point, past a dead zone, drives the
   cursor's speed, or holds direction keys (WASD, arrows) for games.
 
-The drivers are small state machines owned by the mapping engine; they see mirrored,
-normalised points and the engine's float cursor, and return what to do.
+The drivers are small state machines owned by the mapping engine; they see normalised
+points (flipped when the profile says ``mirror``) and the engine's float cursor, and return what to do.
 """
 
 from __future__ import annotations

@@ -224,7 +224,9 @@ class Pointer(Strict):
 
     mode: Literal["none", "absolute", "relative", "joystick"] = "none"
     hand: HandSelector = "any"
-    mirror: bool = True  # the camera faces the user: moving right moves the cursor right
+    #: Flip left and right. The daemon already mirrors camera frames (config camera.mirror),
+    #: so this is for a source that is not mirrored.
+    mirror: bool = False
     poses: Optional[list[str]] = None  # poses in which the pointer moves; none given: any
     clutch: Optional[str] = None  # a pose that moves the hand without moving the pointer
     absolute: Absolute = Field(default_factory=Absolute)

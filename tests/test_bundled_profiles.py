@@ -101,19 +101,19 @@ def test_desktop_is_the_pointer_with_click_drag_scroll_and_swipes():
     # fist grabs, moves drag, open drops
     d.step("closed", 0.5, 0.45)
     assert d.engine.held == {MouseDown(Button.LEFT)}
-    assert d.step("closed", 0.35, 0.3) == [MouseMove(1440, 270)]
-    assert d.step("open", 0.35, 0.3)[1:] == [MouseUp(Button.LEFT)]
+    assert d.step("closed", 0.65, 0.3) == [MouseMove(1440, 270)]
+    assert d.step("open", 0.65, 0.3)[1:] == [MouseUp(Button.LEFT)]
     # two fingers up scroll
-    d.step("two", 0.35, 0.3)
-    assert d.step("two", 0.35, 0.5) == [Scroll(0, 5)]
+    d.step("two", 0.65, 0.3)
+    assert d.step("two", 0.65, 0.5) == [Scroll(0, 5)]
     # swipes: back, workspace
-    out = d.step("open", 0.35, 0.5, [Swipe(0, 0, 1, R, SwipeDirection.LEFT, 3)])
+    out = d.step("open", 0.65, 0.5, [Swipe(0, 0, 1, R, SwipeDirection.LEFT, 3)])
     assert [a for a in out if isinstance(a, (KeyDown, KeyUp))] == [KeyDown("alt"), KeyDown("left"), KeyUp("left"), KeyUp("alt")]
-    out = d.step("open", 0.35, 0.5, [Swipe(0, 0, 1, R, SwipeDirection.UP, 3)])
+    out = d.step("open", 0.65, 0.5, [Swipe(0, 0, 1, R, SwipeDirection.UP, 3)])
     assert [a for a in out if isinstance(a, KeyDown)] == [KeyDown("ctrl"), KeyDown("alt"), KeyDown("up")]
     # pointing for a second: context menu
-    d.step("point", 0.35, 0.5)
-    out = d.step("point", 0.35, 0.5, [PoseHeld(0, 0, 1, R, "point", 1000)])
+    d.step("point", 0.65, 0.5)
+    out = d.step("point", 0.65, 0.5, [PoseHeld(0, 0, 1, R, "point", 1000)])
     assert out == [MouseDown(Button.RIGHT), MouseUp(Button.RIGHT)]
     assert d.engine.profile.hold_durations_ms() == (1000, 2000)
 
@@ -139,12 +139,11 @@ def test_presenter_swipes_slides():
 def test_game_wasd_drives_keys_from_hand_position():
     d = Driver("game-wasd")
     d.step("open", 0.5, 0.5)  # neutral where the hand opens
-    # mirrored view: the hand moving to the camera's left is the user's right
-    assert d.step("open", 0.35, 0.5) == [KeyDown("d")]
-    assert d.step("open", 0.35, 0.3) == [KeyDown("w")]
-    assert d.step("closed", 0.35, 0.3) == [KeyUp("d"), KeyUp("w"), ReportPose("right", "closed", 0.9), KeyDown("space")]
+    assert d.step("open", 0.65, 0.5) == [KeyDown("d")]
+    assert d.step("open", 0.65, 0.3) == [KeyDown("w")]
+    assert d.step("closed", 0.65, 0.3) == [KeyUp("d"), KeyUp("w"), ReportPose("right", "closed", 0.9), KeyDown("space")]
     assert d.step("open", 0.5, 0.5) == [KeyUp("space"), ReportPose("right", "open", 0.9)]
-    assert d.step("open", 0.6, 0.5) == [KeyDown("a")]
+    assert d.step("open", 0.4, 0.5) == [KeyDown("a")]
     out = d.engine.handle(GestureFrame(9.0, 999, (), (HandLost(9.0, 999, 1, R, "open"),)))
     assert out == [KeyUp("a")]
 
@@ -152,10 +151,10 @@ def test_game_wasd_drives_keys_from_hand_position():
 def test_game_aim_aims_relatively_and_fires_while_pinching():
     d = Driver("game-aim")
     d.step("open", 0.5, 0.5)
-    out = d.step("open", 0.49, 0.5)
+    out = d.step("open", 0.51, 0.5)
     assert len(out) == 1 and isinstance(out[0], MouseMove) and out[0].x > 960 and out[0].y == 540
     # clutch: the fist moves the hand, not the aim
-    d.step("closed", 0.49, 0.5)
+    d.step("closed", 0.51, 0.5)
     assert d.step("closed", 0.3, 0.5) == []
     assert d.step("pinch", 0.3, 0.5)[1:] == [MouseDown(Button.LEFT)]
     assert d.step("open", 0.3, 0.5) == [MouseUp(Button.LEFT), ReportPose("right", "open", 0.9)]

@@ -174,7 +174,7 @@ DRAG = [{"enter": "closed", "do": {"mouse_down": "left", "sticky": True}}, {"ent
 
 
 def test_fist_grabs_moves_and_open_drops():
-    eng = MappingEngine(profile(pointer={"mode": "absolute", "mirror": False,
+    eng = MappingEngine(profile(pointer={"mode": "absolute",
                                          "absolute": {"region": {"left": 0, "top": 0, "right": 1, "bottom": 1}}},
                                 bindings=DRAG), SCREEN)
     c = Clock()
@@ -263,7 +263,7 @@ def test_drag_scroll_follows_the_hand_and_freezes_the_pointer():
 
 
 def test_absolute_region_margins_map_to_the_screen_edges_mirrored():
-    eng = MappingEngine(profile(pointer={"mode": "absolute",
+    eng = MappingEngine(profile(pointer={"mode": "absolute", "mirror": True,
                                          "absolute": {"region": {"left": 0.2, "top": 0.1, "right": 0.8, "bottom": 0.6}}}),
                         SCREEN)
     c = Clock()
@@ -276,7 +276,7 @@ def test_absolute_region_margins_map_to_the_screen_edges_mirrored():
 
 def test_absolute_onto_one_monitor_of_two():
     screen = ScreenGeometry((Rect(0, 0, 1920, 1080), Rect(1920, 0, 1280, 1024)))
-    base = {"mode": "absolute", "mirror": False,
+    base = {"mode": "absolute",
             "absolute": {"region": {"left": 0, "top": 0, "right": 1, "bottom": 1}, "monitor": 1}}
     eng = MappingEngine(profile(pointer=base), screen)
     c = Clock()
@@ -308,7 +308,7 @@ def test_pointer_moves_only_in_its_poses():
 
 
 def test_relative_gain_acceleration_and_clutch():
-    prof = profile(pointer={"mode": "relative", "mirror": False, "clutch": "closed",
+    prof = profile(pointer={"mode": "relative", "clutch": "closed",
                             "relative": {"gain": 1.0, "acceleration": 0.0}})
     eng = MappingEngine(prof, SCREEN)
     c = Clock()
@@ -325,7 +325,7 @@ def test_relative_gain_acceleration_and_clutch():
 
 
 def test_relative_acceleration_moves_fast_motion_further():
-    slow = MappingEngine(profile(pointer={"mode": "relative", "mirror": False,
+    slow = MappingEngine(profile(pointer={"mode": "relative",
                                           "relative": {"gain": 1.0, "acceleration": 1.0}}), SCREEN)
     c = Clock()
     slow.handle(c.frame([hand(x=0.5)]))
@@ -336,7 +336,7 @@ def test_relative_acceleration_moves_fast_motion_further():
 
 
 def test_joystick_keys_follow_the_offset_with_a_dead_zone():
-    eng = MappingEngine(profile(pointer={"mode": "joystick", "mirror": False, "poses": ["open"],
+    eng = MappingEngine(profile(pointer={"mode": "joystick", "poses": ["open"],
                                          "joystick": {"output": "keys", "dead_zone": 0.1,
                                                       "keys": {"up": "up", "down": "down", "left": "left",
                                                                "right": "right"}}}), SCREEN)
@@ -352,7 +352,7 @@ def test_joystick_keys_follow_the_offset_with_a_dead_zone():
 
 
 def test_joystick_neutral_start_recentres_on_the_hand():
-    eng = MappingEngine(profile(pointer={"mode": "joystick", "poses": ["open"], "mirror": False,
+    eng = MappingEngine(profile(pointer={"mode": "joystick", "poses": ["open"],
                                          "joystick": {"output": "keys", "neutral": "start"}}), SCREEN)
     c = Clock()
     assert eng.handle(c.frame([hand(x=0.8, y=0.8)])) == []
@@ -360,7 +360,7 @@ def test_joystick_neutral_start_recentres_on_the_hand():
 
 
 def test_joystick_cursor_speed():
-    eng = MappingEngine(profile(pointer={"mode": "joystick", "mirror": False,
+    eng = MappingEngine(profile(pointer={"mode": "joystick",
                                          "joystick": {"dead_zone": 0.05, "full_offset": 0.25, "speed": 300}}),
                         SCREEN)
     c = Clock()
