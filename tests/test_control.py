@@ -293,18 +293,19 @@ def test_half_closed_connections(server):
 
 
 def test_slow_client_is_dropped_without_blocking_others(sock_dir, controller):
-    with ControlServer(controller, sock_dir / "handmap.sock", request_timeout_s=0.3) as srv:
+    with ControlServer(controller, sock_dir / "handmap.sock", request_timeout_s=1.5) as srv:
         slow = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         slow.connect(str(srv.path))
-        slow.sendall(b'{"cmd": "sta')  # ...and never finishes
         t0 = time.monotonic()
-        assert status_ok(srv.path)
-        assert time.monotonic() - t0 < 0.2  # not stuck behind the slow client
-        slow.settimeout(3)
-        assert slow.recv(100) == b""  # the server hung up on it
-        assert time.monotonic() - t0 < 1.5
+        slow.sendall(b'{"cmd": "sta')  # ...and never finishes
+        assert status_ok(srv.path)  # answered while the slow client still holds its connection:
+        with pytest.raises(BlockingIOError):
+            slow.recv(100, socket.MSG_DONTWAIT)  # still open, nothing sent to it
+        slow.settimeout(10)
+        assert slow.recv(100) == b""  # then the server hangs up on it
+        assert time.monotonic() - t0 >= 1.4  # after its deadline, not before
         slow.close()
-        assert srv.stats().timeouts >= 1
+        assert srv.stats().timeouts == 1
         assert status_ok(srv.path)
 
 
