@@ -15,7 +15,7 @@ Stages (each its own module, no camera, no input library, no globals):
 """
 
 from .engine import FaceTouchDetector, GestureConfig, GestureEngine
-from .poses import classify
+from .poses import LandmarkError, PoseSpecError, check_pose_spec, classify
 from .trace import TraceError
 from .types import (
     FrameObservation,
@@ -29,6 +29,9 @@ from .types import (
 
 __all__ = [
     "classify",
+    "check_pose_spec",
+    "LandmarkError",
+    "PoseSpecError",
     "FaceTouchDetector",
     "GestureConfig",
     "GestureEngine",
