@@ -121,7 +121,7 @@ def start_desktop(width: int = 1920, height: int = 1080, notifications: bool = T
             out = subprocess.run(["xprop", "-root", "_NET_SUPPORTING_WM_CHECK"], env=env, capture_output=True, text=True)
             return "window id" in out.stdout
 
-        _wait(wm_ready, 10, "the window manager")
+        _wait(wm_ready, 30, "the window manager")
 
         dbus_address = ""
         if notifications:
@@ -142,7 +142,7 @@ def start_desktop(width: int = 1920, height: int = 1080, notifications: bool = T
                     env=env, capture_output=True, text=True)
                 return "boolean true" in out.stdout
 
-            _wait(dunst_ready, 10, "dunst")
+            _wait(dunst_ready, 30, "dunst")
         return Desktop(display=display, dbus_address=dbus_address, runtime_dir=runtime_dir, env=env, procs=procs)
     except Exception:
         Desktop("", "", runtime_dir, {}, procs).stop()
