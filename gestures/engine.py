@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 import logging
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping, Optional, Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -214,6 +214,7 @@ class _HandState:
     pointer: PointerTracker
     swipe: SwipeDetector
     hold: HoldTimer
+    last: Optional[TrackedHand] = None  # as it stood the last time it was seen
 
 
 def _usable(hand: HandObservation) -> bool:
@@ -281,9 +282,9 @@ class GestureEngine:
         return classify(hand.landmarks, aspect=aspect, custom=self._custom)
 
     def update(self, obs: FrameObservation) -> GestureFrame:
-        """One analysed frame. ``hands`` in the result are the hands seen in this frame
-        (ascending id); a hand missing for less than the grace time is not in it but keeps
-        its id and stable pose. If time runs backwards (a new source without
+        """One analysed frame. ``hands`` in the result are the live tracks (ascending id):
+        those seen in this frame, and those missing for less than the grace time, as they
+        stood when last seen with ``visible=False`` (they keep their id, pose and pointer). If time runs backwards (a new source without
         :meth:`reset`), every hand is first reported lost, so nothing stays held."""
         t, frame, aspect = obs.t, obs.frame, obs.aspect
         events: list[GestureEvent] = []
@@ -335,10 +336,16 @@ class GestureEngine:
             landmarks = np.asarray(hand.landmarks, dtype=float)
             if landmarks.shape[1] == 2:
                 landmarks = np.hstack([landmarks, np.zeros((landmarks.shape[0], 1))])
-            tracked.append(TrackedHand(
+            state.last = TrackedHand(
                 hand_id=hand_id, handedness=handedness, pose=state.debouncer.stable, raw=raw,
                 pointer=pointer.position, pointer_locked=pointer.locked, landmarks=landmarks,
-            ))
+            )
+            tracked.append(state.last)
+        seen = {h.hand_id for h in tracked}
+        for hand_id, state in self._hands.items():
+            if hand_id not in seen and state.last is not None:
+                tracked.append(replace(state.last, visible=False))
+        tracked.sort(key=lambda h: h.hand_id)
         touching = False
         if self._face_touch is not None:
             touching, face_events = self._face_touch.update(obs)

@@ -221,6 +221,9 @@ class TrackedHand:
     pointer: tuple[float, float]  # filtered control point, normalised
     pointer_locked: bool  # frozen while a click pose closes ("click lock")
     landmarks: np.ndarray  # (21, 3)
+    #: False while the hand is missing from the view for less than the grace time: it
+    #: keeps its id, pose and pointer (a one-frame dropout does not drop a drag).
+    visible: bool = True
 
 
 @dataclass(frozen=True)

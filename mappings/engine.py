@@ -223,7 +223,7 @@ class MappingEngine:
         if hand is None:
             if self._pointer_hand is not None:
                 self._drop_pointer_hand(out)
-            hand = next((h for h in frame.hands if _hand_matches(cfg.hand, h.handedness)), None)
+            hand = next((h for h in frame.hands if h.visible and _hand_matches(cfg.hand, h.handedness)), None)
             if hand is None:
                 return
             self._pointer_hand = hand.hand_id
