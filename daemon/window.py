@@ -179,8 +179,7 @@ class NoneWatcher(_WatcherBase):
         self._reason = reason
 
     def start(self) -> None:
-        if self._reason:
-            log.warning("automatic profile switching is off: %s", self._reason)
+        pass  # the selector already logged the reason
 
     def stop(self) -> None:
         pass
