@@ -116,10 +116,11 @@ class FaceTouchConfig:
     min_body_visibility: float = 0.5
     #: Body-model fingers (for hands the hand model did not find): full contact
     #: within ``body_contact_inner``, none beyond ``body_contact_outer`` (radii). The
-    #: pose model puts fingers on a face short of it (measured: 1.06-1.09 for hands
-    #: on a mouth or chin, 1.55 and more for hands beside or in front of a face).
-    body_contact_inner: float = 0.9
-    body_contact_outer: float = 1.35
+    #: pose model puts fingers on a face short of it (measured, both face detectors:
+    #: 0.97-1.15 for hands on a mouth or chin, 1.48 and more for hands beside or in
+    #: front of a face).
+    body_contact_inner: float = 1.05
+    body_contact_outer: float = 1.4
     #: A face box filled this much by one hand's box, with this share of that hand's
     #: landmarks inside it, may be the hand itself (see the module docstring).
     false_face_cover: float = 0.5
@@ -190,7 +191,7 @@ def touch_score(obs: FrameObservation, config: FaceTouchConfig = FaceTouchConfig
         return FaceTouchDecision(False, None, 0.0, "face model not run this frame")
     w, h = float(obs.width), float(obs.height)
     body = obs.body.landmarks if obs.body is not None else None
-    hands = tuple(obs.hands) + tuple(getattr(obs, "near_face_hands", ()))
+    hands = tuple(obs.hands) + tuple(obs.near_face_hands)
     faces, rejected = _trusted_faces(obs.faces, hands, body, w, h, config)
     # No face found (a hand over it often hides it from the detector): the pose model's
     # head stands in. Not when faces were rejected as hands: that body is suspect too.
@@ -221,15 +222,46 @@ def touch_score(obs: FrameObservation, config: FaceTouchConfig = FaceTouchConfig
 
 
 def _face_from_box(index: int, face: FaceObservation, w: float, h: float, config: FaceTouchConfig) -> _Face:
+    """The face ellipse, from the keypoints when they are plausible, else the box.
+
+    Detector boxes differ (the full-range model's box can slide over a fist beside the
+    face); the keypoints agree. In the short-range model's boxes the ears sit at the
+    box's sides (ear span about 0.9 box widths), the eyes at 0.28 and the mouth at 0.73
+    of its height: a box rebuilt from the keypoints with those proportions.
+    """
     fx, fy, fw, fh = face.bbox
+    bw, bh = fw * w, fh * h
     cx, cy = (fx + fw / 2) * w, (fy + fh / 2) * h
-    rx, ry = fw * w / 2 * config.face_scale_x, fh * h / 2 * config.face_scale_y
-    # Ears lie outside the box: widen the ellipse to reach them.
-    if len(face.keypoints) > FaceKeypoint.LEFT_EAR:
-        for kp in (FaceKeypoint.RIGHT_EAR, FaceKeypoint.LEFT_EAR):
-            ex = abs(face.keypoints[kp][0] * w - cx)
-            rx = max(rx, ex * 1.05)
-    return _Face(index, cx, cy, max(rx, 1.0), max(ry, 1.0), max(fw * w, 1.0))
+    kp = _keypoint_box(face, w, h)
+    if kp is not None:
+        kcx, kcy, kw, kh = kp
+        if 0.6 * bw <= kw <= 1.5 * bw and 0.6 * bh <= kh <= 1.5 * bh:
+            cx, cy, bw, bh = kcx, kcy, kw, kh
+    rx, ry = bw / 2 * config.face_scale_x, bh / 2 * config.face_scale_y
+    return _Face(index, cx, cy, max(rx, 1.0), max(ry, 1.0), max(bw, 1.0))
+
+
+#: Where the short-range detector puts the keypoints in its (square) box.
+KEYPOINT_EAR_SPAN = 0.9  # box widths
+KEYPOINT_EYE_Y = 0.28  # box heights from the top
+KEYPOINT_EYE_TO_MOUTH = 0.45  # box heights
+
+
+def _keypoint_box(face: FaceObservation, w: float, h: float) -> Optional[tuple[float, float, float, float]]:
+    """(centre x, centre y, width, height) in pixels of the box the keypoints imply."""
+    if len(face.keypoints) <= FaceKeypoint.LEFT_EAR:
+        return None
+    k = {p: np.array([face.keypoints[p][0] * w, face.keypoints[p][1] * h]) for p in FaceKeypoint}
+    ear_span = float(np.linalg.norm(k[FaceKeypoint.LEFT_EAR] - k[FaceKeypoint.RIGHT_EAR]))
+    eyes = (k[FaceKeypoint.LEFT_EYE] + k[FaceKeypoint.RIGHT_EYE]) / 2
+    eye_mouth = float(np.linalg.norm(k[FaceKeypoint.MOUTH] - eyes))
+    if ear_span <= 1.0 or eye_mouth <= 1.0:
+        return None
+    width = ear_span / KEYPOINT_EAR_SPAN
+    height = eye_mouth / KEYPOINT_EYE_TO_MOUTH
+    cx = float((k[FaceKeypoint.LEFT_EAR][0] + k[FaceKeypoint.RIGHT_EAR][0]) / 2)
+    cy = float(eyes[1] + (0.5 - KEYPOINT_EYE_Y) * height)
+    return cx, cy, width, height
 
 
 def _trusted_faces(

@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--verbose", action="store_true", help="print every hand's cues")
+    parser.add_argument("--faces", choices=("full", "short"), default="full", help="face detector (the daemon's default: full)")
     args = parser.parse_args(argv)
     labels_path = args.data / "hands" / "labels.csv"
     if not labels_path.exists():
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from handmap.daemon.body import BodyTracker, FaceRegionHandFinder, RunningMode
     from handmap.gestures.face_touch import touch_score
-    from handmap.gestures.types import FaceObservation, FrameObservation, Handedness, HandObservation
+    from handmap.gestures.types import FrameObservation, Handedness, HandObservation
 
     cache = Path(tempfile.mkdtemp(prefix="handmap-eval-"))
     modules = Path(os.path.dirname(mp.__file__)) / "modules"
@@ -55,11 +56,12 @@ def main(argv: list[str] | None = None) -> int:
             num_hands=4,
         )
     )
-    face_model = vision.FaceDetector.create_from_options(
-        vision.FaceDetectorOptions(
-            base_options=mp_tasks.BaseOptions(model_asset_path=str(modules / "face_detection" / "face_detection_short_range.tflite"))
-        )
-    )
+    from handmap.daemon.tracker import FullRangeFaces, ShortRangeFaces
+
+    if args.faces == "full":
+        face_model = FullRangeFaces(0.5)
+    else:
+        face_model = ShortRangeFaces(modules / "face_detection" / "face_detection_short_range.tflite", 0.5)
     body_model = BodyTracker(cache, RunningMode.IMAGE)
     finder = FaceRegionHandFinder(bundle)
 
@@ -72,14 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             HandObservation(np.array([[p.x, p.y, p.z] for p in lms], dtype=np.float32), Handedness(hd[0].category_name.lower()), hd[0].score)
             for lms, hd in zip(r.hand_landmarks, r.handedness)
         )
-        faces = tuple(
-            FaceObservation(
-                (d.bounding_box.origin_x / w, d.bounding_box.origin_y / h, d.bounding_box.width / w, d.bounding_box.height / h),
-                d.categories[0].score,
-                tuple((k.x, k.y) for k in d.keypoints),
-            )
-            for d in face_model.detect(image).detections
-        )
+        faces = face_model.detect(rgb)
         near = finder.find(rgb, [f for f in faces if f.score >= 0.6], hands)
         return FrameObservation(0.0, 0, w, h, hands, faces, body_model.detect(rgb, None), near), rgb
 

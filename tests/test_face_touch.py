@@ -47,9 +47,13 @@ FPS = 30.0
 
 
 class StillObserver:
-    def __init__(self, cache: Path) -> None:
+    """``faces``: "full" (the daemon's default, full-range detector) or "short"."""
+
+    def __init__(self, cache: Path, faces: str) -> None:
         from mediapipe.tasks import python as mp_tasks
         from mediapipe.tasks.python import vision
+
+        from handmap.daemon.tracker import FullRangeFaces, ShortRangeFaces
 
         modules = Path(os.path.dirname(mp.__file__)) / "modules"
         bundle = cache / "hand_full.task"
@@ -63,13 +67,10 @@ class StillObserver:
                 num_hands=4,
             )
         )
-        self.faces = vision.FaceDetector.create_from_options(
-            vision.FaceDetectorOptions(
-                base_options=mp_tasks.BaseOptions(
-                    model_asset_path=str(modules / "face_detection" / "face_detection_short_range.tflite")
-                )
-            )
-        )
+        if faces == "full":
+            self.faces = FullRangeFaces(0.5)
+        else:
+            self.faces = ShortRangeFaces(modules / "face_detection" / "face_detection_short_range.tflite", 0.5)
         self.body = BodyTracker(cache, RunningMode.IMAGE)
         self.finder = FaceRegionHandFinder(bundle)
         self._cache: dict[tuple[str, bool], FrameObservation] = {}
@@ -90,16 +91,7 @@ class StillObserver:
             )
             for lms, hd in zip(r.hand_landmarks, r.handedness)
         )
-        faces = []
-        for d in self.faces.detect(image).detections:
-            b = d.bounding_box
-            faces.append(
-                FaceObservation(
-                    bbox=(b.origin_x / w, b.origin_y / h, b.width / w, b.height / h),
-                    score=d.categories[0].score,
-                    keypoints=tuple((k.x, k.y) for k in d.keypoints),
-                )
-            )
+        faces = self.faces.detect(rgb)
         near = self.finder.find(rgb, [f for f in faces if f.score >= 0.6], hands) if second_look else ()
         obs = FrameObservation(
             t=0.0,
@@ -121,9 +113,9 @@ class StillObserver:
         self.finder.close()
 
 
-@pytest.fixture(scope="module")
-def observer(tmp_path_factory, data_dir):
-    obs = StillObserver(tmp_path_factory.mktemp("handmap-cache"))
+@pytest.fixture(scope="module", params=["full", "short"])
+def observer(request, tmp_path_factory, data_dir):
+    obs = StillObserver(tmp_path_factory.mktemp("handmap-cache"), request.param)
     yield obs
     obs.close()
 
@@ -229,7 +221,7 @@ def test_labelled_no_touch_hands_near_faces(observer, data_dir, labels):
     # Known miss: hg_s r1c4, palms pressed together just under the chin (fingertips
     # over the chin in 2D, at the face's depth: no cue in one frame tells it apart).
     assert set(flagged) <= {"hg_s/hagrid_samples_r1c4.png"}, flagged
-    assert boxes >= 5 and ours < boxes
+    assert boxes >= 4 and ours < boxes
 
 
 @pytest.mark.parametrize(
@@ -251,13 +243,15 @@ def test_hand_beside_the_face_is_not_a_touch(observer, data_dir, name, centre):
 def test_hand_seen_as_a_face_is_not_a_touch(observer, data_dir):
     # ht/6.jpg: a hand holding a cup; the face detector calls the hand/cup a face, and
     # the pose model "finds" a tiny person in it.
+    # (The short-range detector fires on it; the full-range one does not.)
     obs = observer.observe(data_dir / "hands" / "ht" / "6.jpg")
-    assert obs.faces and obs.hands
+    assert obs.hands
     decision = touch_score(obs)
-    assert not decision.touching and decision.rejected_faces, decision.reason
-    # ht/5.jpg: the face detector fires on a fist; no face, no touch.
+    assert not decision.touching, decision.reason
+    if any(f.score >= 0.6 for f in obs.faces):
+        assert decision.rejected_faces
+    # ht/5.jpg: the short-range face detector fires on a fist; no face, no touch.
     obs = observer.observe(data_dir / "hands" / "ht" / "5.jpg")
-    assert obs.faces
     assert not touch_score(obs).touching
 
 
