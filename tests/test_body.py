@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -158,6 +159,8 @@ def test_second_look_around_the_face_finds_the_finger_on_the_chin(data_dir, hand
     finder = FaceRegionHandFinder(hand_bundle)
     try:
         new = finder.find(rgb, [face], known)
+        # A doubtful face (below the finder's score) is not searched around.
+        assert finder.find(rgb, [replace(face, score=0.5)], known) == ()
     finally:
         finder.close()
     assert any(near_chin(h) for h in new)
