@@ -1,10 +1,12 @@
 """The daemon: runs the pipeline over a source until the source ends or it is told to
 stop, and is the ``Controller`` the tray, the control socket and the hotkey talk to.
 
-Ways out and mode changes (pause, profile switch, hand loss, camera loss, signals,
-an uncaught exception) all go through ``Pipeline.release_all`` first: no key or button
-stays down. Per-frame errors are logged with a traceback and the frame dropped; too
-many in a row stop the daemon with a non-zero exit.
+Every way out and every mode change (pause, profile switch, hot reload, hand loss,
+camera loss, signals, an uncaught exception) releases held input first: the mapping
+engine lets go of what it pressed, then the output backend of anything still down. Per
+frame errors are logged with a traceback and the frame dropped; too many in a row stop
+the daemon with a non-zero exit. Control requests from other threads are queued and
+applied between frames, on the loop's thread.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import queue
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from handmap.gestures.types import FaceTouch, FaceTouchState
 from handmap.mappings import actions as act
+from handmap.mappings.engine import RequestPause, RequestProfile, RequestResume
 
 from .pipeline import Pipeline
 from .sources import Source, SourceError, SourceLost
@@ -27,8 +31,14 @@ log = logging.getLogger("handmap")
 
 #: Consecutive failed frames that stop the daemon (a broken model, not a bad frame).
 MAX_CONSECUTIVE_ERRORS = 25
-#: Camera retry backoff, seconds: doubles from the first to the last value.
+#: Camera retry backoff, seconds: doubles from the first value up to the last.
 RETRY_BACKOFF = (0.5, 10.0)
+#: With no hand in view for this long, look for hands at the idle rate only.
+IDLE_AFTER_S = 1.0
+#: How often hands are looked for while idle (frames in between are skipped undecoded).
+IDLE_RATE_HZ = 5.0
+#: How often the tray's picture of the daemon is refreshed.
+TRAY_REFRESH_S = 1.0
 
 
 class DaemonFailed(Exception):
@@ -41,41 +51,90 @@ class RunSummary:
     seconds: float
     dropped: int
     errors: int
+    skipped_idle: int = 0
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
-class Daemon:
-    """Owns the run loop; thread-safe control requests are applied between frames."""
+class FaceTouchLog:
+    """Face-touch episodes to the history store and to alerts (both optional)."""
 
-    def __init__(self, pipeline: Pipeline, open_source: Callable[[], Source], *, output_name: str,
-                 profile_name: str = "", profile_names: tuple[str, ...] = (),
-                 switch_profile: Optional[Callable[[str], list]] = None) -> None:
+    def __init__(self, store=None, alerts=None, profile: Callable[[], str] = lambda: "") -> None:
+        self.store = store
+        self.alerts = alerts
+        self._profile = profile
+        self._open: Optional[int] = None
+        self.episodes = 0
+
+    def on_event(self, event: FaceTouch) -> None:
+        now = time.time()
+        hand = event.hand.value if event.hand is not None else ""
+        if event.state is FaceTouchState.START:
+            self.episodes += 1
+            if self.store is not None:
+                self._open = self.store.start_episode(hand, now, self._profile())
+            if self.alerts is not None:
+                today = self.store.count_today() if self.store is not None else None
+                self.alerts.on_episode_start(event.hand, now, today)
+        elif event.state is FaceTouchState.END and self._open is not None:
+            if self.store is not None:
+                self.store.end_episode(self._open, now)
+            self._open = None
+
+    def touches_today(self) -> int:
+        try:
+            return self.store.count_today() if self.store is not None else self.episodes
+        except Exception:  # a locked or damaged database must not stop the status
+            return self.episodes
+
+
+@dataclass
+class Services:
+    """Optional parts around the pipeline; the entry point builds what it can."""
+
+    switcher: object = None  # window.AutoSwitcher
+    reloader: object = None  # reload.HotReloader
+    face_touches: Optional[FaceTouchLog] = None
+    tray: object = None  # tray.Tray
+    on_stop: list = field(default_factory=list)  # callables run after the loop
+
+
+class Daemon:
+    """Owns the run loop. Thread-safe control requests are applied between frames."""
+
+    def __init__(self, pipeline: Pipeline, mapping, open_source: Callable[[], Source], *, output_name: str,
+                 services: Optional[Services] = None, wait_for_camera: bool = False, idle: bool = True,
+                 profile_names: Callable[[], tuple[str, ...]] = tuple) -> None:
         self.pipeline = pipeline
+        self.mapping = mapping
         self._open_source = open_source
         self._output_name = output_name
-        self._profile = profile_name
+        self.services = services or Services()
+        self._wait_for_camera = wait_for_camera
+        self._idle_enabled = idle
         self._profile_names = profile_names
-        self._switch_profile = switch_profile
         self._requests: "queue.SimpleQueue[tuple[str, object]]" = queue.SimpleQueue()
         self._stop = threading.Event()
         self._state = DaemonState.STARTING
-        self._paused = False
-        self._muted = False
+        self._muted = bool(getattr(self.services.face_touches and self.services.face_touches.alerts, "muted", False))
         self._started = time.monotonic()
         self._fps = 0.0
         self._source_name = ""
+        self._last_hand_t: Optional[float] = None
+        self._next_idle_check = 0.0
         self.exit_reason = ""
 
     # -- Controller (any thread) ------------------------------------------------------
 
     def status(self) -> StatusSnapshot:
+        touches = self.services.face_touches
         return StatusSnapshot(
-            state=self._state, profile=self._profile, fps=self._fps, hands_seen=self.pipeline.hands_in_view,
+            state=self._state, profile=self.mapping.name, fps=self._fps, hands_seen=self.pipeline.hands_in_view,
             output=self._output_name, uptime_s=time.monotonic() - self._started, source=self._source_name,
-            alerts_muted=self._muted, profiles=self._profile_names,
+            face_touches_today=touches.touches_today() if touches else 0, alerts_muted=self._muted,
+            profiles=tuple(self._profile_names()),
         )
 
     def pause(self) -> None:
@@ -88,44 +147,107 @@ class Daemon:
         self._requests.put(("toggle", None))
 
     def switch_profile(self, name: str) -> None:
-        if self._profile_names and name not in self._profile_names:
-            raise KeyError(f"no profile named {name!r} (profiles: {', '.join(self._profile_names)})")
+        names = tuple(self._profile_names())
+        if names and name not in names:
+            raise KeyError(f"no profile named {name!r} (profiles: {', '.join(names)})")
         self._requests.put(("profile", name))
 
     def set_alerts_muted(self, muted: bool) -> None:
         self._muted = bool(muted)
+        touches = self.services.face_touches
+        if touches is not None and touches.alerts is not None:
+            touches.alerts.set_muted(self._muted)
 
     def quit(self) -> None:
         self._stop.set()
 
-    # -- the loop (the main thread) ---------------------------------------------------
+    # -- mode changes (the loop's thread) ---------------------------------------------
+
+    def _emit(self, actions: list) -> None:
+        self.pipeline.emit(actions, self.pipeline.last_t, self.pipeline.last_frame)
+
+    def _forget_hands(self) -> None:
+        """Every tracked hand reported lost (its poses exit, its presses release)."""
+        gframe = self.pipeline.gestures.lost_all(self.pipeline.last_t, self.pipeline.last_frame)
+        self._emit(self.mapping.handle(gframe))
+        self._handle_face_events(gframe.events)
+
+    def _do_pause(self) -> None:
+        if self.mapping.paused:
+            return
+        self._emit(self.mapping.pause())
+        self.pipeline.release_all("pause")
+        self._forget_hands()
+        self._state = DaemonState.PAUSED
+        log.info("paused")
+
+    def _do_resume(self) -> None:
+        if not self.mapping.paused:
+            return
+        self._emit(self.mapping.resume())
+        self._state = DaemonState.RUNNING
+        log.info("resumed")
+
+    def _do_switch(self, name: str, why: str) -> None:
+        if name == self.mapping.name:
+            return
+        try:
+            actions = self.mapping.switch(name)
+        except Exception as exc:  # KeyError, a broken profile: keep the current one
+            log.error("cannot switch to profile %s: %s (keeping %s)", name, exc, self.mapping.name)
+            return
+        self._emit(actions)
+        self.pipeline.release_all("profile switch")
+        log.info("profile %s (%s)", name, why)
 
     def _apply_requests(self) -> None:
+        for request in self.mapping.take_requests():
+            if isinstance(request, RequestPause):
+                self._do_pause()
+            elif isinstance(request, RequestResume):
+                self._do_resume()
+            elif isinstance(request, RequestProfile):
+                self._do_switch(request.name, "binding")
         while True:
             try:
                 kind, arg = self._requests.get_nowait()
             except queue.Empty:
-                return
+                break
             if kind == "toggle":
-                kind = "resume" if self._paused else "pause"
-            if kind == "pause" and not self._paused:
-                self.pipeline.release_all("pause")
-                self.pipeline.emit(self._forget_hands(), self.pipeline.last_t, self.pipeline.last_frame)
-                self._paused = True
-                self._state = DaemonState.PAUSED
-                self.pipeline.emit([act.ReportPaused()], self.pipeline.last_t, self.pipeline.last_frame)
-            elif kind == "resume" and self._paused:
-                self._paused = False
-                self._state = DaemonState.RUNNING
-                self.pipeline.emit([act.ReportResumed()], self.pipeline.last_t, self.pipeline.last_frame)
-            elif kind == "profile" and self._switch_profile is not None and arg != self._profile:
-                self.pipeline.release_all("profile switch")
-                self.pipeline.emit(self._switch_profile(str(arg)), self.pipeline.last_t, self.pipeline.last_frame)
-                self._profile = str(arg)
+                kind = "resume" if self.mapping.paused else "pause"
+            if kind == "pause":
+                self._do_pause()
+            elif kind == "resume":
+                self._do_resume()
+            elif kind == "profile":
+                self._do_switch(str(arg), "requested")
+        switcher = self.services.switcher
+        if switcher is not None:
+            name = switcher.poll(self.mapping.name)
+            if name is not None:
+                self._do_switch(name, "active window")
+        if self.services.reloader is not None:
+            self.services.reloader.poll()
 
-    def _forget_hands(self) -> list:
-        frame = self.pipeline.gestures.lost_all(self.pipeline.last_t, self.pipeline.last_frame)
-        return self.pipeline.mapper.handle(frame)
+    def reload_profile(self) -> None:
+        """The active profile's file changed (called by the hot reloader, loop thread)."""
+        actions = self.mapping.reload()  # raises on a broken file: the old one stays
+        self._emit(actions)
+        self.pipeline.release_all("profile reload")
+        log.info("profile %s reloaded", self.mapping.name)
+
+    def _handle_face_events(self, events) -> None:
+        touches = self.services.face_touches
+        if touches is None:
+            return
+        for event in events:
+            if isinstance(event, FaceTouch):
+                try:
+                    touches.on_event(event)
+                except Exception:
+                    log.exception("could not record a face-touch episode")
+
+    # -- the loop (the main thread) ---------------------------------------------------
 
     def _install_signals(self) -> list:
         previous = []
@@ -133,7 +255,6 @@ class Daemon:
             return previous
 
         def on_signal(signum, _frame):
-            log.info("received %s: stopping", signal.Signals(signum).name)
             self.exit_reason = signal.Signals(signum).name
             self._stop.set()
 
@@ -141,43 +262,90 @@ class Daemon:
             previous.append((sig, signal.signal(sig, on_signal)))
         return previous
 
+    def _open_with_retry(self, first: bool) -> Optional[Source]:
+        """A source, retried with backoff while it cannot be opened (a camera that is
+        not there yet, or was lost); None when told to stop meanwhile."""
+        backoff = RETRY_BACKOFF[0]
+        while not self._stop.is_set():
+            try:
+                source = self._open_source()
+                if not first:
+                    log.warning("%s is back", source.name)
+                return source
+            except SourceError as exc:
+                if first and not self._wait_for_camera:
+                    raise
+                if first:
+                    self._state = DaemonState.WAITING_FOR_CAMERA
+                    log.warning("%s; waiting for it", exc)
+                    first = False
+                log.info("still no camera: %s", exc)
+            self._publish_tray(force=True)
+            self._apply_requests()
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, RETRY_BACKOFF[1])
+        return None
+
+    def _idle_skip(self, now: float) -> bool:
+        """With no hand for a while, analyse only IDLE_RATE_HZ frames a second."""
+        if not self._idle_enabled or self._last_hand_t is None or now - self._last_hand_t < IDLE_AFTER_S:
+            return False
+        if now >= self._next_idle_check:
+            self._next_idle_check = now + 1.0 / IDLE_RATE_HZ
+            return False
+        return True
+
+    def _publish_tray(self, force: bool = False) -> None:
+        tray = self.services.tray
+        if tray is None:
+            return
+        now = time.monotonic()
+        if force or now >= getattr(self, "_next_tray", 0.0):
+            self._next_tray = now + TRAY_REFRESH_S
+            try:
+                tray.update(self.status())
+            except Exception:
+                log.exception("tray update failed")
+
     def run(self) -> RunSummary:
         previous = self._install_signals()
         start = time.perf_counter()
-        errors = consecutive = 0
+        errors = consecutive = skipped = 0
         source: Optional[Source] = None
-        backoff = RETRY_BACKOFF[0]
         window_start, window_frames = start, 0
         try:
-            source = self._open_source()
+            source = self._open_with_retry(first=True)
+            if source is None:
+                return RunSummary(0, time.perf_counter() - start, 0, 0)
             self._source_name = source.name
             self._state = DaemonState.RUNNING
+            self._last_hand_t = time.monotonic()
             while not self._stop.is_set():
                 self._apply_requests()
+                self._publish_tray()
+                skip = source.live and self._idle_skip(time.monotonic())
                 try:
-                    frame = source.read()
+                    frame = source.read() if not skip else getattr(source, "skip", source.read)()
                 except SourceLost as exc:
                     log.warning("%s; retrying", exc)
+                    self._emit(self.mapping.release_all())
                     self.pipeline.release_all("camera lost")
-                    self.pipeline.emit(self._forget_hands(), self.pipeline.last_t, self.pipeline.last_frame)
+                    self._forget_hands()
                     self._state = DaemonState.CAMERA_LOST
+                    self._publish_tray(force=True)
                     source.close()
-                    source = None
-                    while source is None and not self._stop.wait(backoff):
-                        try:
-                            source = self._open_source()
-                            log.warning("%s is back", source.name)
-                            backoff = RETRY_BACKOFF[0]
-                            self._state = DaemonState.PAUSED if self._paused else DaemonState.RUNNING
-                        except SourceError as again:
-                            log.info("camera still unavailable: %s", again)
-                            backoff = min(backoff * 2, RETRY_BACKOFF[1])
+                    source = self._open_with_retry(first=False)
                     if source is None:
                         break
+                    self.pipeline.gestures.reset()
+                    self._state = DaemonState.PAUSED if self.mapping.paused else DaemonState.RUNNING
                     continue
                 if frame is None:
                     break
-                if self._paused:
+                if skip:
+                    skipped += 1
+                    continue
+                if self.mapping.paused and not self.mapping.wants_frames_while_paused():
                     continue
                 try:
                     gframe = self.pipeline.process(frame)
@@ -189,7 +357,11 @@ class Daemon:
                     if consecutive >= MAX_CONSECUTIVE_ERRORS:
                         raise DaemonFailed(f"{consecutive} frames in a row failed; stopping (see the errors above)")
                     continue
-                self._state = DaemonState.RUNNING if gframe.hands else DaemonState.NO_HAND
+                self._handle_face_events(gframe.events)
+                if gframe.hands:
+                    self._last_hand_t = time.monotonic()
+                if not self.mapping.paused:
+                    self._state = DaemonState.RUNNING if gframe.hands else DaemonState.NO_HAND
                 window_frames += 1
                 now = time.perf_counter()
                 if now - window_start >= 1.0:
@@ -198,14 +370,19 @@ class Daemon:
         finally:
             self._state = DaemonState.STOPPING
             try:
-                self.pipeline.release_all("exit")
-                self.pipeline.emit(self._forget_hands(), self.pipeline.last_t, self.pipeline.last_frame)
-                self.pipeline.release_all("exit")
+                self._emit(self.mapping.shutdown())
+                self._forget_hands()
             finally:
+                self.pipeline.release_all("exit")
                 for sig, handler in previous:
                     signal.signal(sig, handler)
                 if source is not None:
                     source.close()
+                for stop in self.services.on_stop:
+                    try:
+                        stop()
+                    except Exception:
+                        log.exception("error while stopping")
         seconds = time.perf_counter() - start
         return RunSummary(frames=self.pipeline.frames, seconds=seconds,
-                          dropped=source.dropped if source is not None else 0, errors=errors)
+                          dropped=source.dropped if source is not None else 0, errors=errors, skipped_idle=skipped)

@@ -16,7 +16,7 @@ from typing import Iterator, Optional, Protocol, Sequence
 
 import numpy as np
 
-from handmap.gestures.types import FaceTouch, FrameObservation, GestureFrame, PoseEntered
+from handmap.gestures.types import FrameObservation, GestureFrame
 from handmap.mappings import actions as act
 
 from .outputs.base import Output
@@ -34,22 +34,6 @@ class Mapper(Protocol):
     def handle(self, frame: GestureFrame) -> list: ...
 
     def release_all(self) -> list: ...
-
-
-class PoseReporter:
-    """The mapping stage when no profile maps input: poses and face touches reported only."""
-
-    def handle(self, frame: GestureFrame) -> list:
-        out: list = []
-        for event in frame.events:
-            if isinstance(event, PoseEntered):
-                out.append(act.ReportPose(hand=event.hand.value, pose=event.pose, score=event.score))
-            elif isinstance(event, FaceTouch):
-                out.append(act.ReportFaceTouch(state=event.state.value, hand=event.hand.value if event.hand else None))
-        return out
-
-    def release_all(self) -> list:
-        return []
 
 
 class StageClock:
@@ -119,7 +103,7 @@ class Pipeline:
     """Processes frames one at a time; owns no thread and no source."""
 
     def __init__(self, tracker, gestures, mapper: Mapper, output: Output, settings: PipelineSettings,
-                 clock: Optional[StageClock] = None, recorder=None) -> None:
+                 clock: Optional[StageClock] = None, recorder=None, preview=None) -> None:
         self.tracker = tracker
         self.gestures = gestures
         self.mapper = mapper
@@ -127,6 +111,7 @@ class Pipeline:
         self.settings = settings
         self.clock = clock or StageClock()
         self.recorder = recorder
+        self.preview = preview
         self._prep = FramePrep(settings.mirror)
         self._faces_interval = 1.0 / settings.faces_rate_hz if settings.faces_rate_hz > 0 else float("inf")
         self._next_faces_t = float("-inf")
@@ -184,6 +169,8 @@ class Pipeline:
         if frame.available_at and any(isinstance(a, INPUT_ACTIONS) for a in actions):
             self.clock.add("end_to_end", (time.perf_counter() - frame.available_at) * 1000.0)
         self._faces_after(frame, rgb, image)
+        if self.preview is not None:
+            self.preview.show(frame.image, obs, gframe, self.settings.mirror)
         self.frames += 1
         self.last_t, self.last_frame = obs.t, obs.frame
         self.hands_in_view = len(gframe.hands)

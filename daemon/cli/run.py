@@ -7,8 +7,6 @@ import logging
 import sys
 from pathlib import Path
 
-from ..config import load_config
-
 log = logging.getLogger("handmap")
 
 
@@ -26,66 +24,35 @@ def add_parser(subparsers) -> None:
     p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
                    help="flip frames left-right (default: the configured camera.mirror for cameras, off for files)")
     p.add_argument("--report-frames", action="store_true", help="with dry-run: also a `hands` event for every analysed frame")
+    p.add_argument("--alerts", action=argparse.BooleanOptionalAction, default=None,
+                   help="face-touch notifications (default: on for cameras, off when replaying files)")
+    p.add_argument("--history", action=argparse.BooleanOptionalAction, default=None,
+                   help="record face-touch episodes in the history (default: on for cameras, off when replaying files)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from handmap.gestures.engine import GestureConfig, GestureEngine
-    from handmap.gestures.face_touch import FaceTouchConfig, FaceTouchTracker
-
-    from ..app import Daemon, DaemonFailed
-    from ..factory import make_tracker
-    from ..outputs import select_output
-    from ..pipeline import Pipeline, PipelineSettings, PoseReporter
-    from ..sources import open_source
-    from ..trace_source import TraceRecorder
+    from ..app import DaemonFailed
+    from ..assemble import RunOptions, SetupError, build
     from . import UserError
 
-    config = load_config(args.config)
-    source_spec = args.source if args.source is not None else str(config.camera.index)
-    is_camera = source_spec.strip().isdigit()
-    mirror = args.mirror if args.mirror is not None else (config.camera.mirror and is_camera)
-
-    def opener():
-        return open_source(source_spec, width=config.camera.width, height=config.camera.height, fps=config.camera.fps,
-                           realtime=args.realtime, folder_fps=args.fps)
-
-    first = opener()  # a clear error before any model loads
-    first_used = [False]
-
-    def open_again():
-        if not first_used[0]:
-            first_used[0] = True
-            return first
-        return opener()
-
-    is_trace = first.__class__.__name__ == "TraceSource"
-    try:
-        gesture_config = GestureConfig.from_mapping(config.gestures)
-        face_config = FaceTouchConfig.from_mapping(config.face_touch) if hasattr(FaceTouchConfig, "from_mapping") else FaceTouchConfig()
-    except ValueError as exc:
-        raise UserError(f"configuration: {exc}") from None
-    tracker = None if is_trace else make_tracker(config, video=True)
-    gestures = GestureEngine(gesture_config, face_touch=FaceTouchTracker(face_config) if config.faces.enabled else None)
-    output = select_output(args.output or config.output)
-    recorder = TraceRecorder(args.record, source=first.name) if args.record else None
-    pipeline = Pipeline(
-        tracker, gestures, PoseReporter(), output,
-        PipelineSettings(selfie=mirror, mirror=mirror, faces_rate_hz=config.faces.rate_hz, report_frames=args.report_frames),
-        recorder=recorder,
+    options = RunOptions(
+        config_path=args.config, profile=args.profile, source=args.source, output=args.output,
+        realtime=args.realtime, preview=args.preview, record=args.record, tray=not args.no_tray,
+        folder_fps=args.fps, mirror=args.mirror, report_frames=args.report_frames,
+        alerts=args.alerts, history=args.history,
     )
-    daemon = Daemon(pipeline, open_again, output_name=output.name, profile_name=args.profile or config.profile)
     try:
-        summary = daemon.run()
+        built = build(options)
+    except SetupError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        summary = built.daemon.run()
     except DaemonFailed as exc:
         print(f"handmap: error: {exc}", file=sys.stderr)
         return 1
     finally:
-        output.close()
-        if recorder is not None:
-            recorder.close()
-        if tracker is not None:
-            tracker.close()
+        built.close()
     dropped = f", {summary.dropped} stale frames dropped" if summary.dropped else ""
     print(f"handmap: {summary.frames} frames in {summary.seconds:.1f} s: {summary.fps:.1f} frames per second{dropped}",
           file=sys.stderr)
