@@ -31,7 +31,6 @@ import numpy as np
 
 from .landmarks import BodyLandmark, FaceKeypoint, HandLandmark
 from .types import (
-    BodyObservation,
     FaceObservation,
     FaceTouch,
     FaceTouchState,

@@ -10,7 +10,7 @@ import os
 import zipfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 import pytest
@@ -26,7 +26,6 @@ from handmap.gestures.face_touch import (  # noqa: E402
 )
 from handmap.gestures.landmarks import HandLandmark  # noqa: E402
 from handmap.gestures.types import (  # noqa: E402
-    FaceObservation,
     FaceTouchState,
     FrameObservation,
     Handedness,
