@@ -3,7 +3,8 @@
 Per frame, :func:`touch_score` weighs, for each hand and each trusted face:
 
 - **contact**: how far the hand's fingertips (and, less, its other joints) lie inside
-  an ellipse fitted to the face box (ears included), in face radii;
+  an ellipse around the face (from the detector's keypoints, which agree between the
+  short- and full-range detectors where their boxes do not), in face radii;
 - **depth by size**: a hand touching a face is at the face's distance from the camera,
   so its 3D palm size (wrist to knuckles, with MediaPipe's z, which undoes
   foreshortening) stands in a known proportion to the face box's width; a hand much
@@ -86,8 +87,8 @@ class FaceTouchConfig:
     #: When the body model sees a person whose nose is not in a face, that face must
     #: score this much (the face detector fires on fists and cups at 0.55-0.65).
     unvouched_face_score: float = 0.8
-    #: The face ellipse is the box's half-sizes times these (the box stops above the
-    #: chin's underside and inside the ears).
+    #: The face ellipse is the face box's half-sizes times these (the box, rebuilt from
+    #: the keypoints, runs from the brows to the chin and between the ears).
     face_scale_x: float = 1.15
     face_scale_y: float = 1.15
     #: A fingertip at this ellipse radius or less is fully "on" the face; the contact
@@ -144,7 +145,7 @@ class HandCues:
 
     source: str  # "hand" (hand model) or "body" (pose model's hand points)
     hand: Optional[Handedness]
-    face_index: int
+    face_index: int  # into obs.faces; -1: the pose model's head (no face detected)
     contact: float  # 0..1 from the fingertips' ellipse radius
     tip_radius: float  # smallest fingertip ellipse radius (face radii)
     size_ratio: float  # 3D palm size / face width (nan for body-model hands)
