@@ -26,6 +26,8 @@ from handmap.gestures.face_touch import (  # noqa: E402
 )
 from handmap.gestures.landmarks import HandLandmark  # noqa: E402
 from handmap.gestures.types import (  # noqa: E402
+    BodyObservation,
+    FaceObservation,
     FaceTouchState,
     FrameObservation,
     Handedness,
@@ -289,6 +291,51 @@ def test_pose_model_head_stands_in_when_the_face_detector_sees_no_face(observer,
     obs = observer.observe(data_dir / "hands" / name)
     decision = touch_score(replace(obs, faces=()))
     assert decision.touching is expect, decision.reason
+
+
+def _transformed(obs: FrameObservation, mirror: bool, dx: float, dy: float) -> FrameObservation:
+    """The same scene mirrored left-right and/or shifted (normalised units)."""
+
+    def px(x):
+        return (1.0 - x if mirror else x) + dx
+
+    def hand(hd: HandObservation) -> HandObservation:
+        lm = hd.landmarks.copy()
+        lm[:, 0] = px(lm[:, 0])
+        lm[:, 1] += dy
+        return HandObservation(lm, hd.handedness, hd.score)
+
+    def face(f: FaceObservation) -> FaceObservation:
+        x, y, w, h = f.bbox
+        return FaceObservation(
+            ((1.0 - x - w if mirror else x) + dx, y + dy, w, h),
+            f.score,
+            tuple((px(kx), ky + dy) for kx, ky in f.keypoints),
+        )
+
+    body = None
+    if obs.body is not None:
+        lm = obs.body.landmarks.copy()
+        lm[:, 0] = px(lm[:, 0])
+        lm[:, 1] += dy
+        body = BodyObservation(lm)
+    return replace(
+        obs,
+        hands=tuple(hand(h) for h in obs.hands),
+        near_face_hands=tuple(hand(h) for h in obs.near_face_hands),
+        faces=tuple(face(f) for f in obs.faces),
+        body=body,
+    )
+
+
+@pytest.mark.parametrize("mirror,dx,dy", [(True, 0.0, 0.0), (False, 0.05, -0.04), (True, -0.03, 0.02)])
+def test_decision_does_not_depend_on_where_the_scene_is(observer, data_dir, labels, mirror, dx, dy):
+    """Mirrored (a selfie camera) or shifted, every labelled photo gets the same
+    decision and score: nothing in the rules depends on image side or position."""
+    for name in sorted({r["file"] for r in labels}):
+        obs = observer.observe(data_dir / "hands" / name)
+        a, b = touch_score(obs), touch_score(_transformed(obs, mirror, dx, dy))
+        assert (a.touching, round(a.score, 4)) == (b.touching, round(b.score, 4)), name
 
 
 # ---------------------------------------------------------------------------------
