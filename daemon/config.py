@@ -4,6 +4,8 @@ validated so that a bad key or value is named with where it is and what to chang
 from __future__ import annotations
 
 import os
+import reprlib
+import stat
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -14,6 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .paths import user_config_dir
 
 PACKAGED_CONFIG = "config.yaml"
+#: Limits on a configuration file, checked before it is parsed: the packaged file is ~2 KB,
+#: so these only stop hostile or broken files (a YAML "billion laughs" bomb, a runaway
+#: generator) from costing memory or time in the daemon that reloads them.
+MAX_CONFIG_BYTES = 256 * 1024
+MAX_YAML_DEPTH = 64  # nested mappings/lists, aliases expanded
+MAX_YAML_VALUES = 50_000  # values in the document once every alias is expanded
+_SHOWN = reprlib.Repr()  # bounded repr of a bad value, for error messages
+_SHOWN.maxstring = _SHOWN.maxother = 60
 
 
 class ConfigError(Exception):
@@ -21,7 +31,7 @@ class ConfigError(Exception):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class CameraConfig(_Section):
@@ -78,14 +88,66 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
+def check_yaml_limits(text: str, name: str) -> None:
+    """Refuse a YAML document that would be too deep or too big once its aliases are
+    expanded, before anything builds it (raises :class:`ConfigError` with where).
+
+    PyYAML's parser is a state machine (no recursion), so its event stream is walked
+    here with counters; its composer and constructor recurse, and aliases make them
+    share nodes that later code (merging, validation, error messages) would walk once
+    per reference. Each anchor's expanded size and height are remembered, so a chain of
+    aliases is measured exactly in one linear pass.
+    """
+    anchors: dict[str, tuple[int, int]] = {}  # anchor -> (values, height) once expanded
+    open_nodes: list[list] = []  # [anchor, values before it, its depth, deepest depth inside]
+    values = 0
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent, yaml.CollectionStartEvent)):
+            if isinstance(event, yaml.AliasEvent):
+                size, height = anchors.get(event.anchor, (1, 0))  # an unknown alias: the composer says so
+            else:
+                size, height = 1, int(isinstance(event, yaml.CollectionStartEvent))
+            values += size
+            reached = depth + height
+            if open_nodes:
+                open_nodes[-1][3] = max(open_nodes[-1][3], reached)
+            if reached > MAX_YAML_DEPTH:
+                mark = event.start_mark
+                raise ConfigError(f"{name}:{mark.line + 1}:{mark.column + 1}: nested too deeply "
+                                  f"(more than {MAX_YAML_DEPTH} levels); a configuration is a few levels deep")
+            if values > MAX_YAML_VALUES:
+                mark = event.start_mark
+                raise ConfigError(f"{name}:{mark.line + 1}:{mark.column + 1}: too many values (more than "
+                                  f"{MAX_YAML_VALUES} once aliases are expanded); is this a YAML bomb?")
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                open_nodes.append([event.anchor, values - 1, depth, depth])
+            elif isinstance(event, yaml.ScalarEvent) and event.anchor is not None:
+                anchors[event.anchor] = (1, 0)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, before, own_depth, deepest = open_nodes.pop()
+            depth -= 1
+            if open_nodes:
+                open_nodes[-1][3] = max(open_nodes[-1][3], deepest)
+            if anchor is not None:
+                anchors[anchor] = (values - before, deepest - own_depth + 1)
+
+
 def _read_yaml(text: str, name: str) -> tuple[dict, Optional[yaml.Node]]:
     try:
+        check_yaml_limits(text, name)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
         problem = getattr(exc, "problem", None) or str(exc)
+        if isinstance(exc, yaml.reader.ReaderError):  # a control character (NUL...): say where
+            line = text.count("\n", 0, exc.position) + 1
+            column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+            where = f"{name}:{line}:{column}"
+            problem = f"control character #x{exc.character:04x} is not allowed in YAML"
         raise ConfigError(f"{where}: not valid YAML: {problem}") from None
     if data is None:
         return {}, node
@@ -118,8 +180,8 @@ def _describe(err: dict, name: str, node: Optional[yaml.Node]) -> str:
         where = f"{name}:{target.start_mark.line + 1}:{target.start_mark.column + 1}"
     if err["type"] == "extra_forbidden":
         return f"{where}: unknown key '{key}' (remove it or check its spelling)"
-    value = err.get("input")
-    return f"{where}: {key}: {value!r} is not valid: {err['msg'][0].lower() + err['msg'][1:]}"
+    value = _SHOWN.repr(err.get("input"))
+    return f"{where}: {key}: {value} is not valid: {err['msg'][0].lower() + err['msg'][1:]}"
 
 
 def packaged_config_text() -> str:
@@ -128,6 +190,35 @@ def packaged_config_text() -> str:
 
 def user_config_path(env: Optional[dict] = None) -> Path:
     return user_config_dir(env) / "config.yaml"
+
+
+def read_config_text(path: Path) -> str:
+    """The text of a configuration file, refused with :class:`ConfigError` when it is not
+    a regular file, is over :data:`MAX_CONFIG_BYTES`, or is not UTF-8 (before parsing)."""
+    try:
+        with open(path, "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise ConfigError(f"{path}: not a regular file; the configuration must be a YAML file")
+            if info.st_size > MAX_CONFIG_BYTES:
+                raise ConfigError(f"{path}: the file is {info.st_size} bytes; a configuration file is at most "
+                                  f"{MAX_CONFIG_BYTES} bytes (is it the right file?)")
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder; the configuration must be a YAML file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration file ({exc.strerror or exc})") from None
+    if len(raw) > MAX_CONFIG_BYTES:  # grew while being read
+        raise ConfigError(f"{path}: the file is over {MAX_CONFIG_BYTES} bytes; a configuration file is at most that")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(f"{path}:{line}:{column}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
+                          "save the file as UTF-8") from None
 
 
 def load_config(path: Optional[Path] = None, env: Optional[dict] = None) -> Config:
@@ -140,12 +231,7 @@ def load_config(path: Optional[Path] = None, env: Optional[dict] = None) -> Conf
     name = "config.yaml"
     if path is not None:
         name = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: no such configuration file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read the configuration file ({exc})") from None
+        text = read_config_text(Path(path))
         user, node = _read_yaml(text, name)
         base = _merge(base, user)
     try:
