@@ -30,6 +30,12 @@ TRACE_VERSION = 1
 #: Coordinates beyond this are not normalised image coordinates (corrupt or foreign data).
 MAX_COORDINATE = 1e3
 MAX_IMAGE_SIDE = 1 << 16
+#: A recorded line is a few KB (21 points per hand, 33 body points); anything far longer
+#: is corrupt or hostile and is refused before it is parsed.
+MAX_LINE_CHARS = 1 << 20
+MAX_HANDS = 16  # per frame (the tracker finds at most 4)
+MAX_FACES = 16
+MAX_FACE_KEYPOINTS = 512
 
 
 class TraceError(ValueError):
@@ -45,11 +51,15 @@ def _reject_constant(name: str) -> float:
 
 
 def _loads(line: str, line_number: Optional[int]) -> Any:
+    if len(line) > MAX_LINE_CHARS:
+        raise TraceError(f"{_where(line_number)}: line is {len(line)} characters long (at most {MAX_LINE_CHARS})")
     text = line.strip()
     if not text:
         raise TraceError(f"{_where(line_number)}: empty line")
     try:
         return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise TraceError(f"{_where(line_number)}: JSON nested too deeply") from None
     except ValueError as exc:
         reason = str(exc) if "not a number" in str(exc) else f"not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc}); the line may be truncated"
         raise TraceError(f"{_where(line_number)}: {reason}") from None
@@ -75,9 +85,11 @@ def decode_header(line: str, line_number: Optional[int] = 1) -> dict:
 
 def is_header(line: str) -> bool:
     """Whether a line looks like a trace header (without raising)."""
+    if len(line) > MAX_LINE_CHARS:
+        return False
     try:
         data = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return isinstance(data, dict) and "format" in data
 
@@ -173,6 +185,8 @@ def decode_line(line: str, line_number: Optional[int] = None) -> FrameObservatio
     raw_hands = r.field(data, "hands")
     if not isinstance(raw_hands, list):
         raise r.fail("hands must be a list")
+    if len(raw_hands) > MAX_HANDS:
+        raise r.fail(f"{len(raw_hands)} hands (at most {MAX_HANDS})")
     hands = []
     for i, h in enumerate(raw_hands):
         ctx = f"hand {i}: "
@@ -191,6 +205,8 @@ def decode_line(line: str, line_number: Optional[int] = None) -> FrameObservatio
     if raw_faces is not None:
         if not isinstance(raw_faces, list):
             raise r.fail("faces must be a list or null")
+        if len(raw_faces) > MAX_FACES:
+            raise r.fail(f"{len(raw_faces)} faces (at most {MAX_FACES})")
         faces = []
         for i, f in enumerate(raw_faces):
             ctx = f"face {i}: "
@@ -202,6 +218,8 @@ def decode_line(line: str, line_number: Optional[int] = None) -> FrameObservatio
             box = tuple(r.number(v, f"face {i} bbox") for v in bbox)
             score = r.number(r.field(f, "score", ctx), f"face {i} score", limit=1.0)
             kp_raw = f.get("keypoints", [])
+            if isinstance(kp_raw, list) and len(kp_raw) > MAX_FACE_KEYPOINTS:
+                raise r.fail(f"{ctx}{len(kp_raw)} keypoints (at most {MAX_FACE_KEYPOINTS})")
             kp = r.points(kp_raw, f"face {i} keypoints", len(kp_raw) if isinstance(kp_raw, list) else -1, (2,)) if kp_raw else np.zeros((0, 2))
             faces.append(FaceObservation(bbox=box, score=score, keypoints=tuple((float(x), float(y)) for x, y in kp)))
         faces = tuple(faces)
