@@ -25,8 +25,8 @@ models did not run (``faces is None``) keep the last decision.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -137,6 +137,48 @@ class FaceTouchConfig:
     #: A decision from the face/body models is kept this long on frames where they did
     #: not run; after that (models stalled) it lapses to not touching.
     stale_ms: float = 1500.0
+
+    def __post_init__(self) -> None:
+        problems = []
+        for low, high in (
+            ("contact_inner", "contact_outer"),
+            ("body_contact_inner", "body_contact_outer"),
+            ("size_far_too_small", "size_too_small"),
+            ("size_too_small", "size_in_front"),
+            ("size_in_front", "size_far_in_front"),
+            ("body_z_in_front", "body_z_far_in_front"),
+        ):
+            if not getattr(self, low) < getattr(self, high):
+                problems.append(f"{low} ({getattr(self, low)}) must be below {high} ({getattr(self, high)})")
+        for name in ("dwell_ms", "release_ms", "stale_ms"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must not be negative")
+        if not 0.0 < self.threshold <= 1.0:
+            problems.append(f"threshold ({self.threshold}) must be in (0, 1]")
+        if len(self.vouch_scale) != 2 or not 0 < self.vouch_scale[0] < self.vouch_scale[1]:
+            problems.append(f"vouch_scale ({self.vouch_scale}) must be two increasing positive numbers")
+        if problems:
+            raise ValueError("face_touch: " + "; ".join(problems))
+
+    @classmethod
+    def from_mapping(cls, settings: Mapping[str, Any] | None) -> "FaceTouchConfig":
+        """From the ``face_touch:`` section of config.yaml (field names as keys; the
+        defaults for the rest). Unknown keys and non-numbers raise ValueError naming them."""
+        known = {f.name: f for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in (settings or {}).items():
+            if key not in known:
+                raise ValueError(f"face_touch: unknown setting {key!r}; known settings: {', '.join(sorted(known))}")
+            if key == "vouch_scale":
+                try:
+                    values[key] = tuple(float(v) for v in value)
+                except (TypeError, ValueError):
+                    raise ValueError(f"face_touch: vouch_scale must be a list of two numbers, not {value!r}") from None
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"face_touch: {key} must be a number, not {value!r}")
+            values[key] = float(value)
+        return cls(**values)
 
 
 @dataclass(frozen=True)

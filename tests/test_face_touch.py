@@ -524,3 +524,18 @@ def test_webcam_session_without_touches_gives_no_episode(observer, session35):
     assert with_face >= 20 and box_frames >= 4  # the plain rule would raise alarms here
     events, states = _run(FaceTouchTracker(), frames)
     assert events == [] and not any(states)
+
+
+def test_config_from_the_yaml_section():
+    assert FaceTouchConfig.from_mapping({}) == FaceTouchConfig()
+    assert FaceTouchConfig.from_mapping(None) == FaceTouchConfig()
+    cfg = FaceTouchConfig.from_mapping({"dwell_ms": 500, "release_ms": 250.5, "vouch_scale": [0.3, 2.5]})
+    assert (cfg.dwell_ms, cfg.release_ms, cfg.vouch_scale) == (500.0, 250.5, (0.3, 2.5))
+    with pytest.raises(ValueError, match="unknown setting 'dwell'"):
+        FaceTouchConfig.from_mapping({"dwell": 500})
+    with pytest.raises(ValueError, match="dwell_ms must be a number"):
+        FaceTouchConfig.from_mapping({"dwell_ms": "long"})
+    with pytest.raises(ValueError, match="contact_inner .* must be below contact_outer"):
+        FaceTouchConfig.from_mapping({"contact_inner": 2.0})
+    with pytest.raises(ValueError, match="dwell_ms must not be negative"):
+        FaceTouchConfig(dwell_ms=-1)
