@@ -539,3 +539,69 @@ def test_config_from_the_yaml_section():
         FaceTouchConfig.from_mapping({"contact_inner": 2.0})
     with pytest.raises(ValueError, match="dwell_ms must not be negative"):
         FaceTouchConfig(dwell_ms=-1)
+
+
+# ---------------------------------------------------------------------------------
+# Recorded traces through the real daemon (`handmap run --source TRACE --output dry-run`)
+# ---------------------------------------------------------------------------------
+
+
+def _dry_run_face_touches(tmp_path: Path, frames: list[FrameObservation]) -> list[dict]:
+    import json
+    import subprocess
+    import sys
+
+    from handmap.gestures.trace import encode_header, encode_observation
+
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text(encode_header() + "\n" + "".join(encode_observation(f) + "\n" for f in frames))
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS")}
+    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR"):
+        (tmp_path / var).mkdir()
+        env[var] = str(tmp_path / var)
+    result = subprocess.run(
+        [sys.executable, "-m", "handmap.daemon.cli", "run", "--source", str(trace), "--output", "dry-run",
+         "--no-tray", "--no-alerts", "--no-history"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    return [e for e in events if e["type"] == "face_touch"]
+
+
+def test_daemon_reports_one_touch_episode_from_a_trace(tmp_path, touching):
+    none = replace(touching, hands=(), body=None, near_face_hands=())
+    frames = _timed(none, 15) + _timed(touching, 30, start=15) + _timed(none, 30, start=45)
+    touches = _dry_run_face_touches(tmp_path, frames)
+    cfg = FaceTouchConfig()
+    assert [(e["state"], e["hand"]) for e in touches] == [("start", "left"), ("end", "left")]
+    assert touches[0]["t"] == pytest.approx(0.5 + cfg.dwell_ms / 1000, abs=1.5 / FPS)
+    assert touches[1]["t"] == pytest.approx(1.5 + cfg.release_ms / 1000, abs=1.5 / FPS)
+
+
+def test_daemon_reports_no_touch_for_a_hand_near_the_face_trace(tmp_path, waving):
+    """The constructed near-face sequences above, recorded as one trace: waving beside
+    the head, a slow pass in front of the face twice as near the camera, a quick sweep
+    across it at its depth."""
+    base, hand, face = waving
+    fx, fy, fw, fh = face.bbox
+    c = _centre(hand)
+    frames: list[FrameObservation] = []
+
+    def add(h: Optional[HandObservation]) -> None:
+        i = len(frames)
+        frames.append(replace(base, t=i / FPS, frame=i, hands=(h,) if h is not None else ()))
+
+    for i in range(int(2 * FPS)):  # waving beside the head
+        add(_moved(hand, np.array([c[0] + 0.18 * fw * (1 - np.cos(2 * np.pi * 2.0 * i / FPS)) / 2, c[1]]), 1.0))
+    n = int(1.5 * FPS)
+    for i in range(n):  # slow pass in front, twice as near
+        add(_moved(hand, np.array([fx - 0.5 * fw + 2.0 * fw * i / (n - 1), fy + 0.6 * fh]), 2.0))
+    for _ in range(15):
+        add(None)
+    n = int(0.2 * FPS)
+    for i in range(n):  # quick sweep at the face's depth
+        add(_moved(hand, np.array([fx + fw * (0.1 + 0.8 * i / (n - 1)), fy + 0.6 * fh]), 1.0))
+    for _ in range(30):
+        add(None)
+    assert _dry_run_face_touches(tmp_path, frames) == []
