@@ -54,6 +54,7 @@ class RunOptions:
     window_switching: bool = True
     hotkey: bool = True
     idle: bool = True
+    faces_async: Optional[bool] = None  # default: for cameras and --realtime replays
     stream: object = None  # where dry-run writes (stdout)
 
 
@@ -197,9 +198,11 @@ def build(options: RunOptions, env: Optional[dict] = None, config: Optional[Conf
     pipeline = Pipeline(
         tracker, gestures, mapping, output,
         PipelineSettings(selfie=mirror, mirror=mirror, faces_rate_hz=config.faces.rate_hz,
-                         report_frames=options.report_frames),
+                         report_frames=options.report_frames,
+                         faces_async=options.faces_async if options.faces_async is not None else (is_camera or options.realtime)),
         recorder=recorder, preview=preview,
     )
+    closers.append(pipeline.close)
 
     services = Services()
     history = options.history if options.history is not None else is_camera
@@ -223,7 +226,7 @@ def build(options: RunOptions, env: Optional[dict] = None, config: Optional[Conf
     daemon.set_alerts_muted(config.alerts.muted)
 
     if options.window_switching:
-        services.switcher = _switcher(env, store, config, closers)
+        services.switcher = _switcher(env, store, options.profile or config.profile, closers)
     services.reloader = _reloader(daemon, mapping, store, options, env, config, services)
     if options.control_socket:
         _control(daemon, env, is_camera, closers)
@@ -253,7 +256,10 @@ def _alerts(config: Config, env, closers: list, mapping):
     return alerts
 
 
-def _switcher(env, store, config: Config, closers: list):
+def _switcher(env, store, default_profile: str, closers: list):
+    """Automatic switching; windows no profile matches get ``default_profile`` (the one
+    ``--profile`` named, else the configured one), so ``--profile`` is not undone by the
+    first window the watcher reports."""
     from .window import AutoSwitcher, NoneWatcher, ProfileMatcher, select_window_watcher
 
     try:
@@ -263,7 +269,7 @@ def _switcher(env, store, config: Config, closers: list):
         log.warning("automatic profile switching is off: %s", exc)
         watcher = NoneWatcher(str(exc))
     closers.append(watcher.stop)
-    return AutoSwitcher(watcher, ProfileMatcher.from_store(store, default=config.profile))
+    return AutoSwitcher(watcher, ProfileMatcher.from_store(store, default=default_profile))
 
 
 def _reloader(daemon: Daemon, mapping, store, options: RunOptions, env, config: Config, services: Services):
@@ -288,7 +294,7 @@ def _reloader(daemon: Daemon, mapping, store, options: RunOptions, env, config: 
             except Exception as exc:
                 log.error("%s (keeping the last good version of profile %s)", exc, mapping.name)
             if services.switcher is not None:
-                services.switcher.set_matcher(ProfileMatcher.from_store(store, default=config.profile))
+                services.switcher.set_matcher(ProfileMatcher.from_store(store, default=options.profile or config.profile))
 
     return HotReloader(ReloadMonitor([profiles_dir, config_file]), validate, apply)
 

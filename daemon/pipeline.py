@@ -9,6 +9,7 @@ Every stage is timed (``StageClock``) for ``handmap bench`` and ``handmap status
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -75,6 +76,89 @@ class PipelineSettings:
     mirror: bool = False  # flip each frame left-right
     faces_rate_hz: float = 10.0
     report_frames: bool = False  # a `hands` event per analysed frame in the stream
+    #: Faces and body on a worker thread (the other core) instead of after the frame on
+    #: this one: live sources. Fast file replays keep them in line, so they repeat exactly.
+    faces_async: bool = False
+
+
+def faces_and_body(tracker, clock: StageClock, rgb: np.ndarray, t: float):
+    """Faces, and the body model only where there is a face to touch."""
+    with clock.time("faces"):
+        faces = tracker.faces(rgb)
+    body = None
+    if faces:
+        with clock.time("body"):
+            body = tracker.body(rgb, t)
+    return faces, body
+
+
+class FaceWorker:
+    """Runs faces and the body model on its own thread, one frame at a time.
+
+    ``submit`` hands over a frame only when the worker is idle (copied into the worker's
+    own buffer, reused), so face work never queues up and never delays the pointer; the
+    newest result is picked up with ``take``. MediaPipe's inference runs outside the
+    GIL, so on two cores the hand model and the face models run side by side.
+    """
+
+    def __init__(self, tracker, clock: StageClock) -> None:
+        self._tracker = tracker
+        self._clock = clock
+        self._buffer: Optional[np.ndarray] = None
+        self._cond = threading.Condition()
+        self._job: Optional[float] = None  # the submitted frame's time
+        self._busy = False
+        self._result = None
+        self._closed = False
+        self.failures = 0
+        self._thread = threading.Thread(target=self._run, name="handmap-faces", daemon=True)
+        self._thread.start()
+
+    def submit(self, rgb: np.ndarray, t: float) -> bool:
+        with self._cond:
+            if self._busy or self._closed:
+                return False
+            if self._buffer is None or self._buffer.shape != rgb.shape:
+                self._buffer = np.empty_like(rgb)
+            np.copyto(self._buffer, rgb)
+            self._job = t
+            self._busy = True
+            self._cond.notify_all()
+            return True
+
+    def take(self):
+        with self._cond:
+            result, self._result = self._result, None
+            return result
+
+    def drain(self, timeout: float = 5.0) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._busy, timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._job is not None or self._closed)
+                if self._closed:
+                    return
+                t, self._job = self._job, None
+            try:
+                result = faces_and_body(self._tracker, self._clock, self._buffer, t)
+            except Exception:
+                self.failures += 1
+                log.exception("face detection failed on one frame (skipped)")
+                result = None
+            with self._cond:
+                if result is not None:
+                    self._result = result
+                self._busy = False
+                self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(timeout=5)
 
 
 class FramePrep:
@@ -117,6 +201,8 @@ class Pipeline:
         self._next_faces_t = float("-inf")
         self._pending_faces = None
         self._pending_body = None
+        self._worker = FaceWorker(tracker, self.clock) if (settings.faces_async and tracker is not None
+                                                          and tracker.has_faces) else None
         self.frames = 0
         self.last_t = 0.0
         self.last_frame = 0
@@ -135,22 +221,37 @@ class Pipeline:
             image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
         with self.clock.time("hands"):
             hands = self.tracker.hands(image, frame.t, self.settings.selfie)
+        if self._worker is not None:
+            done = self._worker.take()
+            if done is not None:
+                self._pending_faces, self._pending_body = done
         faces, body = self._pending_faces, self._pending_body
         self._pending_faces = self._pending_body = None
         height, width = rgb.shape[:2]
         obs = FrameObservation(t=frame.t, frame=frame.index, width=width, height=height, hands=hands, faces=faces, body=body)
         return obs, rgb, image
 
-    def _faces_after(self, frame: Frame, rgb: Optional[np.ndarray], image) -> None:
-        """Faces and body at their own rate, after this frame's input went out; the
-        next frame's observation carries them (face touch needs ~10 Hz, not the pointer's rate)."""
+    def _faces_after(self, frame: Frame, rgb: Optional[np.ndarray]) -> None:
+        """Faces and body at their own rate, after this frame's input went out; a later
+        frame's observation carries them (face touch needs ~10 Hz, not the pointer's rate)."""
         if rgb is None or not self.tracker.has_faces or frame.t < self._next_faces_t:
             return
+        if self._worker is not None:
+            if self._worker.submit(rgb, frame.t):
+                self._next_faces_t = frame.t + self._faces_interval
+            return
         self._next_faces_t = frame.t + self._faces_interval
-        with self.clock.time("faces"):
-            self._pending_faces = self.tracker.faces(rgb)
-        with self.clock.time("body"):
-            self._pending_body = self.tracker.body(rgb, frame.t)
+        self._pending_faces, self._pending_body = faces_and_body(self.tracker, self.clock, rgb, frame.t)
+
+    def drain(self) -> None:
+        """Wait for face work in flight (benchmarks and tests)."""
+        if self._worker is not None:
+            self._worker.drain()
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
 
     def process(self, frame: Frame) -> GestureFrame:
         obs, rgb, image = self.observe(frame)
@@ -168,7 +269,7 @@ class Pipeline:
         self.emit(actions, obs.t, obs.frame)
         if frame.available_at and any(isinstance(a, INPUT_ACTIONS) for a in actions):
             self.clock.add("end_to_end", (time.perf_counter() - frame.available_at) * 1000.0)
-        self._faces_after(frame, rgb, image)
+        self._faces_after(frame, rgb)
         if self.preview is not None:
             self.preview.show(frame.image, obs, gframe, self.settings.mirror)
         self.frames += 1

@@ -1,0 +1,226 @@
+"""``handmap bench``: the full pipeline and a bare MediaPipe loop over the same frames.
+
+Frames are decoded once per loop from the same source (decoding is deterministic, so
+both loops see the same frames); decode time is reported as its own stage and left out
+of both frame rates, so the ratio compares what each loop does with a decoded frame.
+The handmap loop runs first, so the peak RSS reported is the daemon's own (before the
+bare loop's model is loaded). Nothing is injected: the output is the dry-run stream,
+written to nowhere.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional
+
+import numpy as np
+
+from .pipeline import StageClock
+from .sources import Frame, open_source
+
+CONTRACT_STAGES = ("decode", "hands", "faces", "gestures", "mapping", "output")
+EXTRA_STAGES = ("prep", "body")
+
+
+class _Discard(io.TextIOBase):
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident set size so far (VmHWM), in MB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    source: str
+    config_path: Optional[Path] = None
+    model: Optional[str] = None  # full / lite (default: the configured one)
+    size: Optional[tuple[int, int]] = None  # resize frames to this (width, height)
+    max_frames: Optional[int] = None
+    profile: str = "desktop"
+    loops: int = 1  # play the source this many times (a longer, steadier run)
+
+
+def _frames(spec: str, size, max_frames, loops: int, clock: Optional[StageClock]) -> Iterator[Frame]:
+    """Decoded frames (timed into ``clock``), resized, numbered and timed as one stream."""
+    import cv2
+
+    index = 0
+    t_offset = 0.0
+    for _ in range(loops):
+        source = open_source(spec, folder_fps=30.0)
+        last_t = 0.0
+        try:
+            while max_frames is None or index < max_frames:
+                start = time.perf_counter()
+                frame = source.read()
+                if frame is None:
+                    break
+                image = frame.image
+                if size is not None and image is not None and (image.shape[1], image.shape[0]) != size:
+                    image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+                now = time.perf_counter()
+                if clock is not None:
+                    clock.add("decode", (now - start) * 1000.0)
+                last_t = frame.t
+                yield Frame(t=t_offset + frame.t, index=index, image=image, observation=frame.observation, available_at=now)
+                index += 1
+        finally:
+            source.close()
+        t_offset += last_t + 1.0 / 30.0
+
+
+def run_handmap(options: BenchOptions, config) -> dict:
+    from .assemble import RunOptions, build
+
+    built = build(RunOptions(
+        config_path=options.config_path, profile=options.profile, source=options.source, output="dry-run",
+        tray=False, alerts=False, history=False, control_socket=False, window_switching=False, hotkey=False,
+        idle=False, faces_async=True, stream=_Discard(),
+    ), config=config)
+    pipeline = built.pipeline
+    clock = pipeline.clock
+    built.first_source.close()
+    frames = decode_ms = 0
+    try:
+        cpu0 = cpu_seconds()
+        wall0 = time.perf_counter()
+        for frame in _frames(options.source, options.size, options.max_frames, options.loops, clock):
+            pipeline.process(frame)
+            frames += 1
+        wall = time.perf_counter() - wall0
+        cpu = cpu_seconds() - cpu0
+        rss = peak_rss_mb()
+        drain = getattr(pipeline, "drain", None)
+        if drain is not None:
+            drain()
+    finally:
+        built.close()
+    decode_ms = float(clock.samples("decode").sum())
+    busy = wall - decode_ms / 1000.0
+    width = height = 0
+    return {
+        "frames": frames,
+        "fps": frames / busy if busy > 0 else 0.0,
+        "fps_with_decode": frames / wall if wall > 0 else 0.0,
+        "clock": clock,
+        "cpu_s_per_frame": cpu / frames if frames else 0.0,
+        "peak_rss_mb": rss,
+        "dropped_frames": getattr(pipeline, "dropped", 0),
+    }
+
+
+def run_bare(options: BenchOptions, config) -> dict:
+    """A plain MediaPipe HandLandmarker loop (VIDEO mode, same model and settings):
+    colour conversion once, ``detect_for_video`` per frame, nothing else."""
+    import cv2
+    import mediapipe as mp
+    from mediapipe.tasks import python as mp_tasks
+    from mediapipe.tasks.python import vision
+
+    from .models import check_hand_task_file, hand_bundle
+    from .paths import cache_dir
+
+    model = check_hand_task_file(config.model.task_file) if config.model.task_file else hand_bundle(config.model.size, cache_dir())
+    landmarker = vision.HandLandmarker.create_from_options(vision.HandLandmarkerOptions(
+        base_options=mp_tasks.BaseOptions(model_asset_path=str(model)),
+        running_mode=vision.RunningMode.VIDEO,
+        num_hands=config.model.max_hands,
+        min_hand_detection_confidence=config.model.min_detection_confidence,
+        min_hand_presence_confidence=config.model.min_presence_confidence,
+        min_tracking_confidence=config.model.min_tracking_confidence,
+    ))
+    frames = 0
+    busy = 0.0
+    last_ts = -1
+    try:
+        for frame in _frames(options.source, options.size, options.max_frames, options.loops, None):
+            if frame.image is None:
+                raise ValueError("the bare MediaPipe loop needs images: bench a video, a folder or a camera, not a trace")
+            start = time.perf_counter()
+            rgb = cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB)
+            ts = max(int(frame.t * 1000), last_ts + 1)
+            last_ts = ts
+            landmarker.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb), ts)
+            busy += time.perf_counter() - start
+            frames += 1
+    finally:
+        landmarker.close()
+    return {"frames": frames, "fps": frames / busy if busy > 0 else 0.0}
+
+
+def benchmark(options: BenchOptions) -> dict:
+    from .config import load_config
+
+    config = load_config(options.config_path)
+    if options.model:
+        config = config.model_copy(update={"model": config.model.model_copy(update={"size": options.model})})
+    probe = next(_frames(options.source, options.size, 1, 1, None), None)
+    if probe is None:
+        raise ValueError(f"{options.source} has no frames")
+    height, width = probe.image.shape[:2] if probe.image is not None else (probe.observation.height, probe.observation.width)
+    ours = run_handmap(options, config)
+    bare = run_bare(options, config)
+    clock: StageClock = ours["clock"]
+    stages = {}
+    for name in CONTRACT_STAGES + EXTRA_STAGES:
+        stats = clock.percentiles(name)
+        stages[name] = stats if stats is not None else {"p50": 0.0, "p95": 0.0, "p99": 0.0, "n": 0}
+    e2e = clock.percentiles("end_to_end") or {"p50": 0.0, "p95": 0.0, "p99": 0.0, "n": 0}
+    ratio = ours["fps"] / bare["fps"] if bare["fps"] else 0.0
+    return {
+        "source": options.source,
+        "frames": ours["frames"],
+        "width": width,
+        "height": height,
+        "model": config.model.size if not config.model.task_file else str(config.model.task_file),
+        "max_hands": config.model.max_hands,
+        "faces": config.faces.enabled,
+        "body_model": config.faces.enabled and config.faces.body_model,
+        "profile": options.profile,
+        "fps": {"handmap": round(ours["fps"], 1), "bare": round(bare["fps"], 1), "ratio": round(ratio, 3),
+                "handmap_with_decode": round(ours["fps_with_decode"], 1)},
+        "stages_ms": stages,
+        "end_to_end_ms": e2e,
+        "cpu_s_per_frame": round(ours["cpu_s_per_frame"], 5),
+        "peak_rss_mb": round(ours["peak_rss_mb"], 1),
+        "dropped_frames": ours["dropped_frames"],
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def format_report(report: dict) -> str:
+    fps = report["fps"]
+    lines = [
+        f"source {report['source']}: {report['frames']} frames at {report['width']}x{report['height']}, "
+        f"model {report['model']}, max_hands {report['max_hands']}, faces {'on' if report['faces'] else 'off'}",
+        f"frames per second: handmap {fps['handmap']}, bare MediaPipe {fps['bare']}, ratio {fps['ratio']:.2f}",
+        "stage latency (ms)      p50      p95      p99",
+    ]
+    for name, stats in report["stages_ms"].items():
+        lines.append(f"  {name:<18} {stats['p50']:8.2f} {stats['p95']:8.2f} {stats['p99']:8.2f}")
+    e2e = report["end_to_end_ms"]
+    lines.append(f"  {'end to end':<18} {e2e['p50']:8.2f} {e2e['p95']:8.2f} {e2e['p99']:8.2f}")
+    lines.append(f"CPU per frame {report['cpu_s_per_frame'] * 1000:.1f} ms, peak RSS {report['peak_rss_mb']:.0f} MB, "
+                 f"dropped frames {report['dropped_frames']}")
+    return "\n".join(lines)

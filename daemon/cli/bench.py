@@ -1,0 +1,49 @@
+"""``handmap bench --source SOURCE [--json]``: speed of the full pipeline beside a bare
+MediaPipe loop on the same frames (see ``handmap.daemon.bench``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 640x480, got {text!r}") from None
+    if width < 16 or height < 16:
+        raise argparse.ArgumentTypeError(f"{text} is too small")
+    return width, height
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("bench", help="measure speed: the full pipeline beside a bare MediaPipe loop",
+                              description="Play a source through the full pipeline and through a bare MediaPipe "
+                                          "HandLandmarker loop on the same frames, and report frame rates, per-stage "
+                                          "latency, end-to-end latency, CPU and memory.")
+    p.add_argument("--source", required=True, help="video file or image folder (or a camera index)")
+    p.add_argument("--json", action="store_true", help="one JSON object (the shape CONTRACTS.md gives)")
+    p.add_argument("--config", type=Path, help="configuration file")
+    p.add_argument("--model", choices=("full", "lite"), help="hand model size (default: the configured one)")
+    p.add_argument("--size", type=_size, help="resize frames to WIDTHxHEIGHT first, e.g. 640x480")
+    p.add_argument("--frames", type=int, help="stop after this many frames")
+    p.add_argument("--loops", type=int, default=1, help="play the source this many times (default 1)")
+    p.add_argument("--profile", default="desktop", help="mapping profile to run (default desktop)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..bench import BenchOptions, benchmark, format_report
+    from . import UserError
+
+    if args.source.strip().isdigit():
+        raise UserError("bench needs a file source it can play twice (a video or an image folder), not a camera")
+    try:
+        report = benchmark(BenchOptions(source=args.source, config_path=args.config, model=args.model, size=args.size,
+                                        max_frames=args.frames, profile=args.profile, loops=max(1, args.loops)))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    print(json.dumps(report) if args.json else format_report(report))
+    return 0
