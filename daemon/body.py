@@ -80,16 +80,25 @@ def build_pose_bundle(cache_dir: Path | str) -> Path:
     out = cache / f"{BUNDLE_PREFIX}-{digest}.task"
     if out.exists():
         return out
-    cache.mkdir(parents=True, exist_ok=True)
     try:
         landmarks_with_md = _add_image_metadata(landmarks_bytes)
     except Exception as exc:  # the metadata writer's errors are of many kinds
         raise ModelBuildError(f"could not add input metadata to {landmarks}: {exc}") from exc
     tmp = out.with_suffix(f".tmp{os.getpid()}")
-    with zipfile.ZipFile(tmp, "w") as z:
-        z.writestr(POSE_DETECTOR_MEMBER, detector_bytes)
-        z.writestr(POSE_LANDMARKS_MEMBER, landmarks_with_md)
-    os.replace(tmp, out)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(tmp, "w") as z:
+            z.writestr(POSE_DETECTOR_MEMBER, detector_bytes)
+            z.writestr(POSE_LANDMARKS_MEMBER, landmarks_with_md)
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise ModelBuildError(
+            f"cannot write the pose model to {cache} ({exc.strerror or exc}); "
+            "make that folder writable or set XDG_CACHE_HOME to one that is"
+        ) from exc
+    finally:
+        if tmp.exists():
+            tmp.unlink()
     log.info("built pose model bundle %s", out)
     return out
 

@@ -19,6 +19,7 @@ from handmap.daemon.body import (  # noqa: E402
     POSE_LANDMARKS_MEMBER,
     BodyTracker,
     FaceRegionHandFinder,
+    ModelBuildError,
     RunningMode,
     build_pose_bundle,
 )
@@ -83,6 +84,13 @@ def test_bundle_is_built_once_with_the_member_names_posetasks_expects(cache):
     again = build_pose_bundle(cache)
     assert again == first and again.stat().st_mtime_ns == stamp  # reused, not rebuilt
     assert not list(cache.glob("*.tmp*"))
+
+
+def test_unwritable_cache_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    with pytest.raises(ModelBuildError, match="cannot write the pose model to .*XDG_CACHE_HOME"):
+        build_pose_bundle(blocker / "handmap")
 
 
 def test_image_mode_finds_the_person_and_their_face(data_dir, cache, face_detector):
