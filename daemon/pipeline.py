@@ -172,6 +172,10 @@ class FramePrep:
     def __call__(self, bgr: np.ndarray) -> np.ndarray:
         import cv2
 
+        if bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.dtype != np.uint8 or not bgr.size:
+            # OpenCV converts some of these into nothing without a word, and MediaPipe
+            # would then read a 3-channel image past the end of the buffer.
+            raise ValueError(f"not a BGR image (height x width x 3, uint8): shape {bgr.shape}, dtype {bgr.dtype}")
         if self._rgb is None or self._rgb.shape != bgr.shape:
             self._rgb = np.empty_like(bgr)
             self._flipped = np.empty_like(bgr)
