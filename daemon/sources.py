@@ -197,12 +197,14 @@ class CameraSource:
     #: No frame for this long means the camera is lost.
     STALL_S = 2.0
 
-    def __init__(self, index: int, width: int, height: int, fps: float) -> None:
+    def __init__(self, index: int, width: int, height: int, fps: float, capture=None) -> None:
+        """``capture``: an already made ``cv2.VideoCapture``-like object to read instead of
+        opening device ``index`` (tests play a scripted device through this class)."""
         import cv2
 
         self.name = f"camera {index}"
         self.index = index
-        cap = cv2.VideoCapture(index)
+        cap = cv2.VideoCapture(index) if capture is None else capture
         if not cap.isOpened():
             cap.release()
             raise SourceError(_no_camera_message(index))
