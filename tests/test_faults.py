@@ -1,0 +1,243 @@
+"""Camera faults and frame errors: the daemon survives a camera that disappears, stalls,
+delivers corrupt frames or ends early, drops frames it cannot process, and stops loudly
+(non-zero exit, one clear line) when frames keep failing.
+
+The camera is a scripted device (tests/faulty.py) playing real session35 frames through
+the daemon's real ``CameraSource``; the tracker, gestures, mapping and the dry-run output
+are the real ones. No camera exists on these machines, so the device is the one
+scripted part.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from faulty import (
+    CORRUPT_IMAGES, FIST_FRAMES, VIDEO_NAME, Device, Glitching, LineStream, Running, StatePoller,
+    held_in_stream, make_home, use_opener, video_frames, wait_for,
+)
+from cli import handmap, json_lines
+from handmap.daemon import app
+from handmap.daemon.app import MAX_CONSECUTIVE_ERRORS, DaemonFailed
+from handmap.daemon.assemble import RunOptions, build
+from handmap.daemon.sources import CameraSource, VideoSource
+
+HELD = {("key", "shift"), ("button", "left")}
+CAMERA_LOST = "camera lost"
+
+
+@pytest.fixture(scope="module")
+def fist_images(session35):
+    return video_frames(session35 / VIDEO_NAME, FIST_FRAMES)
+
+
+@pytest.fixture()
+def fast_retry(monkeypatch):
+    """Camera retry and stall detection in tenths of a second, not seconds."""
+    monkeypatch.setattr(app, "RETRY_BACKOFF", (0.05, 0.2))
+    monkeypatch.setattr(CameraSource, "STALL_S", 0.5)
+
+
+def build_daemon(tmp_path: Path, session35: Path, **options):
+    stream = LineStream()
+    env = make_home(tmp_path)
+    built = build(RunOptions(source=str(session35 / VIDEO_NAME), output="dry-run", stream=stream, profile="holdtest",
+                             tray=False, control_socket=False, hotkey=False, window_switching=False,
+                             report_frames=True, **options), env=env)
+    return built, stream
+
+
+def hand_frames(events) -> list[int]:
+    return [e["frame"] for e in events if e["type"] == "hands" and e["hands"]]
+
+
+def run_outage(tmp_path, session35, fist_images, start_fault, end_fault):
+    """Fist held → fault → (checks during the outage) → fault over → tracking again."""
+    device = Device(fist_images, fps=15)
+    built, stream = build_daemon(tmp_path, session35)
+    use_opener(built, device.open_camera)
+    running = Running(built)
+    poller = StatePoller(built.daemon)
+    try:
+        wait_for(lambda: held_in_stream(stream.events()) == HELD, 20, "the fist to hold shift and the left button")
+        assert running.state() == "running"
+        start_fault(device)
+        faulted = time.monotonic()
+        wait_for(lambda: running.state() == CAMERA_LOST, 5, "status to say camera lost")
+        # Held input is let go at once, while the camera is still gone.
+        wait_for(lambda: not held_in_stream(stream.events()), 1, "the held input to be released")
+        released = time.monotonic() - faulted
+        assert running.state() == CAMERA_LOST
+        opened = device.opened
+        time.sleep(0.8)  # the outage goes on: the daemon keeps retrying, and stays lost
+        assert running.state() == CAMERA_LOST and running.thread.is_alive()
+        before = len(stream.events())
+        end_fault(device)
+        # Tracking resumes without a restart: hands again, the fist held again.
+        wait_for(lambda: hand_frames(stream.events()[before:]), 20, "hands to be reported after the camera returned")
+        wait_for(lambda: held_in_stream(stream.events()) == HELD, 10, "the fist to hold again")
+        assert running.state() == "running"
+        assert device.opened > opened
+        assert running.thread.is_alive() and running.error is None
+    finally:
+        poller.stop()
+        running.stop()
+    assert running.error is None, running.error
+    assert not held_in_stream(stream.events())  # and released at the end
+    states = poller.states()
+    lost = [i for i, s in enumerate(states) if s == CAMERA_LOST]
+    assert lost and "running" in states[lost[-1]:], states
+    return released
+
+
+def test_camera_that_disappears_and_returns(tmp_path, session35, fist_images, fast_retry, caplog):
+    caplog.set_level(logging.INFO, logger="handmap")
+    released = run_outage(tmp_path, session35, fist_images, Device.unplug, Device.replug)
+    assert released < 2.0
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("stopped delivering frames; retrying" in m for m in messages), messages
+    assert any("still no camera" in m for m in messages), messages  # it retried while unplugged
+    assert any(m.endswith("is back") for m in messages), messages
+
+
+def test_camera_whose_frames_stop_arriving(tmp_path, session35, fist_images, fast_retry, caplog):
+    caplog.set_level(logging.INFO, logger="handmap")
+    released = run_outage(tmp_path, session35, fist_images, Device.stall, Device.unstall)
+    assert released < CameraSource.STALL_S + 1.5
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("delivered no frame for" in m for m in messages), messages
+
+
+def test_camera_missing_at_start_of_a_service_is_waited_for(tmp_path, session35, fist_images, fast_retry):
+    """A service started before its camera: 'waiting for camera', then tracking."""
+    device = Device(fist_images, fps=15)
+    device.unplug()
+    built, stream = build_daemon(tmp_path, session35)
+    use_opener(built, device.open_camera)
+    built.daemon._wait_for_camera = True  # what build() sets for a camera run as a service
+    running = Running(built)
+    try:
+        wait_for(lambda: running.state() == "waiting for camera", 5, "status to say waiting for camera")
+        time.sleep(0.3)
+        assert running.state() == "waiting for camera"
+        device.replug()
+        wait_for(lambda: hand_frames(stream.events()), 20, "hands once the camera is there")
+    finally:
+        running.stop()
+    assert running.error is None, running.error
+
+
+def test_corrupt_frames_are_logged_and_dropped(tmp_path, session35, caplog):
+    caplog.set_level(logging.INFO, logger="handmap")
+    built, stream = build_daemon(tmp_path, session35)
+    corrupt = dict(zip((10, 11, 12, 13), CORRUPT_IMAGES.values()))
+    use_opener(built, lambda: Glitching(VideoSource(session35 / VIDEO_NAME), corrupt, end_after=30))
+    try:
+        summary = built.daemon.run()
+    finally:
+        built.close()
+    assert summary.errors == len(corrupt)
+    assert summary.frames == 30 - len(corrupt)
+    failed = [r for r in caplog.records if "could not be processed (dropped)" in r.getMessage()]
+    assert [r.getMessage() for r in failed] == [f"frame {n} could not be processed (dropped)" for n in corrupt]
+    assert all(r.exc_info and r.exc_info[0] is not None for r in failed)  # with the traceback
+    analysed = [e["frame"] for e in stream.events() if e["type"] == "hands"]
+    assert not set(corrupt) & set(analysed)
+    assert [n for n in hand_frames(stream.events()) if n > max(corrupt)], "tracking did not go on after the corrupt frames"
+
+
+def test_errors_not_in_a_row_do_not_stop_the_daemon(tmp_path, session35):
+    """Every other frame corrupt for 60 frames: 30 errors, never 25 in a row."""
+    built, stream = build_daemon(tmp_path, session35)
+    corrupt = {n: CORRUPT_IMAGES["grey"] for n in range(0, 60, 2)}
+    use_opener(built, lambda: Glitching(VideoSource(session35 / VIDEO_NAME), corrupt, end_after=60))
+    try:
+        summary = built.daemon.run()
+    finally:
+        built.close()
+    assert summary.errors == 30 > MAX_CONSECUTIVE_ERRORS
+    assert summary.frames == 30
+
+
+def test_many_failed_frames_in_a_row_stop_the_daemon_and_release(tmp_path, session35, fist_images):
+    built, stream = build_daemon(tmp_path, session35)
+    # The fist is tracked (shift and the left button go down), then every frame is corrupt.
+    device = Device(fist_images, fps=30)
+    use_opener(built, device.open_camera)
+    running = Running(built)
+    try:
+        wait_for(lambda: held_in_stream(stream.events()) == HELD, 20, "the fist to hold")
+        device.inject(*[CORRUPT_IMAGES["grey"]] * 200)
+        running.join(20)
+    finally:
+        running.stop()
+    assert isinstance(running.error, DaemonFailed)
+    assert str(running.error) == f"{MAX_CONSECUTIVE_ERRORS} frames in a row failed; stopping (see the errors above)"
+    assert not held_in_stream(stream.events())
+
+
+FAILING_RUN = textwrap.dedent("""
+    # Runs the real `handmap run`, with the source made to deliver corrupt frames from
+    # frame 5 on (the injected fault: no real input makes every frame fail).
+    import sys
+    import handmap.daemon.assemble as assemble
+    from faulty import CORRUPT_IMAGES, Glitching
+    from handmap.daemon.cli import main
+
+    real_open = assemble.open_source
+
+    def faulty_open(spec, **kw):
+        return Glitching(real_open(spec, **kw), {n: CORRUPT_IMAGES["grey"] for n in range(5, 1000)})
+
+    assemble.open_source = faulty_open
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+def test_handmap_run_exits_non_zero_with_one_clear_line_when_frames_keep_failing(tmp_path, session35):
+    env = make_home(tmp_path)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), env.get("PYTHONPATH", "")])
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", FAILING_RUN, "run", "--source", str(session35 / VIDEO_NAME),
+                           "--output", "dry-run", "--profile", "holdtest"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 1, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last == f"handmap: error: {MAX_CONSECUTIVE_ERRORS} frames in a row failed; stopping (see the errors above)"
+    assert done.stderr.count("could not be processed (dropped)") == MAX_CONSECUTIVE_ERRORS
+    assert "Traceback" in done.stderr
+    assert time.monotonic() - started < 60  # stopped, not hung
+    events = json_lines(done.stdout)
+    assert not held_in_stream(events)
+
+
+def test_a_video_that_ends_early_ends_cleanly(tmp_path, session35):
+    import cv2
+
+    source = VideoSource(session35 / VIDEO_NAME)
+    full = tmp_path / "full.avi"
+    writer = cv2.VideoWriter(str(full), cv2.VideoWriter_fourcc(*"MJPG"), 10, (800, 600))
+    try:
+        while (frame := source.read()) is not None:
+            writer.write(frame.image)
+    finally:
+        writer.release()
+        source.close()
+    data = full.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) * 3 // 10 + 123])  # cut off mid-frame, index lost
+    done = handmap("run", "--source", str(cut), "--output", "dry-run", "--report-frames", "--no-tray",
+                   env=make_home(tmp_path), timeout=120)
+    assert done.returncode == 0, done.stderr
+    frames = [e["frame"] for e in json_lines(done.stdout) if e["type"] == "hands"]
+    assert 20 < len(frames) < 190 and frames == list(range(len(frames)))
+    assert f"handmap: {len(frames)} frames in" in done.stderr.splitlines()[-1]
+    assert "Traceback" not in done.stderr
