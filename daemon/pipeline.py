@@ -238,6 +238,8 @@ class Pipeline:
     def _faces_after(self, frame: Frame, rgb: Optional[np.ndarray]) -> None:
         """Faces and body at their own rate, after this frame's input went out; a later
         frame's observation carries them (face touch needs ~10 Hz, not the pointer's rate)."""
+        if frame.t < self.last_t:  # a new source's clock (a camera that came back): start over
+            self._next_faces_t = float("-inf")
         if rgb is None or not self.tracker.has_faces or frame.t < self._next_faces_t:
             return
         if self._worker is not None:

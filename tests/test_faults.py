@@ -241,3 +241,34 @@ def test_a_video_that_ends_early_ends_cleanly(tmp_path, session35):
     assert 20 < len(frames) < 190 and frames == list(range(len(frames)))
     assert f"handmap: {len(frames)} frames in" in done.stderr.splitlines()[-1]
     assert "Traceback" not in done.stderr
+
+
+FACES_CONFIG = "faces:\n  enabled: true\n  rate_hz: 10\npause_hotkey: null\ntray: false\n"
+
+
+def test_face_checks_resume_with_the_camera(tmp_path, session35, fast_retry):
+    """The new camera's clock starts again from zero: face checks must not wait for it
+    to catch up with the lost camera's clock."""
+    images = video_frames(session35 / VIDEO_NAME, range(0, 10))  # a face in view
+    device = Device(images, fps=15)
+    stream = LineStream()
+    built = build(RunOptions(source=str(session35 / VIDEO_NAME), output="dry-run", stream=stream, profile="holdtest",
+                             tray=False, control_socket=False, hotkey=False, window_switching=False,
+                             report_frames=True, faces_async=True),
+                  env=make_home(tmp_path, config=FACES_CONFIG))
+    use_opener(built, device.open_camera)
+    clock = built.pipeline.clock
+    running = Running(built)
+    try:
+        wait_for(lambda: clock.samples("faces").size >= 3, 20, "face checks")
+        time.sleep(4.0)  # the first camera's clock runs on
+        device.unplug()
+        wait_for(lambda: running.state() == CAMERA_LOST, 5, "camera lost")
+        before = len(stream.events())
+        device.replug()
+        wait_for(lambda: hand_frames(stream.events()[before:]), 20, "tracking after the camera returned")
+        checks = clock.samples("faces").size
+        wait_for(lambda: clock.samples("faces").size > checks + 2, 2.0, "face checks after the camera returned")
+    finally:
+        running.stop()
+    assert running.error is None, running.error
