@@ -55,7 +55,8 @@ class FacesConfig(_Section):
     enabled: bool = True
     model: Literal["full_range", "short_range"] = "full_range"
     rate_hz: float = Field(10, gt=0, le=120)
-    body_model: bool = True
+    body_model: bool = False
+    search_near_face: bool = False
 
 
 class AlertsConfig(_Section):
@@ -86,6 +87,26 @@ def _merge(base: dict, over: dict) -> dict:
         else:
             out[key] = value
     return out
+
+
+class _SafeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, with the scalars it cannot build reported where they are.
+
+    The safe constructor raises plain Python errors for some scalars (``!!int ''``,
+    ``!!bool maybe``, a date like ``2024-13-45``, an integer of 5000 digits); here they
+    become YAML errors with the value's line and column.
+    """
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError) as exc:
+            kind = str(node.tag).rsplit(":", 1)[-1]
+            detail = f": {exc}" if isinstance(exc, ValueError) and str(exc) else ""
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{_SHOWN.repr(node.value)} is not a valid {kind}{detail}", node.start_mark) from None
 
 
 def check_yaml_limits(text: str, name: str) -> None:
@@ -137,8 +158,8 @@ def check_yaml_limits(text: str, name: str) -> None:
 def _read_yaml(text: str, name: str) -> tuple[dict, Optional[yaml.Node]]:
     try:
         check_yaml_limits(text, name)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_SafeLoader)
+        data = yaml.load(text, Loader=_SafeLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
@@ -196,7 +217,10 @@ def read_config_text(path: Path) -> str:
     """The text of a configuration file, refused with :class:`ConfigError` when it is not
     a regular file, is over :data:`MAX_CONFIG_BYTES`, or is not UTF-8 (before parsing)."""
     try:
-        with open(path, "rb") as f:
+        # O_NONBLOCK: a FIFO at the path must not block the daemon in open(); it is
+        # then refused as not a regular file.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as f:
             info = os.fstat(f.fileno())
             if not stat.S_ISREG(info.st_mode):
                 raise ConfigError(f"{path}: not a regular file; the configuration must be a YAML file")

@@ -15,7 +15,7 @@ log = logging.getLogger("handmap")
 
 def make_tracker(config: Config, *, video: bool, max_hands: Optional[int] = None, faces: Optional[bool] = None,
                  body: Optional[bool] = None, env: Optional[dict] = None,
-                 min_presence_confidence: Optional[float] = None) -> Tracker:
+                 min_presence_confidence: Optional[float] = None, near_face: Optional[bool] = None) -> Tracker:
     """A tracker for a stream (``video``) or for stills, with faces and body as configured."""
     cache = cache_dir(env)
     model = check_hand_task_file(config.model.task_file) if config.model.task_file else hand_bundle(config.model.size, cache)
@@ -26,6 +26,11 @@ def make_tracker(config: Config, *, video: bool, max_hands: Optional[int] = None
         from .body import BodyTracker, RunningMode
 
         body_model = BodyTracker(cache, RunningMode.VIDEO if video else RunningMode.IMAGE)
+    finder = None
+    if (config.faces.search_near_face if near_face is None else near_face) and want_faces:
+        from .body import FaceRegionHandFinder
+
+        finder = FaceRegionHandFinder(model)
     settings = TrackerSettings(
         hand_model=model,
         faces=config.faces.model if want_faces else None,
@@ -36,4 +41,4 @@ def make_tracker(config: Config, *, video: bool, max_hands: Optional[int] = None
         min_tracking_confidence=config.model.min_tracking_confidence,
         video=video,
     )
-    return Tracker(settings, body=body_model)
+    return Tracker(settings, body=body_model, near_face=finder)

@@ -81,15 +81,18 @@ class PipelineSettings:
     faces_async: bool = False
 
 
-def faces_and_body(tracker, clock: StageClock, rgb: np.ndarray, t: float):
-    """Faces, and the body model only where there is a face to touch."""
+def faces_and_body(tracker, clock: StageClock, rgb: np.ndarray, t: float, hands=()):
+    """Faces; then, only where there is a face to touch, the body model and the second
+    look for hands around faces (when configured)."""
     with clock.time("faces"):
         faces = tracker.faces(rgb)
     body = None
+    near = ()
     if faces:
         with clock.time("body"):
             body = tracker.body(rgb, t)
-    return faces, body
+            near = tracker.near_face_hands(rgb, faces, hands)
+    return faces, body, near
 
 
 class FaceWorker:
@@ -114,14 +117,14 @@ class FaceWorker:
         self._thread = threading.Thread(target=self._run, name="handmap-faces", daemon=True)
         self._thread.start()
 
-    def submit(self, rgb: np.ndarray, t: float) -> bool:
+    def submit(self, rgb: np.ndarray, t: float, hands=()) -> bool:
         with self._cond:
             if self._busy or self._closed:
                 return False
             if self._buffer is None or self._buffer.shape != rgb.shape:
                 self._buffer = np.empty_like(rgb)
             np.copyto(self._buffer, rgb)
-            self._job = t
+            self._job = (t, hands)
             self._busy = True
             self._cond.notify_all()
             return True
@@ -141,9 +144,9 @@ class FaceWorker:
                 self._cond.wait_for(lambda: self._job is not None or self._closed)
                 if self._closed:
                     return
-                t, self._job = self._job, None
+                (t, hands), self._job = self._job, None
             try:
-                result = faces_and_body(self._tracker, self._clock, self._buffer, t)
+                result = faces_and_body(self._tracker, self._clock, self._buffer, t, hands)
             except Exception:
                 self.failures += 1
                 log.exception("face detection failed on one frame (skipped)")
@@ -205,6 +208,7 @@ class Pipeline:
         self._next_faces_t = float("-inf")
         self._pending_faces = None
         self._pending_body = None
+        self._pending_near: tuple = ()
         self._worker = FaceWorker(tracker, self.clock) if (settings.faces_async and tracker is not None
                                                           and tracker.has_faces) else None
         self.frames = 0
@@ -228,14 +232,16 @@ class Pipeline:
         if self._worker is not None:
             done = self._worker.take()
             if done is not None:
-                self._pending_faces, self._pending_body = done
-        faces, body = self._pending_faces, self._pending_body
+                self._pending_faces, self._pending_body, self._pending_near = done
+        faces, body, near = self._pending_faces, self._pending_body, self._pending_near
         self._pending_faces = self._pending_body = None
+        self._pending_near = ()
         height, width = rgb.shape[:2]
-        obs = FrameObservation(t=frame.t, frame=frame.index, width=width, height=height, hands=hands, faces=faces, body=body)
+        obs = FrameObservation(t=frame.t, frame=frame.index, width=width, height=height, hands=hands, faces=faces,
+                               body=body, near_face_hands=near)
         return obs, rgb, image
 
-    def _faces_after(self, frame: Frame, rgb: Optional[np.ndarray]) -> None:
+    def _faces_after(self, frame: Frame, rgb: Optional[np.ndarray], hands=()) -> None:
         """Faces and body at their own rate, after this frame's input went out; a later
         frame's observation carries them (face touch needs ~10 Hz, not the pointer's rate)."""
         if frame.t < self.last_t:  # a new source's clock (a camera that came back): start over
@@ -243,11 +249,12 @@ class Pipeline:
         if rgb is None or not self.tracker.has_faces or frame.t < self._next_faces_t:
             return
         if self._worker is not None:
-            if self._worker.submit(rgb, frame.t):
+            if self._worker.submit(rgb, frame.t, hands):
                 self._next_faces_t = frame.t + self._faces_interval
             return
         self._next_faces_t = frame.t + self._faces_interval
-        self._pending_faces, self._pending_body = faces_and_body(self.tracker, self.clock, rgb, frame.t)
+        self._pending_faces, self._pending_body, self._pending_near = faces_and_body(
+            self.tracker, self.clock, rgb, frame.t, hands)
 
     def drain(self) -> None:
         """Wait for face work in flight (benchmarks and tests)."""
@@ -275,7 +282,7 @@ class Pipeline:
         self.emit(actions, obs.t, obs.frame)
         if frame.available_at and any(isinstance(a, INPUT_ACTIONS) for a in actions):
             self.clock.add("end_to_end", (time.perf_counter() - frame.available_at) * 1000.0)
-        self._faces_after(frame, rgb)
+        self._faces_after(frame, rgb, obs.hands)
         if self.preview is not None:
             self.preview.show(frame.image, obs, gframe, self.settings.mirror)
         self.frames += 1

@@ -124,7 +124,7 @@ def _swap(label: str) -> Handedness:
 class Tracker:
     """Runs the models on one frame at a time. Not thread-safe: one per pipeline."""
 
-    def __init__(self, settings: TrackerSettings, body: Optional[BodyModel] = None) -> None:
+    def __init__(self, settings: TrackerSettings, body: Optional[BodyModel] = None, near_face=None) -> None:
         from mediapipe.tasks import python as mp_tasks
         from mediapipe.tasks.python import vision
 
@@ -147,6 +147,7 @@ class Tracker:
         elif settings.faces == FACE_MODEL_SHORT_RANGE:
             self._faces = ShortRangeFaces(settings.face_model, settings.min_face_confidence)
         self._body = body
+        self._near_face = near_face  # body.FaceRegionHandFinder: a second look around faces
         self._last_ts = -1
         self._tracked = 0
 
@@ -189,6 +190,12 @@ class Tracker:
             return None
         return self._body.detect(rgb, int(round(t * 1000.0)) if self.settings.video else None)
 
+    def near_face_hands(self, rgb: np.ndarray, faces, hands) -> tuple[HandObservation, ...]:
+        """Hands only a second, closer look around each face finds (for face touch)."""
+        if self._near_face is None or not faces:
+            return ()
+        return tuple(self._near_face.find(rgb, faces, hands))
+
     @property
     def has_faces(self) -> bool:
         return self._faces is not None
@@ -201,10 +208,12 @@ class Tracker:
         hands = self.hands(image, t, selfie)
         faces = self.faces(rgb) if (with_faces and self.has_faces) else None
         body = self.body(rgb, t) if with_faces else None
+        near = self.near_face_hands(rgb, faces, hands) if faces else ()
         height, width = rgb.shape[:2]
-        return FrameObservation(t=t, frame=frame, width=width, height=height, hands=hands, faces=faces, body=body)
+        return FrameObservation(t=t, frame=frame, width=width, height=height, hands=hands, faces=faces, body=body,
+                                near_face_hands=near)
 
     def close(self) -> None:
-        for model in (self._hands, self._faces, self._body):
+        for model in (self._hands, self._faces, self._body, self._near_face):
             if model is not None:
                 model.close()

@@ -15,6 +15,7 @@ Stages (each its own module, no camera, no input library, no globals):
 """
 
 from .engine import FaceTouchDetector, GestureConfig, GestureEngine
+from .face_touch import FaceTouchConfig, FaceTouchTracker, touch_score
 from .poses import LandmarkError, PoseSpecError, check_pose_spec, classify
 from .trace import TraceError
 from .types import (
@@ -32,7 +33,10 @@ __all__ = [
     "check_pose_spec",
     "LandmarkError",
     "PoseSpecError",
+    "FaceTouchConfig",
     "FaceTouchDetector",
+    "FaceTouchTracker",
+    "touch_score",
     "GestureConfig",
     "GestureEngine",
     "TraceError",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -69,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
             args.annotate.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SourceError(f"cannot create the --annotate folder {args.annotate}: {exc.strerror or exc}") from None
-    tracker = make_tracker(config, video=False, max_hands=args.max_hands, faces=True,
+    # Stills get every model: the pose model and a second look around faces find hands
+    # on a face that the hand model misses (cost does not matter for a photo).
+    tracker = make_tracker(config, video=False, max_hands=args.max_hands, faces=True, body=True, near_face=True,
                            min_presence_confidence=min(DETECT_MIN_PRESENCE, config.model.min_presence_confidence))
     touch = _face_touch_decider(config)
     used: set[str] = set()
@@ -77,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         for name, bgr in images:
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             obs = tracker.observe(rgb, t=0.0, frame=0, with_faces=True, selfie=False)
+            if obs.near_face_hands:  # a photo's answer includes the hands found near faces
+                obs = dataclasses.replace(obs, hands=obs.hands + obs.near_face_hands, near_face_hands=())
             poses = [classify(h.landmarks, aspect=obs.aspect) for h in obs.hands]
             preds = predictions_for(obs, poses)
             result = detect_json(name, obs, preds, touch(obs))
