@@ -153,6 +153,7 @@ class DeviceCapture:
         self._released = threading.Event()
         self._n = 0
         self._next_t = time.monotonic()
+        self._grabbed: Optional[np.ndarray] = None
 
     def isOpened(self) -> bool:  # noqa: N802 (OpenCV's name)
         return self._opened
@@ -160,21 +161,29 @@ class DeviceCapture:
     def set(self, prop: int, value: float) -> bool:
         return True
 
-    def read(self):
+    def grab(self) -> bool:
         device = self.device
+        self._grabbed = None
         while device._stalled.is_set() and not self._released.is_set():
             time.sleep(0.01)  # a stalled driver: the read just does not return
         if self._released.is_set() or not device.plugged:
-            return False, None  # a device that is gone fails at once
+            return False  # a device that is gone fails at once
         delay = self._next_t - time.monotonic()
         if delay > 0:
             time.sleep(delay)
         self._next_t = max(self._next_t + 1.0 / device.fps, time.monotonic())
-        image = device._next(self._n)
+        self._grabbed = device._next(self._n)
         self._n += 1
         with device._lock:
             device.delivered += 1
-        return True, image.copy()
+        return True
+
+    def retrieve(self):
+        image, self._grabbed = self._grabbed, None
+        return (True, image.copy()) if image is not None else (False, None)
+
+    def read(self):
+        return self.retrieve() if self.grab() else (False, None)
 
     def release(self) -> None:
         self._released.set()

@@ -272,3 +272,38 @@ def test_face_checks_resume_with_the_camera(tmp_path, session35, fast_retry):
     finally:
         running.stop()
     assert running.error is None, running.error
+
+
+TRAY_CONFIG = "faces:\n  enabled: false\npause_hotkey: null\ntray: true\n"
+
+
+def test_tray_says_camera_lost_and_running_again(desktop, monkeypatch, tmp_path, session35, fast_retry, fist_images):
+    """The real tray icon (pystray, docked in trayer on Xvfb): its title follows the camera."""
+    import gc
+
+    desktop.start_tray()
+    monkeypatch.setenv("DISPLAY", desktop.display)  # the icon connects to this process's DISPLAY
+    env = make_home(tmp_path, base_env=desktop.env, config=TRAY_CONFIG)
+    device = Device(fist_images, fps=15)
+    built = build(RunOptions(source=str(session35 / VIDEO_NAME), output="dry-run", stream=LineStream(),
+                             profile="holdtest", control_socket=False, hotkey=False, window_switching=False),
+                  env=env)
+    tray = built.daemon.services.tray
+    assert tray is not None, "no tray icon on the test desktop"
+    use_opener(built, device.open_camera)
+    wid = str(tray.icon._window.id)
+
+    def title() -> str:
+        return desktop.run("xprop", "-id", wid, "WM_NAME", check=False)
+
+    running = Running(built)
+    try:
+        wait_for(lambda: "handmap: running" in title(), 20, "the tray to say running")
+        device.unplug()
+        wait_for(lambda: "handmap: camera lost" in title(), 5, "the tray to say camera lost")
+        device.replug()
+        wait_for(lambda: "handmap: running" in title(), 20, "the tray to say running again")
+    finally:
+        running.stop()
+        gc.collect()  # pystray's X11 icon is in reference cycles: close it while X runs
+    assert running.error is None, running.error

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -270,3 +269,49 @@ def test_sigkill_then_the_next_start_releases_what_the_killed_run_held(x, env, f
     assert "released 2 input(s) a previous run left held" in done.stderr
     assert x.nothing_down(), x.describe()
     assert not journal(env).exists()
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+SOAK_S = 30.0
+SOAK_STEP_S = 0.5
+#: Allowed RSS growth from the first to the last third of the soak (allocator noise).
+SOAK_RSS_GROWTH_MB = 8.0
+
+
+@pytest.mark.slow
+def test_short_soak_with_mode_changes_every_half_second(x, env, fist, tmp_path):
+    """A looped fist trace for 30 s; pause/resume and profile switches every 0.5 s."""
+    running = start(env, fist_trace(tmp_path / "fist.jsonl", fist, SOAK_S + 30))
+    steps = [running.daemon.pause, running.daemon.resume, lambda: running.daemon.switch_profile("calm"),
+             lambda: running.daemon.switch_profile("holdtest")]
+    samples: list[float] = []
+    held_seen = 0
+    try:
+        wait_held(x, running)
+        started = time.monotonic()
+        n = 0
+        while time.monotonic() - started < SOAK_S:
+            steps[n % len(steps)]()
+            n += 1
+            time.sleep(SOAK_STEP_S)
+            held_seen += x.held()
+            samples.append(rss_mb())
+            assert running.thread.is_alive() and running.error is None, running.error
+    finally:
+        running.stop()
+    assert running.error is None, running.error
+    assert n >= SOAK_S / SOAK_STEP_S * 0.8
+    print(f"soak: {n} mode changes, fist held at {held_seen} of them, RSS {samples[0]:.1f} -> {samples[-1]:.1f} MB")
+    assert held_seen >= n // 8, "the fist never held again between mode changes: the soak tested nothing"
+    assert x.nothing_down(), x.describe()
+    assert not journal(env).exists()
+    third = len(samples) // 3
+    first, last = sorted(samples[third:2 * third])[third // 2], sorted(samples[-third:])[third // 2]
+    assert last - first < SOAK_RSS_GROWTH_MB, f"RSS grew from {first:.1f} MB to {last:.1f} MB"
