@@ -24,6 +24,19 @@ MAX_YAML_DEPTH = 64  # nested mappings/lists, aliases expanded
 MAX_YAML_VALUES = 50_000  # values in the document once every alias is expanded
 _SHOWN = reprlib.Repr()  # bounded repr of a bad value, for error messages
 _SHOWN.maxstring = _SHOWN.maxother = 60
+_SHOWN.maxlevel, _SHOWN.maxdict, _SHOWN.maxlist = 2, 3, 4
+_MAX_SHOWN = 80
+
+
+def _shown(value: Any) -> str:
+    """A value (or a key, when ``key``) for a one-line message: short, escaped."""
+    text = _SHOWN.repr(value)
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
+
+
+def _key_text(key: str) -> str:
+    text = key if key.isprintable() else repr(key)[1:-1]
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
 class ConfigError(Exception):
@@ -106,7 +119,7 @@ class _SafeLoader(yaml.SafeLoader):
             kind = str(node.tag).rsplit(":", 1)[-1]
             detail = f": {exc}" if isinstance(exc, ValueError) and str(exc) else ""
             raise yaml.constructor.ConstructorError(
-                None, None, f"{_SHOWN.repr(node.value)} is not a valid {kind}{detail}", node.start_mark) from None
+                None, None, f"{_shown(node.value)} is not a valid {kind}{detail}", node.start_mark) from None
 
 
 def check_yaml_limits(text: str, name: str) -> None:
@@ -194,14 +207,14 @@ def _node_at(node: Optional[yaml.Node], loc: tuple) -> Optional[yaml.Node]:
 
 def _describe(err: dict, name: str, node: Optional[yaml.Node]) -> str:
     loc = tuple(err["loc"])
-    key = ".".join(str(p) for p in loc)
+    key = _key_text(".".join(str(p) for p in loc))
     target = _node_at(node, loc)
     where = name
     if target is not None and target is not node:
         where = f"{name}:{target.start_mark.line + 1}:{target.start_mark.column + 1}"
     if err["type"] == "extra_forbidden":
         return f"{where}: unknown key '{key}' (remove it or check its spelling)"
-    value = _SHOWN.repr(err.get("input"))
+    value = _shown(err.get("input"))
     return f"{where}: {key}: {value} is not valid: {err['msg'][0].lower() + err['msg'][1:]}"
 
 
