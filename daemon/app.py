@@ -35,8 +35,10 @@ MAX_CONSECUTIVE_ERRORS = 25
 RETRY_BACKOFF = (0.5, 10.0)
 #: With no hand in view for this long, look for hands at the idle rate only.
 IDLE_AFTER_S = 1.0
-#: How often hands are looked for while idle (frames in between are skipped undecoded).
+#: How often the view is checked while idle (frames in between pass undecoded); the hand
+#: model runs on a check only when something moved, or at least IDLE_LOOK_S apart.
 IDLE_RATE_HZ = 5.0
+IDLE_LOOK_S = 1.0
 #: How often the tray's picture of the daemon is refreshed.
 TRAY_REFRESH_S = 1.0
 
@@ -124,6 +126,10 @@ class Daemon:
         self._source_name = ""
         self._last_hand_t: Optional[float] = None
         self._next_idle_check = 0.0
+        self._next_idle_look = 0.0
+        from .pipeline import MotionGate
+
+        self._motion = MotionGate()
         self.exit_reason = ""
 
     # -- Controller (any thread) ------------------------------------------------------
@@ -286,9 +292,12 @@ class Daemon:
             backoff = min(backoff * 2, RETRY_BACKOFF[1])
         return None
 
+    def _idle_now(self, now: float) -> bool:
+        return self._last_hand_t is not None and now - self._last_hand_t >= IDLE_AFTER_S
+
     def _idle_skip(self, now: float) -> bool:
         """With no hand for a while, analyse only IDLE_RATE_HZ frames a second."""
-        if not self._idle_enabled or self._last_hand_t is None or now - self._last_hand_t < IDLE_AFTER_S:
+        if not self._idle_enabled or not self._idle_now(now):
             return False
         if now >= self._next_idle_check:
             self._next_idle_check = now + 1.0 / IDLE_RATE_HZ
@@ -323,9 +332,15 @@ class Daemon:
             while not self._stop.is_set():
                 self._apply_requests()
                 self._publish_tray()
-                skip = source.live and self._idle_skip(time.monotonic())
+                idle_capable = (source.live or getattr(source, "realtime", False)) and hasattr(source, "skip")
+                skip = idle_capable and self._idle_skip(time.monotonic())
+                if hasattr(source, "idle"):
+                    source.idle = self._idle_enabled and self._idle_now(time.monotonic())
                 try:
-                    frame = source.read() if not skip else getattr(source, "skip", source.read)()
+                    if skip:
+                        frame = None if not source.skip() else True
+                    else:
+                        frame = source.read()
                 except SourceLost as exc:
                     log.warning("%s; retrying", exc)
                     self._emit(self.mapping.release_all())
@@ -345,6 +360,12 @@ class Daemon:
                 if skip:
                     skipped += 1
                     continue
+                if idle_capable and self._idle_enabled and self._idle_now(time.monotonic()) and frame.image is not None:
+                    now = time.monotonic()
+                    if not self._motion.moved(frame.image) and now < self._next_idle_look:
+                        skipped += 1  # a still view with no hand: nothing new to look for
+                        continue
+                    self._next_idle_look = now + IDLE_LOOK_S
                 if self.mapping.paused and not self.mapping.wants_frames_while_paused():
                     continue
                 try:

@@ -221,7 +221,7 @@ def build(options: RunOptions, env: Optional[dict] = None, config: Optional[Conf
     services.face_touches = face_log
 
     daemon = Daemon(pipeline, mapping, open_next, output_name=output.name, services=services,
-                    wait_for_camera=is_camera and as_service, idle=options.idle and is_camera,
+                    wait_for_camera=is_camera and as_service, idle=options.idle,
                     profile_names=store.names)
     daemon.set_alerts_muted(config.alerts.muted)
 

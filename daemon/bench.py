@@ -45,6 +45,20 @@ def peak_rss_mb() -> float:
     return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
 
 
+def current_rss_mb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
+#: A soak run (``--loops``) samples memory and latency every this many frames.
+SAMPLE_EVERY = 1000
+
+
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -105,9 +119,20 @@ def run_handmap(options: BenchOptions, config) -> dict:
     try:
         cpu0 = cpu_seconds()
         wall0 = time.perf_counter()
+        samples = []
+        window_start = time.perf_counter()
         for frame in _frames(options.source, options.size, options.max_frames, options.loops, clock):
             pipeline.process(frame)
             frames += 1
+            if options.loops > 1 and frames % SAMPLE_EVERY == 0:
+                recent = clock.recent("hands", SAMPLE_EVERY)
+                e2e = clock.recent("end_to_end", SAMPLE_EVERY)
+                now = time.perf_counter()
+                samples.append({"frames": frames, "rss_mb": round(current_rss_mb(), 1),
+                                "hands_p50_ms": round(float(np.median(recent)), 2) if recent.size else 0.0,
+                                "end_to_end_p50_ms": round(float(np.median(e2e)), 2) if e2e.size else 0.0,
+                                "fps": round(SAMPLE_EVERY / (now - window_start), 1)})
+                window_start = now
         wall = time.perf_counter() - wall0
         cpu = cpu_seconds() - cpu0
         rss = peak_rss_mb()
@@ -127,6 +152,7 @@ def run_handmap(options: BenchOptions, config) -> dict:
         "cpu_s_per_frame": cpu / frames if frames else 0.0,
         "peak_rss_mb": rss,
         "dropped_frames": getattr(pipeline, "dropped", 0),
+        "samples": samples,
     }
 
 
@@ -206,6 +232,7 @@ def benchmark(options: BenchOptions) -> dict:
         "peak_rss_mb": round(ours["peak_rss_mb"], 1),
         "dropped_frames": ours["dropped_frames"],
         "cpu_count": os.cpu_count(),
+        **({"soak": ours["samples"]} if ours["samples"] else {}),
     }
 
 
@@ -224,3 +251,38 @@ def format_report(report: dict) -> str:
     lines.append(f"CPU per frame {report['cpu_s_per_frame'] * 1000:.1f} ms, peak RSS {report['peak_rss_mb']:.0f} MB, "
                  f"dropped frames {report['dropped_frames']}")
     return "\n".join(lines)
+
+
+def idle_benchmark(options: BenchOptions, seconds: Optional[float] = None) -> dict:
+    """The daemon as it runs all day, on a source paced in real time (no hand in view is
+    the interesting case): CPU use as a share of one core, and how many frames it analysed."""
+    import threading
+
+    from .assemble import RunOptions, build
+
+    built = build(RunOptions(
+        config_path=options.config_path, profile=options.profile, source=options.source, output="dry-run",
+        realtime=True, tray=False, alerts=False, history=False, control_socket=False, window_switching=False,
+        hotkey=False, idle=True, faces_async=True, stream=_Discard(),
+    ))
+    timer = threading.Timer(seconds, built.daemon.quit) if seconds else None
+    try:
+        if timer is not None:
+            timer.start()
+        cpu0 = cpu_seconds()
+        wall0 = time.perf_counter()
+        summary = built.daemon.run()
+        wall = time.perf_counter() - wall0
+        cpu = cpu_seconds() - cpu0
+    finally:
+        if timer is not None:
+            timer.cancel()
+        built.close()
+    return {
+        "source": options.source,
+        "seconds": round(wall, 2),
+        "cpu_percent_of_one_core": round(100.0 * cpu / wall, 2) if wall > 0 else 0.0,
+        "frames_analysed": summary.frames,
+        "frames_skipped_idle": summary.skipped_idle,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }

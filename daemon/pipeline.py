@@ -62,6 +62,13 @@ class StageClock:
         n = min(self._counts[stage], self.capacity)
         return self._samples[stage][:n]
 
+    def recent(self, stage: str, n: int) -> np.ndarray:
+        """The last ``n`` durations of ``stage`` (fewer if there are fewer)."""
+        count = self._counts[stage]
+        n = min(n, count, self.capacity)
+        idx = np.arange(count - n, count) % self.capacity
+        return self._samples[stage][idx]
+
     def percentiles(self, stage: str) -> Optional[dict]:
         data = self.samples(stage)
         if data.size == 0:
@@ -164,6 +171,32 @@ class FaceWorker:
         self._thread.join(timeout=5)
 
 
+class MotionGate:
+    """For the idle rate: has anything moved since the last look? A hand coming into
+    view changes a visible share of a small grey thumbnail; sensor noise does not."""
+
+    SIZE = (64, 48)
+    PIXEL_DELTA = 24  # grey levels
+    CHANGED_SHARE = 0.004  # of the thumbnail's pixels
+
+    def __init__(self) -> None:
+        self._previous: Optional[np.ndarray] = None
+        self._grey: Optional[np.ndarray] = None
+
+    def moved(self, bgr: np.ndarray) -> bool:
+        import cv2
+
+        small = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), self.SIZE, interpolation=cv2.INTER_AREA)
+        previous, self._previous = self._previous, small
+        if previous is None:
+            return True
+        changed = np.count_nonzero(cv2.absdiff(small, previous) > self.PIXEL_DELTA)
+        return changed > self.CHANGED_SHARE * small.size
+
+    def reset(self) -> None:
+        self._previous = None
+
+
 class FramePrep:
     """Mirror and colour-convert into reused buffers (one conversion per frame)."""
 
@@ -248,6 +281,8 @@ class Pipeline:
             self._next_faces_t = float("-inf")
         if rgb is None or not self.tracker.has_faces or frame.t < self._next_faces_t:
             return
+        if not hands and not self.tracker.has_body:
+            return  # no hand to touch a face with (only the body model could find one)
         if self._worker is not None:
             if self._worker.submit(rgb, frame.t, hands):
                 self._next_faces_t = frame.t + self._faces_interval

@@ -97,6 +97,7 @@ class VideoSource:
         self.fps = fps if fps and fps > 0 else 30.0
         self._pending: Optional[np.ndarray] = first
         self._index = 0
+        self.realtime = realtime
         self._pacer = _Pacer(realtime)
 
     @property
@@ -115,6 +116,16 @@ class VideoSource:
         frame = Frame(t=t, index=self._index, image=image, available_at=time.perf_counter())
         self._index += 1
         return frame
+
+    def skip(self) -> bool:
+        """Pass over the next frame without converting it (idle rate); False at the end."""
+        if self._pending is not None:
+            self._pending = None
+        elif not self._cap.grab():
+            return False
+        self._pacer.wait(self._index / self.fps)
+        self._index += 1
+        return True
 
     def close(self) -> None:
         self._cap.release()
@@ -153,6 +164,7 @@ class ImageFolderSource:
         self.fps = fps
         self._files = files
         self._index = 0
+        self.realtime = realtime
         self._pacer = _Pacer(realtime)
 
     @classmethod
@@ -175,6 +187,14 @@ class ImageFolderSource:
         frame = Frame(t=t, index=self._index, image=image, available_at=time.perf_counter())
         self._index += 1
         return frame
+
+    def skip(self) -> bool:
+        """Pass over the next image without decoding it (idle rate); False at the end."""
+        if self._index >= len(self._files):
+            return False
+        self._pacer.wait(self._index / self.fps)
+        self._index += 1
+        return True
 
     def close(self) -> None:
         pass
@@ -218,6 +238,8 @@ class CameraSource:
         self._consumed = -1
         self._dropped = 0
         self._failed = False
+        self.idle = False  # set by the daemon: convert frames only when read
+        self._want = threading.Event()
         self._stop = threading.Event()
         self._t0 = time.monotonic()
         self._thread = threading.Thread(target=self._capture, name="handmap-camera", daemon=True)
@@ -227,8 +249,15 @@ class CameraSource:
         index = 0
         failures = 0
         while not self._stop.is_set():
-            ok, image = self._cap.read()
-            if not ok or image is None:
+            image = None
+            ok = self._cap.grab()
+            if ok and (not self.idle or self._want.is_set()):
+                # Converted only when wanted: at the idle rate most frames are grabbed
+                # (keeping the driver's queue fresh) and never decoded.
+                self._want.clear()
+                ok, image = self._cap.retrieve()
+                ok = ok and image is not None
+            if not ok:
                 failures += 1
                 if failures >= 30:
                     with self._cond:
@@ -240,7 +269,7 @@ class CameraSource:
             failures = 0
             frame = Frame(t=time.monotonic() - self._t0, index=index, image=image, available_at=time.perf_counter())
             with self._cond:
-                if self._latest is not None and self._latest.index > self._consumed:
+                if self._latest is not None and self._latest.index > self._consumed and self._latest.image is not None:
                     self._dropped += 1
                 self._latest = frame
                 self._cond.notify_all()
@@ -250,10 +279,13 @@ class CameraSource:
     def dropped(self) -> int:
         return self._dropped
 
-    def read(self) -> Optional[Frame]:
+    def _wait(self, want_image: bool) -> Frame:
         deadline = time.monotonic() + self.STALL_S
+        if want_image and self.idle:
+            self._want.set()
         with self._cond:
-            while self._latest is None or self._latest.index <= self._consumed:
+            while (self._latest is None or self._latest.index <= self._consumed
+                   or (want_image and self._latest.image is None)):
                 if self._failed:
                     raise SourceLost(f"{self.name} stopped delivering frames")
                 remaining = deadline - time.monotonic()
@@ -263,6 +295,14 @@ class CameraSource:
             frame = self._latest
             self._consumed = frame.index
             return frame
+
+    def read(self) -> Optional[Frame]:
+        return self._wait(want_image=True)
+
+    def skip(self) -> bool:
+        """Let the newest frame go by unconverted (idle rate)."""
+        self._wait(want_image=False)
+        return True
 
     def close(self) -> None:
         self._stop.set()

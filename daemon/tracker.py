@@ -197,6 +197,10 @@ class Tracker:
         return tuple(self._near_face.find(rgb, faces, hands))
 
     @property
+    def has_body(self) -> bool:
+        return self._body is not None
+
+    @property
     def has_faces(self) -> bool:
         return self._faces is not None
 

@@ -31,6 +31,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--frames", type=int, help="stop after this many frames")
     p.add_argument("--loops", type=int, default=1, help="play the source this many times (default 1)")
     p.add_argument("--profile", default="desktop", help="mapping profile to run (default desktop)")
+    p.add_argument("--idle", action="store_true",
+                   help="instead: run the daemon on the source paced in real time and report its CPU use "
+                        "(a source with no hand in view measures the idle rate)")
+    p.add_argument("--seconds", type=float, help="with --idle: stop after this many seconds")
     p.set_defaults(func=run)
 
 
@@ -40,6 +44,18 @@ def run(args: argparse.Namespace) -> int:
 
     if args.source.strip().isdigit():
         raise UserError("bench needs a file source it can play twice (a video or an image folder), not a camera")
+    if args.idle:
+        from ..bench import idle_benchmark
+
+        report = idle_benchmark(BenchOptions(source=args.source, config_path=args.config, profile=args.profile),
+                                args.seconds)
+        if args.json:
+            print(json.dumps({"idle": report}))
+        else:
+            print(f"idle run on {report['source']}: {report['seconds']} s, {report['cpu_percent_of_one_core']}% of one "
+                  f"core, {report['frames_analysed']} frames analysed, {report['frames_skipped_idle']} passed over, "
+                  f"peak RSS {report['peak_rss_mb']:.0f} MB")
+        return 0
     try:
         report = benchmark(BenchOptions(source=args.source, config_path=args.config, model=args.model, size=args.size,
                                         max_frames=args.frames, profile=args.profile, loops=max(1, args.loops)))
