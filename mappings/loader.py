@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any, Optional
 from pydantic import ValidationError
 
 from .keys import suggest
-from .schema import MIGRATIONS, SCHEMA_VERSION, TRIGGERS, Profile
+from .schema import _NAME_RE, MIGRATIONS, SCHEMA_VERSION, TRIGGERS, Profile
 from .yamlpos import (
     LoadedYaml,
     SourceError,
@@ -43,10 +44,41 @@ ProfileError = SourceError
 BUNDLED_PACKAGE = "handmap.mappings"
 BUNDLED_DIR = "profiles"
 SUFFIX = ".yaml"
+#: A profile is a few KB; a bigger file is refused before it is parsed.
+MAX_PROFILE_BYTES = 1 << 20
+#: ``extends`` chains longer than this are refused (a cycle is caught sooner).
+MAX_EXTENDS_DEPTH = 16
 
 
 class ProfileLoadError(SourceErrors):
     """A profile (or one it extends) has errors; ``errors`` lists them."""
+
+
+def read_profile_text(path: Path) -> str:
+    """A profile file's text; :class:`ProfileLoadError` when it is not a regular file,
+    is over :data:`MAX_PROFILE_BYTES` or is not UTF-8."""
+    file = str(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))  # a FIFO must not block
+        with os.fdopen(fd, "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise ProfileLoadError([SourceError(file, 1, 1, "not a regular file; a profile is a YAML file")])
+            raw = f.read(MAX_PROFILE_BYTES + 1)
+    except IsADirectoryError:
+        raise ProfileLoadError([SourceError(file, 1, 1, "is a folder; a profile is a YAML file")]) from None
+    except OSError as exc:
+        raise ProfileLoadError([SourceError(file, 1, 1, f"cannot read the file: {exc.strerror or exc}")]) from None
+    if len(raw) > MAX_PROFILE_BYTES:
+        raise ProfileLoadError([SourceError(file, 1, 1, f"the file is over {MAX_PROFILE_BYTES} bytes; "
+                                                        "a profile is a few KB (is it the right file?)")])
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ProfileLoadError([SourceError(file, line, column, f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
+                                                                "save the file as UTF-8")]) from None
 
 
 def default_user_dir() -> Path:
@@ -189,14 +221,19 @@ class ProfileStore:
             f" (profiles: {', '.join(self.names()) or 'none'})"
 
     def source(self, name: str, *, bundled_only: bool = False, near: Optional[Path] = None) -> ProfileSource:
-        """The file for profile ``name``: next to ``near`` first, then user, then bundled."""
+        """The file for profile ``name``: next to ``near`` first, then user, then bundled.
+        Only a valid profile name is looked up (never a path: ``../x`` is no profile)."""
+        if not isinstance(name, str):
+            raise KeyError(f"no profile named {name!r}")
+        if not _NAME_RE.match(name):
+            raise KeyError(self._unknown(name))
         for directory, origin in ((near, "file"), (None if bundled_only else self.user_dir, "user")):
             if directory is not None:
                 path = directory / (name + SUFFIX)
                 if path.is_file():
                     if directory == self.user_dir:
                         origin = "user"
-                    return ProfileSource(name, str(path), path.read_text(encoding="utf-8"), origin, directory)
+                    return ProfileSource(name, str(path), read_profile_text(path), origin, directory)
         res = self._bundled().joinpath(name + SUFFIX)
         if res.is_file():
             return ProfileSource(name, f"{BUNDLED_DIR}/{name}{SUFFIX} (bundled)", res.read_text(encoding="utf-8"),
@@ -213,10 +250,7 @@ class ProfileStore:
     def load_file(self, path: Path) -> Profile:
         """A profile file anywhere (its ``extends`` looked up next to it first)."""
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ProfileLoadError([SourceError(str(path), 1, 1, f"cannot read the file: {exc.strerror or exc}")])
+        text = read_profile_text(path)
         return self._load_source(ProfileSource(path.stem, str(path), text, "file", path.parent))
 
     def validate_file(self, path: Path) -> list[ProfileError]:
@@ -277,6 +311,9 @@ class ProfileStore:
         if parent_name is None:
             return own, loaded
         here = chain + ((src.file, src.name),)
+        if len(here) >= MAX_EXTENDS_DEPTH:
+            errors.append(loaded.error(("extends",), f"extends chain longer than {MAX_EXTENDS_DEPTH} profiles"))
+            return None, loaded
         same_name = parent_name == src.name
         try:
             parent_src = self.source(parent_name, bundled_only=same_name and src.origin != "bundled",

@@ -10,7 +10,10 @@ Reusable for any YAML file validated by a pydantic model (profiles, the daemon c
         errors = errors_from_validation(exc, loaded, Model, "profile")
 
 Only ``yaml.SafeLoader`` is used: the document is composed into nodes (which carry
-marks) and each scalar is constructed by the safe constructor.
+marks) and each scalar is constructed by the safe constructor. Before that, the event
+stream is measured (:func:`limit_error`): a document nested too deeply or too big once
+its aliases are expanded (a "billion laughs" bomb) is refused with its position, and so
+is an explicit tag on a mapping or list (``!!python/object/apply:...``).
 """
 
 from __future__ import annotations
@@ -79,7 +82,12 @@ class LoadedYaml:
         return SourceError(self.file, p.line, p.column, message)
 
 
-def _mark_error(file: str, exc: yaml.YAMLError) -> SourceError:
+def _mark_error(file: str, exc: yaml.YAMLError, text: str = "") -> SourceError:
+    if isinstance(exc, yaml.reader.ReaderError):  # a control character (NUL...): say where
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        return SourceError(file, line, column,
+                           f"invalid YAML: control character #x{exc.character:04x} is not allowed")
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
@@ -89,14 +97,99 @@ def _mark_error(file: str, exc: yaml.YAMLError) -> SourceError:
     return SourceError(file, mark.line + 1, mark.column + 1, msg)
 
 
+#: Limits on any YAML document read here (profiles; the daemon config uses them too).
+MAX_DEPTH = 64  # nested mappings/lists, aliases expanded
+MAX_VALUES = 50_000  # values in the document once every alias is expanded
+_PLAIN_COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+_SHOWN_CHARS = 60
+
+
+class SafeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, with the scalars it cannot build reported where they are.
+
+    The safe constructor raises plain Python errors for some scalars (``!!int ''``,
+    ``!!bool maybe``, a date like ``2024-13-45``, an integer of 5000 digits); here they
+    become YAML errors with the value's line and column.
+    """
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError) as exc:
+            kind = str(node.tag).rsplit(":", 1)[-1]
+            value = repr(node.value) if isinstance(node.value, str) else kind
+            if len(value) > _SHOWN_CHARS:
+                value = value[: _SHOWN_CHARS - 3] + "..."
+            detail = f": {exc}" if isinstance(exc, ValueError) and str(exc) else ""
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{value} is not a valid {kind}{detail}", node.start_mark) from None
+
+
+def limit_error(text: str) -> Optional[tuple[int, int, str]]:
+    """``(line, column, message)`` (1-based) when the YAML ``text`` is nested deeper than
+    :data:`MAX_DEPTH`, holds more than :data:`MAX_VALUES` values once its aliases are
+    expanded, or puts an explicit tag on a mapping or list; None when it is fine.
+    Raises ``yaml.YAMLError`` for text that is not YAML.
+
+    PyYAML's parser is a state machine (no recursion), so the event stream is walked
+    with counters, before the composer and constructor (which recurse, and share aliased
+    nodes that later code would walk once per reference) ever see the document. Each
+    anchor's expanded size and height are remembered, so a chain of aliases is measured
+    exactly in one linear pass.
+    """
+    anchors: dict[str, tuple[int, int]] = {}  # anchor -> (values, height) once expanded
+    open_nodes: list[list] = []  # [anchor, values before it, its depth, deepest depth inside]
+    values = 0
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent, yaml.CollectionStartEvent)):
+            mark = event.start_mark
+            if isinstance(event, yaml.AliasEvent):
+                size, height = anchors.get(event.anchor, (1, 0))  # an unknown alias: the composer says so
+            else:
+                size, height = 1, int(isinstance(event, yaml.CollectionStartEvent))
+            values += size
+            reached = depth + height
+            if open_nodes:
+                open_nodes[-1][3] = max(open_nodes[-1][3], reached)
+            if reached > MAX_DEPTH:
+                return (mark.line + 1, mark.column + 1,
+                        f"nested too deeply (more than {MAX_DEPTH} levels, aliases included)")
+            if values > MAX_VALUES:
+                return (mark.line + 1, mark.column + 1,
+                        f"too many values (more than {MAX_VALUES} once aliases are expanded); is this a YAML bomb?")
+            if isinstance(event, yaml.CollectionStartEvent):
+                if event.tag is not None and event.tag not in _PLAIN_COLLECTION_TAGS and event.tag != "!":
+                    return (mark.line + 1, mark.column + 1,
+                            f"tag {event.tag!r} is not allowed here (only plain mappings and lists)")
+                depth += 1
+                open_nodes.append([event.anchor, values - 1, depth, depth])
+            elif isinstance(event, yaml.ScalarEvent) and event.anchor is not None:
+                anchors[event.anchor] = (1, 0)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, before, own_depth, deepest = open_nodes.pop()
+            depth -= 1
+            if open_nodes:
+                open_nodes[-1][3] = max(open_nodes[-1][3], deepest)
+            if anchor is not None:
+                anchors[anchor] = (values - before, deepest - own_depth + 1)
+    return None
+
+
 def load_yaml(text: str, file: str) -> LoadedYaml:
     """Parse one YAML document safely; raise :class:`SourceErrors` on bad YAML.
 
     Duplicate keys in a mapping are reported (plain ``safe_load`` keeps the last one).
     An empty document loads as ``None``.
     """
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        limit = limit_error(text)
+        if limit is not None:
+            raise SourceErrors([SourceError(file, *limit)])
+        loader = SafeLoader(text)
         node = loader.get_single_node()
         if node is None:
             return LoadedYaml(file, None, {(): Pos(1, 1, 1, 1)})
@@ -106,9 +199,10 @@ def load_yaml(text: str, file: str) -> LoadedYaml:
                        node.start_mark.line + 1, node.start_mark.column + 1)
         data = _build(loader, node, (), root_pos, positions, errors, file, depth=0)
     except yaml.YAMLError as exc:
-        raise SourceErrors([_mark_error(file, exc)]) from None
+        raise SourceErrors([_mark_error(file, exc, text)]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if errors:
         raise SourceErrors(errors)
     return LoadedYaml(file, data, positions)
