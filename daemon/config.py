@@ -13,6 +13,8 @@ from typing import Any, Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from handmap.mappings.yamlpos import MAX_DEPTH, MAX_VALUES, SafeLoader, limit_error
+
 from .paths import user_config_dir
 
 PACKAGED_CONFIG = "config.yaml"
@@ -20,8 +22,8 @@ PACKAGED_CONFIG = "config.yaml"
 #: so these only stop hostile or broken files (a YAML "billion laughs" bomb, a runaway
 #: generator) from costing memory or time in the daemon that reloads them.
 MAX_CONFIG_BYTES = 256 * 1024
-MAX_YAML_DEPTH = 64  # nested mappings/lists, aliases expanded
-MAX_YAML_VALUES = 50_000  # values in the document once every alias is expanded
+MAX_YAML_DEPTH = MAX_DEPTH  # nested mappings/lists, aliases expanded
+MAX_YAML_VALUES = MAX_VALUES  # values in the document once every alias is expanded
 _SHOWN = reprlib.Repr()  # bounded repr of a bad value, for error messages
 _SHOWN.maxstring = _SHOWN.maxother = 60
 _SHOWN.maxlevel, _SHOWN.maxdict, _SHOWN.maxlist = 2, 3, 4
@@ -102,77 +104,21 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-class _SafeLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, with the scalars it cannot build reported where they are.
-
-    The safe constructor raises plain Python errors for some scalars (``!!int ''``,
-    ``!!bool maybe``, a date like ``2024-13-45``, an integer of 5000 digits); here they
-    become YAML errors with the value's line and column.
-    """
-
-    def construct_object(self, node, deep=False):
-        try:
-            return super().construct_object(node, deep=deep)
-        except yaml.YAMLError:
-            raise
-        except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError) as exc:
-            kind = str(node.tag).rsplit(":", 1)[-1]
-            detail = f": {exc}" if isinstance(exc, ValueError) and str(exc) else ""
-            raise yaml.constructor.ConstructorError(
-                None, None, f"{_shown(node.value)} is not a valid {kind}{detail}", node.start_mark) from None
-
-
 def check_yaml_limits(text: str, name: str) -> None:
-    """Refuse a YAML document that would be too deep or too big once its aliases are
-    expanded, before anything builds it (raises :class:`ConfigError` with where).
-
-    PyYAML's parser is a state machine (no recursion), so its event stream is walked
-    here with counters; its composer and constructor recurse, and aliases make them
-    share nodes that later code (merging, validation, error messages) would walk once
-    per reference. Each anchor's expanded size and height are remembered, so a chain of
-    aliases is measured exactly in one linear pass.
-    """
-    anchors: dict[str, tuple[int, int]] = {}  # anchor -> (values, height) once expanded
-    open_nodes: list[list] = []  # [anchor, values before it, its depth, deepest depth inside]
-    values = 0
-    depth = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        if isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent, yaml.CollectionStartEvent)):
-            if isinstance(event, yaml.AliasEvent):
-                size, height = anchors.get(event.anchor, (1, 0))  # an unknown alias: the composer says so
-            else:
-                size, height = 1, int(isinstance(event, yaml.CollectionStartEvent))
-            values += size
-            reached = depth + height
-            if open_nodes:
-                open_nodes[-1][3] = max(open_nodes[-1][3], reached)
-            if reached > MAX_YAML_DEPTH:
-                mark = event.start_mark
-                raise ConfigError(f"{name}:{mark.line + 1}:{mark.column + 1}: nested too deeply "
-                                  f"(more than {MAX_YAML_DEPTH} levels); a configuration is a few levels deep")
-            if values > MAX_YAML_VALUES:
-                mark = event.start_mark
-                raise ConfigError(f"{name}:{mark.line + 1}:{mark.column + 1}: too many values (more than "
-                                  f"{MAX_YAML_VALUES} once aliases are expanded); is this a YAML bomb?")
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                open_nodes.append([event.anchor, values - 1, depth, depth])
-            elif isinstance(event, yaml.ScalarEvent) and event.anchor is not None:
-                anchors[event.anchor] = (1, 0)
-        elif isinstance(event, yaml.CollectionEndEvent):
-            anchor, before, own_depth, deepest = open_nodes.pop()
-            depth -= 1
-            if open_nodes:
-                open_nodes[-1][3] = max(open_nodes[-1][3], deepest)
-            if anchor is not None:
-                anchors[anchor] = (values - before, deepest - own_depth + 1)
+    """Refuse a YAML document nested too deeply, too big once its aliases are expanded (a
+    "billion laughs" bomb) or with a tag on a mapping or list, before anything builds it:
+    :class:`ConfigError` with where (the profiles' check, ``mappings.yamlpos``)."""
+    problem = limit_error(text)
+    if problem is not None:
+        line, column, message = problem
+        raise ConfigError(f"{name}:{line}:{column}: {message}")
 
 
 def _read_yaml(text: str, name: str) -> tuple[dict, Optional[yaml.Node]]:
     try:
         check_yaml_limits(text, name)
-        node = yaml.compose(text, Loader=_SafeLoader)
-        data = yaml.load(text, Loader=_SafeLoader)  # noqa: S506 (a SafeLoader subclass)
+        node = yaml.compose(text, Loader=SafeLoader)
+        data = yaml.load(text, Loader=SafeLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
