@@ -53,11 +53,21 @@ BUILTIN_POSES: tuple[str, ...] = tuple(p.value for p in Pose)
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 
+#: Upper bounds on numbers that become input events, so no profile (a typo, or one from
+#: someone else) can make one binding scroll a billion steps or type a book: a pynput
+#: scroll of N steps is N button clicks, sent before the next frame is handled.
+MAX_SCROLL_STEPS = 100  # per action
+MAX_SCROLL_SPEED = 1000.0  # drag_scroll wheel steps per view height
+MAX_TYPED_TEXT = 1000  # characters per ``type`` action
+MAX_GAIN = 100.0  # relative pointer gain, acceleration and its cap
+MAX_CURSOR_SPEED = 100_000.0  # joystick cursor pixels per second
+MAX_MONITOR = 63
+
 
 class Strict(BaseModel):
     """Unknown keys are errors; values are immutable once validated."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 def _check_name(value: str) -> str:
@@ -188,13 +198,13 @@ class Region(Strict):
 
 class Absolute(Strict):
     region: Region = Field(default_factory=Region)
-    monitor: Optional[Annotated[int, Field(ge=0)]] = None  # None: all monitors
+    monitor: Optional[Annotated[int, Field(ge=0, le=MAX_MONITOR)]] = None  # None: all monitors
 
 
 class Relative(Strict):
-    gain: Annotated[float, Field(gt=0)] = 1.5  # screen widths per view width, slow moves
-    acceleration: Annotated[float, Field(ge=0)] = 1.0  # extra gain per view width/s of speed
-    max_factor: Annotated[float, Field(ge=1)] = 4.0  # cap on the acceleration factor
+    gain: Annotated[float, Field(gt=0, le=MAX_GAIN)] = 1.5  # screen widths per view width, slow moves
+    acceleration: Annotated[float, Field(ge=0, le=MAX_GAIN)] = 1.0  # extra gain per view width/s of speed
+    max_factor: Annotated[float, Field(ge=1, le=MAX_GAIN)] = 4.0  # cap on the acceleration factor
 
 
 class JoystickKeys(Strict):
@@ -209,7 +219,7 @@ class Joystick(Strict):
     neutral: Union[Literal["start"], tuple[Fraction, Fraction]] = (0.5, 0.5)
     dead_zone: Annotated[float, Field(ge=0, lt=0.5)] = 0.06
     full_offset: Annotated[float, Field(gt=0, le=1)] = 0.25  # offset giving full speed
-    speed: Annotated[float, Field(gt=0)] = 1200.0  # cursor pixels per second at full offset
+    speed: Annotated[float, Field(gt=0, le=MAX_CURSOR_SPEED)] = 1200.0  # cursor pixels per second at full offset
     keys: JoystickKeys = Field(default_factory=JoystickKeys)
 
     @model_validator(mode="after")
@@ -270,8 +280,8 @@ class KeyRelease(Strict):
 
 
 class ScrollSteps(Strict):
-    dx: int = 0
-    dy: int = 0  # positive: wheel up
+    dx: Annotated[int, Field(ge=-MAX_SCROLL_STEPS, le=MAX_SCROLL_STEPS)] = 0
+    dy: Annotated[int, Field(ge=-MAX_SCROLL_STEPS, le=MAX_SCROLL_STEPS)] = 0  # positive: wheel up
 
 
 class ScrollAction(Strict):
@@ -279,7 +289,7 @@ class ScrollAction(Strict):
 
 
 class DragScrollSpec(Strict):
-    speed: Annotated[float, Field(gt=0)] = 25.0  # wheel steps per view height of motion
+    speed: Annotated[float, Field(gt=0, le=MAX_SCROLL_SPEED)] = 25.0  # wheel steps per view height of motion
     natural: bool = True  # the page follows the hand (hand up scrolls down)
 
 
@@ -288,7 +298,7 @@ class DragScroll(Strict):
 
 
 class TypeText(Strict):
-    text: Annotated[str, Field(min_length=1)] = Field(alias="type")
+    text: Annotated[str, Field(min_length=1, max_length=MAX_TYPED_TEXT)] = Field(alias="type")
 
 
 class ScreenPoint(Strict):
