@@ -3,7 +3,9 @@ a private home, real X client windows, and what the X server says is held.
 
 Everything here starts real processes; nothing is mocked. Test modules load this file
 as a plugin (``pytest_plugins = ["e2e_util"]``) so that the session35 replay, the one
-MediaPipe run they share, is made once per test session.
+MediaPipe run they share, is made once per test session. (They import it before pytest
+loads it as a plugin, too late for assertion rewriting: PYTEST_DONT_REWRITE. Its own
+checks raise AssertionError with their message.)
 """
 
 from __future__ import annotations

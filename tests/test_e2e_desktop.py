@@ -145,6 +145,7 @@ def test_sigterm_mid_drag_releases_button_and_key(desktop, session35_replay, tmp
         assert xstate.buttons_down() == set()
         assert xstate.keys_down() == set()
         wait_until(lambda: target.events("button_release"), 5, "the window to get the release")
+        assert not (desktop.runtime_dir / "handmap-held.json").exists(), "a clean exit left a held-input journal"
     finally:
         run.stop()
         xstate.close()
@@ -169,6 +170,7 @@ def test_sigkill_mid_drag_is_released_by_the_next_start(desktop, session35_repla
         assert "previous run left held" in out.stderr
         assert xstate.buttons_down() == set()
         assert xstate.keys_down() == set()
+        assert not journal.exists()
     finally:
         run.stop()
         xstate.close()
