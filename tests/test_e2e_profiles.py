@@ -15,6 +15,7 @@ from cli import handmap
 from e2e_util import (
     HandmapProcess,
     XClient,
+    XState,
     looped_trace,
     private_env,
     unmatched_presses,
@@ -139,3 +140,62 @@ def test_hot_reload_applies_edits_keeps_last_good_on_broken_file(desktop, sessio
         assert unmatched_presses(run.events()) == []
     finally:
         run.stop()
+
+
+#: A fist holds the left button (a drag) and shift; an open hand drops it.
+DRAG_PROFILE = """\
+version: 1
+name: e2e-drag
+pointer: {mode: absolute, hand: any}
+bindings:
+  - enter: closed
+    do: [{mouse_down: left, sticky: true}, {hold: shift}]
+  - enter: open
+    do: {mouse_up: left}
+"""
+
+
+def test_focus_change_and_pause_mid_drag_let_go_on_the_x_server(desktop, session35_replay, tmp_path):
+    """Issues 4 and 5 together: pynput output, a drag in progress (the X server has the
+    button and shift down); focusing a window of another profile releases them, and so
+    does ``handmap pause`` during the next drag."""
+    env = private_env(tmp_path / "home", desktop)
+    write_profile(env, "e2e-drag", DRAG_PROFILE)
+    write_profile(env, "gamea", GAMEA)
+    source = looped_trace(session35_replay.trace, tmp_path / "long.trace.jsonl", 3)
+    windows = {klass: XClient(desktop, klass, workdir=tmp_path) for klass in ("gamea", "e2eother")}
+    xstate = XState(desktop.display)
+    run = None
+
+    def dragging() -> bool:
+        return 1 in xstate.buttons_down() and "Shift_L" in xstate.keys_down()
+
+    def released() -> bool:
+        return not xstate.buttons_down() and "Shift_L" not in xstate.keys_down()
+
+    try:
+        windows["e2eother"].activate()
+        run = HandmapProcess(["--source", str(source), "--realtime", "--output", "pynput", "--no-tray",
+                              "--profile", "e2e-drag"], env, tmp_path, verbose=True)
+        run.wait_ready()
+        wait_until(dragging, 30, "a drag on the X server", every=0.01)
+        t0 = windows["gamea"].activate()
+        wait_until(released, 5, "the drag released after the focus change", every=0.005)
+        print(f"\nfocus change -> drag released on the X server: {1000 * (time.monotonic() - t0):.0f} ms")
+        assert run.status()["profile"] == "gamea"
+        windows["e2eother"].activate()  # back to the --profile one
+        wait_until(lambda: (run.status() or {}).get("profile") == "e2e-drag", 5, "profile e2e-drag again")
+        wait_until(dragging, 30, "the next drag on the X server", every=0.01)
+        out = handmap("pause", env=env, timeout=30)
+        assert out.returncode == 0, out.stderr
+        wait_until(released, 5, "the drag released on pause", every=0.005)
+        assert run.status()["state"] == "paused"
+        run.signal(signal.SIGTERM)
+        assert run.wait(20) == 0, run.stderr()
+        assert not xstate.buttons_down() and not xstate.keys_down()
+    finally:
+        if run is not None:
+            run.stop()
+        xstate.close()
+        for window in windows.values():
+            window.close()
