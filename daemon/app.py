@@ -316,6 +316,18 @@ class Daemon:
             except Exception:
                 log.exception("tray update failed")
 
+    def _release_on_exit(self) -> None:
+        """The last releases, each step tried whatever the one before did. Never raises:
+        the output may be what failed (a display that went away), and the reason the loop
+        ended (a signal, ``DaemonFailed``) must not be replaced by a release error."""
+        steps = (lambda: self._emit(self.mapping.shutdown()), self._forget_hands,
+                 lambda: self.pipeline.release_all("exit"))
+        for step in steps:
+            try:
+                step()
+            except Exception:
+                log.exception("error while releasing held input at exit")
+
     def run(self) -> RunSummary:
         previous = self._install_signals()
         start = time.perf_counter()
@@ -390,20 +402,15 @@ class Daemon:
                     window_start, window_frames = now, 0
         finally:
             self._state = DaemonState.STOPPING
-            try:
-                self._emit(self.mapping.shutdown())
-                self._forget_hands()
-            finally:
-                self.pipeline.release_all("exit")
-                for sig, handler in previous:
-                    signal.signal(sig, handler)
-                if source is not None:
-                    source.close()
-                for stop in self.services.on_stop:
-                    try:
-                        stop()
-                    except Exception:
-                        log.exception("error while stopping")
+            self._release_on_exit()
+            for sig, handler in previous:
+                signal.signal(sig, handler)
+            stops = ([source.close] if source is not None else []) + list(self.services.on_stop)
+            for stop in stops:
+                try:
+                    stop()
+                except Exception:
+                    log.exception("error while stopping")
         seconds = time.perf_counter() - start
         return RunSummary(frames=self.pipeline.frames, seconds=seconds,
                           dropped=source.dropped if source is not None else 0, errors=errors, skipped_idle=skipped)
