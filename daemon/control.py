@@ -183,8 +183,11 @@ def handle_request(controller: Controller, line: bytes) -> dict:
         request = json.loads(line.decode("utf-8"))
     except UnicodeDecodeError:
         return _error("request is not UTF-8 text")
-    except ValueError as exc:
-        return _error(f"request is not valid JSON ({exc.msg} at column {exc.colno})")
+    except RecursionError:  # "[[[[..." within the size limit still nests past Python's stack
+        return _error("request is not valid JSON (nested too deeply)")
+    except ValueError as exc:  # JSONDecodeError, or e.g. an integer of more than 4300 digits
+        detail = f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
+        return _error(f"request is not valid JSON ({detail[:200]})")
     if not isinstance(request, dict):
         return _error('request must be a JSON object like {"cmd": "status"}')
     name = request.get("cmd")
