@@ -432,3 +432,54 @@ def test_handmap_run_refuses_a_non_trace_in_one_line(scratch, content):
     errors = [line for line in result.stderr.splitlines() if "error" in line]
     assert errors == [line for line in errors if line.startswith(f"handmap: error: {path} is not a handmap trace: ")]
     assert len(errors) == 1 and "Traceback" not in result.stderr
+
+
+# ----------------------------------------------------------------------------- privacy
+
+
+def files_under(folder: Path) -> set[Path]:
+    return {p for p in folder.rglob("*") if p.is_file() or p.is_symlink()}
+
+
+def test_nothing_the_camera_sees_is_written_unless_asked(scratch, data_dir):
+    """A real photo through the real tracker (hands and faces), with HOME, the XDG
+    folders and the working folder all empty temporary folders: the run writes no file
+    anywhere but the runtime folder (control socket, lock, held-input journal) and the
+    model cache unless
+    ``--record`` asks for a trace, which then holds the landmarks. The face-touch
+    history is off for file sources (it would hold episode times, hand and profile only).
+    """
+    photo = data_dir / "hands" / "ht" / "0.jpg"
+    folder = scratch / "privacy"
+    home, work, runtime = folder / "home", folder / "work", folder / "run"
+    for d in (home, work, runtime):
+        d.mkdir(parents=True, mode=0o700)
+    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
+           "XDG_DATA_HOME": str(home / ".local" / "share"), "XDG_CACHE_HOME": str(home / ".cache"),
+           "XDG_RUNTIME_DIR": str(runtime), "DISPLAY": "", "WAYLAND_DISPLAY": ""}
+    import subprocess
+    import sys
+
+    def run(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "handmap.daemon.cli", "run", "--source", str(photo),
+                               "--output", "dry-run", "--no-tray", *extra],
+                              cwd=work, env=env, capture_output=True, text=True, timeout=300)
+
+    def written() -> set[Path]:
+        """Files written outside the caches of models (built from the mediapipe wheel)
+        and of matplotlib's font list (imported by mediapipe)."""
+        cache = home / ".cache"
+        return {p for p in files_under(home) | files_under(work)
+                if not (p.is_relative_to(cache / "handmap" / "models") and p.suffix == ".task")
+                and not p.is_relative_to(cache / "matplotlib")}
+
+    result = run()
+    assert result.returncode == 0, result.stderr
+    assert any(e["type"] in ("pose", "mouse_move") for e in json_lines(result.stdout)), result.stdout  # saw a hand
+    assert written() == set()
+    trace = work / "asked.jsonl"
+    result = run("--record", str(trace))
+    assert result.returncode == 0, result.stderr
+    assert written() == {trace}
+    lines = trace.read_text(encoding="utf-8").splitlines()
+    assert json.loads(lines[0])["format"] == "handmap-trace" and decode_line(lines[1], 2).hands
