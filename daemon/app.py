@@ -374,7 +374,11 @@ class Daemon:
                     continue
                 if idle_capable and self._idle_enabled and self._idle_now(time.monotonic()) and frame.image is not None:
                     now = time.monotonic()
-                    if not self._motion.moved(frame.image) and now < self._next_idle_look:
+                    try:
+                        moved = self._motion.moved(frame.image)
+                    except Exception:  # a corrupt frame: the pipeline below drops it, with the reason
+                        moved = True
+                    if not moved and now < self._next_idle_look:
                         skipped += 1  # a still view with no hand: nothing new to look for
                         continue
                     self._next_idle_look = now + IDLE_LOOK_S

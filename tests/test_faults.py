@@ -10,6 +10,7 @@ scripted part.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -306,4 +307,93 @@ def test_tray_says_camera_lost_and_running_again(desktop, monkeypatch, tmp_path,
     finally:
         running.stop()
         gc.collect()  # pystray's X11 icon is in reference cycles: close it while X runs
+    assert running.error is None, running.error
+
+
+LOST_CAMERA_RUN = textwrap.dedent("""
+    # The real `handmap run`, its camera a scripted device (no camera exists here) that
+    # delivers the session35 fist, then is unplugged for good.
+    import sys, threading, time
+    from pathlib import Path
+    import handmap.daemon.assemble as assemble
+    from faulty import FIST_FRAMES, Device, video_frames
+    from handmap.daemon.cli import main
+
+    video = Path(sys.argv[1])
+    device = Device(video_frames(video, FIST_FRAMES), fps=15)
+    assemble.open_source = lambda spec, **kw: device.open_camera()
+
+    def unplug_later():
+        while device.delivered < 45:
+            time.sleep(0.01)
+        device.unplug()
+
+    threading.Thread(target=unplug_later, daemon=True).start()
+    sys.exit(main(sys.argv[2:]))
+""")
+
+
+def test_handmap_status_says_camera_lost_and_sigterm_ends_the_retries(tmp_path, session35):
+    import signal
+
+    env = make_home(tmp_path)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), env.get("PYTHONPATH", "")])
+    video = str(session35 / VIDEO_NAME)
+    proc = subprocess.Popen([sys.executable, "-c", LOST_CAMERA_RUN, video, "run", "--source", video,
+                             "--output", "dry-run", "--profile", "holdtest", "--no-tray"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        def state() -> str:
+            done = handmap("status", "--json", env=env, timeout=30)
+            return json.loads(done.stdout)["state"] if done.returncode == 0 else ""
+
+        wait_for(lambda: state() == CAMERA_LOST or proc.poll() is not None, 60, "handmap status to say camera lost",
+                 step=0.2)
+        assert proc.poll() is None, proc.communicate()[1]
+        time.sleep(2.0)  # into the retry backoff
+        assert state() == CAMERA_LOST
+        proc.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        stdout, stderr = proc.communicate(timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, stderr
+    assert took < 2.0, f"SIGTERM took {took:.1f} s to end the camera retries"
+    assert "stopped delivering frames; retrying" in stderr
+    events = json_lines(stdout)
+    pressed = {("key", e["key"]) for e in events if e["type"] == "key_down"}
+    pressed |= {("button", e["button"]) for e in events if e["type"] == "mouse_down"}
+    assert HELD <= pressed
+    assert not held_in_stream(events)
+
+
+NO_HAND_PHOTO = "hands/ft/mother-and-son-mom-kid-woman-royalty-free-thumbnail.jpg"  # labelled: no hand at all
+
+
+def test_corrupt_frames_at_the_idle_rate_are_dropped_too(tmp_path, session35, data_dir, caplog):
+    """With no hand in view the daemon looks at frames through its motion gate first:
+    a corrupt frame there must be dropped like anywhere else, not end the daemon."""
+    from handmap.daemon.sources import read_image
+
+    caplog.set_level(logging.INFO, logger="handmap")
+    device = Device([read_image(data_dir / NO_HAND_PHOTO)], fps=15)
+    built, stream = build_daemon(tmp_path, session35)
+    use_opener(built, device.open_camera)
+    built.daemon._idle_enabled = True  # what build() sets for a camera
+    running = Running(built)
+    try:
+        wait_for(lambda: running.state() == "no hand", 10, "the daemon to see no hand")
+        time.sleep(app.IDLE_AFTER_S + 0.5)  # idle now
+        device.inject(*[CORRUPT_IMAGES["grey"]] * 30)  # two seconds of them, some read at the idle rate
+        wait_for(lambda: any("could not be processed" in r.getMessage() for r in caplog.records) or running.error,
+                 10, "a corrupt frame to be looked at")
+        time.sleep(2.5)
+        assert running.error is None, running.error
+        assert running.thread.is_alive()
+        assert running.state() == "no hand"
+    finally:
+        running.stop()
     assert running.error is None, running.error
