@@ -33,6 +33,10 @@ _DBUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Conf
 """
 
 
+class _Exited(Exception):
+    """A child process of the test desktop exited during start-up."""
+
+
 def missing_programs(extra: tuple[str, ...] = ()) -> list[str]:
     return [p for p in REQUIRED_PROGRAMS + extra if shutil.which(p) is None]
 
@@ -113,15 +117,25 @@ def start_desktop(width: int = 1920, height: int = 1080, notifications: bool = T
         env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY",)}
         env.update(DISPLAY=display, XDG_RUNTIME_DIR=str(runtime_dir), XDG_SESSION_TYPE="x11")
 
-        wm = subprocess.Popen(["matchbox-window-manager", "-use_titlebar", "no"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(wm)
-
         def wm_ready() -> bool:
+            if wm.poll() is not None:
+                raise _Exited()
             out = subprocess.run(["xprop", "-root", "_NET_SUPPORTING_WM_CHECK"], env=env, capture_output=True, text=True)
             return "window id" in out.stdout
 
-        _wait(wm_ready, 30, "the window manager")
+        # Under load matchbox now and then exits at once ("can't open display") while
+        # the display is fine: start it again rather than fail the test.
+        for attempt in range(4):
+            wm = subprocess.Popen(["matchbox-window-manager", "-use_titlebar", "no"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(wm)
+            try:
+                _wait(wm_ready, 30, "the window manager")
+                break
+            except _Exited:
+                time.sleep(0.2 * (attempt + 1))
+        else:
+            raise RuntimeError("test desktop: the window manager kept exiting at start-up")
 
         dbus_address = ""
         if notifications:
