@@ -102,7 +102,7 @@ def run_outage(tmp_path, session35, fist_images, start_fault, end_fault):
 def test_camera_that_disappears_and_returns(tmp_path, session35, fist_images, fast_retry, caplog):
     caplog.set_level(logging.INFO, logger="handmap")
     released = run_outage(tmp_path, session35, fist_images, Device.unplug, Device.replug)
-    assert released < 2.0
+    assert released < 3.0
     messages = [r.getMessage() for r in caplog.records]
     assert any("stopped delivering frames; retrying" in m for m in messages), messages
     assert any("still no camera" in m for m in messages), messages  # it retried while unplugged
@@ -350,7 +350,9 @@ def test_handmap_status_says_camera_lost_and_sigterm_ends_the_retries(tmp_path, 
         wait_for(lambda: state() == CAMERA_LOST or proc.poll() is not None, 60, "handmap status to say camera lost",
                  step=0.2)
         assert proc.poll() is None, proc.communicate()[1]
-        time.sleep(2.0)  # into the retry backoff
+        # Into the 4 s retry wait (0.5 + 1 + 2 s of waits done): without SIGTERM
+        # cutting it short, the daemon would sleep on for 3 s or more.
+        time.sleep(4.0)
         assert state() == CAMERA_LOST
         proc.send_signal(signal.SIGTERM)
         sent = time.monotonic()
@@ -361,7 +363,7 @@ def test_handmap_status_says_camera_lost_and_sigterm_ends_the_retries(tmp_path, 
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, stderr
-    assert took < 2.0, f"SIGTERM took {took:.1f} s to end the camera retries"
+    assert took < 2.5, f"SIGTERM took {took:.1f} s to end the camera retries"
     assert "stopped delivering frames; retrying" in stderr
     events = json_lines(stdout)
     pressed = {("key", e["key"]) for e in events if e["type"] == "key_down"}
