@@ -35,7 +35,6 @@ from handmap.daemon.sources import CameraSource, Frame, SourceError, SourceLost,
 from handmap.gestures.trace import decode_line, encode_header, encode_observation, is_header
 from handmap.gestures.types import FrameObservation
 
-PROJECT = Path(__file__).resolve().parents[1]
 VIDEO_NAME = "subhih_session35_10fps_x5.mp4"
 #: session35 video frames of a closed fist held still (stills 10-12, the left hand).
 FIST_FRAMES = range(50, 65)

@@ -10,7 +10,6 @@ SIGKILL and a restart) and then reads the X server's own button mask and keymap.
 from __future__ import annotations
 
 import dataclasses
-import os
 import signal
 import subprocess
 import sys
