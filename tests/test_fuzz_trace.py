@@ -15,6 +15,8 @@ import logging
 import math
 import os
 import re
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -445,8 +447,7 @@ def test_nothing_the_camera_sees_is_written_unless_asked(scratch, data_dir):
     """A real photo through the real tracker (hands and faces), with HOME, the XDG
     folders and the working folder all empty temporary folders: the run writes no file
     anywhere but the runtime folder (control socket, lock, held-input journal) and the
-    model cache unless
-    ``--record`` asks for a trace, which then holds the landmarks. The face-touch
+    model cache unless ``--record`` asks for a trace, which then holds the landmarks. The face-touch
     history is off for file sources (it would hold episode times, hand and profile only).
     """
     photo = data_dir / "hands" / "ht" / "0.jpg"
@@ -457,9 +458,6 @@ def test_nothing_the_camera_sees_is_written_unless_asked(scratch, data_dir):
     env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
            "XDG_DATA_HOME": str(home / ".local" / "share"), "XDG_CACHE_HOME": str(home / ".cache"),
            "XDG_RUNTIME_DIR": str(runtime), "DISPLAY": "", "WAYLAND_DISPLAY": ""}
-    import subprocess
-    import sys
-
     def run(*extra: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "handmap.daemon.cli", "run", "--source", str(photo),
                                "--output", "dry-run", "--no-tray", *extra],
