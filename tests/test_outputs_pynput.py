@@ -270,3 +270,27 @@ def test_sigkill_leaves_input_held_until_the_next_start_recovers_it(x_desktop):
         assert not (x_desktop.runtime_dir / "handmap-held.json").exists()
     finally:
         output.close()
+
+
+def test_every_profile_key_name_presses_and_releases(output, x_desktop):
+    """Whatever key a valid profile names (mappings/keys.py), pynput presses and releases it on
+    X, or refuses it with a clear error when the X keyboard map lacks it (Xvfb has no F13-F20)."""
+    from handmap.mappings.keys import ALL_KEY_NAMES
+
+    names = sorted(ALL_KEY_NAMES - {"caps_lock", "num_lock", "scroll_lock"})  # locks would toggle state
+    refused = []
+    for name in names:
+        try:
+            output.emit(at(0.0, KeyDown(name)))
+        except ValueError as exc:
+            assert "is not on this X server's keyboard map" in str(exc)
+            refused.append(name)
+            continue
+        _, keys = x_held(x_desktop.display)
+        assert keys, f"{name} is not held on the X server"
+        output.emit(at(0.0, KeyUp(name)))
+        assert x_held(x_desktop.display) == (0, []), f"{name} stayed down"
+    assert set(refused) <= {f"f{i}" for i in range(13, 21)}
+    output.emit(at(0.0, KeyDown("a")))  # the X connection still works after a refusal
+    output.release_all()
+    assert x_held(x_desktop.display) == (0, [])

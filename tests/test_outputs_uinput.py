@@ -235,3 +235,18 @@ def test_auto_choice_by_session():
     assert choose_output(None, {"DISPLAY": ":0"}, platform="linux").name == "pynput"
     assert choose_output(None, {}, platform="darwin").name == "pynput"
     assert choose_output(None, {}, platform="win32").name == "pynput"
+
+
+def test_every_profile_key_name_has_a_key(devices):
+    """Whatever key a valid profile names (mappings/keys.py), the uinput keyboard can press it."""
+    from handmap.mappings.keys import ALL_KEY_NAMES
+
+    output, _, keyboard = devices
+    for name in sorted(ALL_KEY_NAMES):
+        output.emit(Stamped(0.0, 0, KeyDown(name)))
+        output.emit(Stamped(0.0, 0, KeyUp(name)))
+    calls = keyboard.take()
+    codes = set(keyboard.capabilities[ecodes.EV_KEY])
+    assert {c[1] for c in calls if c != SYN} <= codes
+    assert sum(1 for c in calls if c != SYN and c[2] == 1) >= len(ALL_KEY_NAMES)
+    assert len(output.held) == 0

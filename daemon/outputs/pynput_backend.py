@@ -129,7 +129,16 @@ class PynputOutput(HoldingOutput):
                 return Stroke(keyboard.KeyCode.from_vk(keysym))
             if 1 in levels:
                 return Stroke(keyboard.KeyCode.from_vk(keysym), (keyboard.Key.shift,))
-        return Stroke(resolve_key(keyboard, name))
+        key = resolve_key(keyboard, name)
+        if self._xorg_display is not None and isinstance(key, keyboard.Key):
+            keysym = key.value.vk  # pynput's X11 keys carry their keysym as vk
+            if keysym and not self._xorg_display.keysym_to_keycode(keysym):
+                # XTest with keycode 0 is an X error that leaves the connection unusable
+                raise ValueError(
+                    f"key {name!r} is not on this X server's keyboard map: pick another key, "
+                    "or add it to the map first (xmodmap)"
+                )
+        return Stroke(key)
 
     def _press(self, key: Any) -> None:
         self._down[key] += 1
