@@ -399,3 +399,25 @@ def test_corrupt_frames_at_the_idle_rate_are_dropped_too(tmp_path, session35, da
     finally:
         running.stop()
     assert running.error is None, running.error
+
+
+def test_a_broken_hand_model_stops_the_daemon_with_a_clear_error(tmp_path, session35, fist_images, caplog):
+    """The hand model's graph shut down under the daemon (a real MediaPipe failure, not a
+    stand-in): every frame fails, and the daemon stops with DaemonFailed."""
+    device = Device(fist_images, fps=30)
+    built, stream = build_daemon(tmp_path, session35)
+    use_opener(built, device.open_camera)
+    running = Running(built)
+    try:
+        wait_for(lambda: held_in_stream(stream.events()) == HELD, 20, "the fist to hold")
+        built.daemon.pause()  # no frame is analysed while paused: the model can be shut safely
+        wait_for(lambda: running.state() == "paused", 5, "paused")
+        built.pipeline.tracker._hands.close()
+        built.daemon.resume()
+        running.join(20)
+    finally:
+        running.stop()
+    assert isinstance(running.error, DaemonFailed), running.error
+    failed = [r for r in caplog.records if "could not be processed (dropped)" in r.getMessage()]
+    assert len(failed) == MAX_CONSECUTIVE_ERRORS
+    assert not held_in_stream(stream.events())
