@@ -290,7 +290,10 @@ def _reloader(daemon: Daemon, mapping, store, options: RunOptions, env, config: 
         profile_paths = [p for p in paths if p != config_file]
         if profile_paths:
             try:
-                daemon.reload_profile()
+                # Reloading releases held input: only when the active profile (or one it
+                # extends) changed, so saving another profile does not drop a drag.
+                if store.load(mapping.name) != mapping.profile:
+                    daemon.reload_profile()
             except Exception as exc:
                 log.error("%s (keeping the last good version of profile %s)", exc, mapping.name)
             if services.switcher is not None:

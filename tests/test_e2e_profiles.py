@@ -157,8 +157,8 @@ bindings:
 
 def test_focus_change_and_pause_mid_drag_let_go_on_the_x_server(desktop, session35_replay, tmp_path):
     """Issues 4 and 5 together: pynput output, a drag in progress (the X server has the
-    button and shift down); focusing a window of another profile releases them, and so
-    does ``handmap pause`` during the next drag."""
+    button and shift down); focusing a window of another profile releases them, saving
+    another profile's file does not, and ``handmap pause`` during the next drag does."""
     env = private_env(tmp_path / "home", desktop)
     write_profile(env, "e2e-drag", DRAG_PROFILE)
     write_profile(env, "gamea", GAMEA)
@@ -186,6 +186,10 @@ def test_focus_change_and_pause_mid_drag_let_go_on_the_x_server(desktop, session
         windows["e2eother"].activate()  # back to the --profile one
         wait_until(lambda: (run.status() or {}).get("profile") == "e2e-drag", 5, "profile e2e-drag again")
         wait_until(dragging, 30, "the next drag on the X server", every=0.01)
+        # Saving another profile reloads that one only: the drag goes on.
+        write_profile(env, "gameb", GAMEB)
+        wait_until(lambda: "gameb.yaml" in run.stderr(), 10, "the new profile file to be loaded")
+        assert 1 in xstate.buttons_down(), "saving another profile dropped the drag"
         out = handmap("pause", env=env, timeout=30)
         assert out.returncode == 0, out.stderr
         wait_until(released, 5, "the drag released on pause", every=0.005)
