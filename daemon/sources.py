@@ -179,14 +179,18 @@ class ImageFolderSource:
         return 0
 
     def read(self) -> Optional[Frame]:
-        if self._index >= len(self._files):
-            return None
-        image = _read_image(self._files[self._index])
-        t = self._index / self.fps
-        self._pacer.wait(t)
-        frame = Frame(t=t, index=self._index, image=image, available_at=time.perf_counter())
-        self._index += 1
-        return frame
+        while self._index < len(self._files):
+            index = self._index
+            self._index += 1
+            try:
+                image = _read_image(self._files[index])
+            except SourceError as exc:  # one damaged file loses one frame, not the rest of the folder
+                log.warning("%s (skipped)", exc)
+                continue
+            t = index / self.fps
+            self._pacer.wait(t)
+            return Frame(t=t, index=index, image=image, available_at=time.perf_counter())
+        return None
 
     def skip(self) -> bool:
         """Pass over the next image without decoding it (idle rate); False at the end."""

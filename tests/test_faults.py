@@ -421,3 +421,23 @@ def test_a_broken_hand_model_stops_the_daemon_with_a_clear_error(tmp_path, sessi
     failed = [r for r in caplog.records if "could not be processed (dropped)" in r.getMessage()]
     assert len(failed) == MAX_CONSECUTIVE_ERRORS
     assert not held_in_stream(stream.events())
+
+
+def test_damaged_images_in_a_folder_lose_one_frame_each(tmp_path, session35):
+    import shutil
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    originals = sorted((session35 / "frames").glob("*.jpg"))[:6]
+    for n, path in enumerate(originals):
+        shutil.copy(path, folder / f"{n:02d}.jpg")
+    (folder / "02.jpg").write_bytes(originals[2].read_bytes()[:3000])  # cut short
+    (folder / "03.jpg").write_text("not a picture")
+    done = handmap("run", "--source", str(folder), "--output", "dry-run", "--report-frames", "--no-tray",
+                   env=make_home(tmp_path), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert [e["frame"] for e in json_lines(done.stdout) if e["type"] == "hands"] == [0, 1, 4, 5]
+    warnings = [line for line in done.stderr.splitlines() if "(skipped)" in line]
+    assert len(warnings) == 2, warnings
+    assert f"{folder / '02.jpg'} is not an image" in warnings[0] and f"{folder / '03.jpg'} is not an image" in warnings[1]
+    assert "handmap: 4 frames in" in done.stderr.splitlines()[-1]
