@@ -25,6 +25,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cli import handmap
 from handmap.daemon.config import (
     MAX_CONFIG_BYTES,
     MAX_YAML_DEPTH,
@@ -415,3 +416,19 @@ def test_reloading_a_hostile_config_keeps_the_last_good_one(scratch):
     assert len(applied) == 1 and applied[-1].camera.index == 3
     path.write_text("camera: {index: 4}\n", encoding="utf-8")
     assert reloader.process([path]).applied == {path} and applied[-1].camera.index == 4
+
+
+def test_handmap_run_with_a_hostile_config_says_so_in_one_line(scratch):
+    """The real command line: a bomb passed with --config stops `handmap run` before it
+    starts, with one positioned line on stderr and no traceback."""
+    folder = scratch / "cli"
+    folder.mkdir(mode=0o700)
+    bomb = folder / "config.yaml"
+    bomb.write_text("gestures:\n" + billion_laughs(indent="  "), encoding="utf-8")
+    trace = folder / "empty.jsonl"
+    trace.write_text('{"format":"handmap-trace","version":1}\n', encoding="utf-8")
+    result = handmap("run", "--config", str(bomb), "--source", str(trace), "--output", "dry-run", "--no-tray",
+                     env={"XDG_RUNTIME_DIR": str(folder), "XDG_CONFIG_HOME": str(folder / "xdg")}, timeout=120)
+    assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("handmap: error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"handmap: error: {bomb}:") and "too many values" in errors[0]
