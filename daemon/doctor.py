@@ -22,7 +22,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Callable, Mapping, Optional
 
-from .outputs import DRY_RUN, UINPUT, OutputUnavailable, Session, choose_output, session_kind
+from .outputs import DRY_RUN, OutputUnavailable, Session, choose_output, session_kind
 
 log = logging.getLogger("handmap.doctor")
 
@@ -156,7 +156,8 @@ def check_cameras(platform: str = sys.platform, opener: Callable[[int], tuple[bo
     where = ", ".join(str(i) for i in indices)
     fix = no_camera_fix
     if platform == "darwin":
-        fix = "allow camera access for your terminal or handmap in System Settings > Privacy & Security > Camera; " + fix
+        fix = ("allow camera access for your terminal or handmap in "
+               "System Settings > Privacy & Security > Camera; " + fix)
     return Check("cameras", Status.WARN, f"no camera gives frames (tried index {where})", fix)
 
 
@@ -289,8 +290,7 @@ def _notification_server_name(env: Mapping[str, str]) -> str:
 
 def check_notifications(env: Mapping[str, str], platform: str = sys.platform) -> Check:
     if platform == "darwin":
-        return Check("notifications", Status.OK, "macOS Notification Centre",
-                     "")
+        return Check("notifications", Status.OK, "macOS Notification Centre")
     if platform == "win32":
         return Check("notifications", Status.OK, "Windows toast notifications")
     no_server_fix = ("start your desktop's notification daemon (GNOME and KDE have one; on a bare window manager "
@@ -307,7 +307,8 @@ def check_notifications(env: Mapping[str, str], platform: str = sys.platform) ->
         return Check("notifications", Status.WARN, "session D-Bus reachable, but no notification server on it",
                      no_server_fix)
     server = _notification_server_name(bus_env)
-    return Check("notifications", Status.OK, "notification server on the session D-Bus" + (f": {server}" if server else ""))
+    found = "notification server on the session D-Bus" + (f": {server}" if server else "")
+    return Check("notifications", Status.OK, found)
 
 
 def _x_tray_owner(display: str) -> tuple[Optional[bool], str]:
@@ -350,7 +351,8 @@ def check_tray(env: Mapping[str, str], platform: str = sys.platform) -> Check:
         sni, _ = _name_has_owner(bus_env, STATUS_NOTIFIER_WATCHER)
         if sni:
             return Check("tray", Status.WARN,
-                         "a StatusNotifier tray (AppIndicator) is running, but no XEmbed tray for pystray's xorg backend",
+                         "a StatusNotifier tray (AppIndicator) is running, "
+                         "but no XEmbed tray for pystray's xorg backend",
                          "install PyGObject and the AppIndicator typelib so pystray can use it, or run with --no-tray")
     return Check("tray", Status.WARN, why or f"no system tray on {display} (_NET_SYSTEM_TRAY_S0 has no owner)",
                  no_tray_fix)

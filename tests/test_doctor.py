@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from handmap.daemon.doctor import Status, check_cameras, check_notifications, format_checks, run_checks
 
@@ -67,11 +66,16 @@ def test_no_tray_and_no_notification_server_are_found_with_fixes(desktop):
     assert "--no-tray" in checks["tray"]["fix"]
 
 
+def json_checks(env: dict, *args: str) -> dict[str, dict]:
+    return by_name([json.loads(x) for x in doctor(env, "--json", *args).stdout.splitlines()])
+
+
 def test_requested_output_is_checked(desktop):
-    checks = by_name([json.loads(x) for x in doctor(desktop.env, "--json", "--output", "dry-run").stdout.splitlines()])
-    assert checks["output"]["status"] == "warn" and checks["output"]["finding"].startswith("dry-run (asked for dry-run)")
+    checks = json_checks(desktop.env, "--output", "dry-run")
+    assert checks["output"]["status"] == "warn"
+    assert checks["output"]["finding"].startswith("dry-run (asked for dry-run)")
     if not Path("/dev/uinput").exists():
-        checks = by_name([json.loads(x) for x in doctor(desktop.env, "--json", "--output", "uinput").stdout.splitlines()])
+        checks = json_checks(desktop.env, "--output", "uinput")
         assert checks["output"]["status"] == "fail" and "sudo modprobe uinput" in checks["output"]["fix"]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from handmap.daemon.outputs import OutputUnavailable, choose_output, guard, select_output
+from handmap.daemon.outputs import OutputUnavailable, choose_output, select_output
 from handmap.daemon.outputs.dryrun import DryRunOutput
 from handmap.mappings.actions import (
     Button, KeyDown, KeyUp, MouseDown, MouseMove, MouseUp, ReportFaceTouch, ReportPaused, ReportPose,

@@ -149,7 +149,8 @@ def choose_output(
             )
         return Choice(UINPUT, "Wayland session: pynput cannot inject into Wayland windows", issue)
     if issue is None:
-        return Choice(UINPUT, "no graphical session found (DISPLAY and WAYLAND_DISPLAY unset): uinput works without one")
+        return Choice(UINPUT,
+                      "no graphical session found (DISPLAY and WAYLAND_DISPLAY unset): uinput works without one")
     return Choice(
         UINPUT,
         "no graphical session found",

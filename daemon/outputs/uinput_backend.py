@@ -21,6 +21,7 @@ writable, python-evdev missing) and how to fix it.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from collections import Counter
@@ -217,9 +218,7 @@ def uinput_problem(devnode: str = UINPUT_DEVNODE, platform: str = sys.platform) 
     """Why uinput cannot work here (with the fix), or None when it can."""
     if not platform.startswith("linux"):
         return OutputUnavailable("the uinput output exists only on Linux", "use --output pynput")
-    try:
-        import evdev  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("evdev") is None:
         return OutputUnavailable(
             "the uinput output needs python-evdev, which is not installed",
             "pip install evdev (it builds from source: needs gcc, the Python headers and linux-libc-dev)",
@@ -234,7 +233,8 @@ def uinput_problem(devnode: str = UINPUT_DEVNODE, platform: str = sys.platform) 
         return OutputUnavailable(
             f"{devnode} is not writable by this user",
             "add the udev rule KERNEL==\"uinput\", GROUP=\"input\", MODE=\"0660\", OPTIONS+=\"static_node=uinput\" "
-            "to /etc/udev/rules.d/60-handmap-uinput.rules, run 'sudo udevadm control --reload && sudo udevadm trigger', "
+            "to /etc/udev/rules.d/60-handmap-uinput.rules, "
+            "run 'sudo udevadm control --reload && sudo udevadm trigger', "
             "'sudo usermod -aG input $USER', then log out and in",
         )
     return None
