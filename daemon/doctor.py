@@ -192,8 +192,10 @@ def check_uinput(env: Mapping[str, str], platform: str = sys.platform) -> Option
     problem = uinput_problem(platform=platform)
     if problem is None:
         return Check("uinput", Status.OK, f"{UINPUT_DEVNODE} is writable: the uinput output can work")
-    needed = session_kind(env, platform) in (Session.WAYLAND, Session.NONE)
-    why = "needed under Wayland" if needed else "only needed under Wayland and for games that read raw input"
+    session = session_kind(env, platform)
+    needed = session in (Session.WAYLAND, Session.NONE)
+    why = {Session.WAYLAND: "needed under Wayland", Session.NONE: "needed without a desktop session"}.get(
+        session, "only needed under Wayland and for games that read raw input")
     return Check("uinput", Status.FAIL if needed and not env.get("DISPLAY") else Status.WARN,
                  f"{problem.problem} ({why})", problem.fix)
 
