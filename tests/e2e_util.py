@@ -49,8 +49,8 @@ def private_env(home: Path, desktop=None, **extra: str) -> dict[str, str]:
     test desktop if given; the model cache is the real one so bundles are not rebuilt."""
     home.mkdir(parents=True, exist_ok=True)
     env = dict(desktop.env if desktop is not None else os.environ)
-    for var in ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "HANDMAP_WINDOW_BACKEND"):
-        if desktop is None:
+    if desktop is None:  # headless: nothing of the machine's own session leaks in
+        for var in ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS"):
             env.pop(var, None)
     runtime = Path(desktop.runtime_dir) if desktop is not None else home / "run"
     runtime.mkdir(mode=0o700, exist_ok=True)
@@ -93,9 +93,8 @@ class HandmapProcess:
         self.stderr_path = workdir / f"{name}.err.txt"
         self._out = open(self.stdout_path, "w")
         self._err = open(self.stderr_path, "w")
-        self.started = time.monotonic()
-        self.proc = subprocess.Popen([*HANDMAP, *(["-v"] if verbose else []), "run", *args], env=env, stdout=self._out, stderr=self._err,
-                                     stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen([*HANDMAP, *(["-v"] if verbose else []), "run", *args], env=env,
+                                     stdout=self._out, stderr=self._err, stdin=subprocess.DEVNULL)
 
     @property
     def socket(self) -> Path:
@@ -111,12 +110,6 @@ class HandmapProcess:
         except (ControlError, OSError):
             return None
         return reply.get("status") if reply.get("ok") else None
-
-    def request(self, cmd: str, **args) -> dict:
-        from handmap.daemon.control import ControlClient
-
-        with ControlClient(self.socket, timeout=5.0) as client:
-            return client.request(cmd, **args)
 
     def wait_ready(self, timeout: float = 60) -> dict:
         """Wait until the control socket answers with a running daemon."""
@@ -279,11 +272,6 @@ def unmatched_presses(events: list[dict]) -> list[dict]:
             if pending:
                 pending.pop()
     return [e for downs in open_downs.values() for e in downs]
-
-
-def dump(path: Path, data) -> Path:
-    path.write_text(json.dumps(data))
-    return path
 
 
 def looped_trace(trace: Path, dest: Path, times: int) -> Path:

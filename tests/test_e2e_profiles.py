@@ -9,8 +9,6 @@ from __future__ import annotations
 import signal
 import time
 
-import pytest
-
 from cli import handmap
 from e2e_util import (
     HandmapProcess,

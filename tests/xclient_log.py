@@ -46,7 +46,6 @@ def main(argv: list[str]) -> int:
 
     root.bind("<Motion>", motion)
     signal.signal(signal.SIGTERM, lambda *_: root.after(0, root.destroy))
-    root.after(50, lambda: None)  # lets Python signal handlers run between Tk events
     root.tk.createfilehandler(sys.stdin, tk.READABLE, lambda *_: root.destroy() if not sys.stdin.readline() else None)
     root.wait_visibility()
     root.update()
