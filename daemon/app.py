@@ -23,6 +23,7 @@ from handmap.gestures.types import FaceTouch, FaceTouchState
 from handmap.mappings import actions as act
 from handmap.mappings.engine import RequestPause, RequestProfile, RequestResume
 
+from .outputs import OutputUnavailable as OutputLost
 from .pipeline import Pipeline
 from .sources import Source, SourceError, SourceLost
 from .state import DaemonState, StatusSnapshot
@@ -387,6 +388,8 @@ class Daemon:
                 try:
                     gframe = self.pipeline.process(frame)
                     consecutive = 0
+                except OutputLost as exc:
+                    raise DaemonFailed(str(exc)) from None
                 except Exception:
                     errors += 1
                     consecutive += 1

@@ -78,6 +78,16 @@ class Stroke:
     modifiers: tuple[Any, ...] = ()
 
 
+def _connection_closed(exc: BaseException) -> bool:
+    """Whether an error means the X connection is gone (python-xlib re-raises it on
+    every later request, so it must be caught once and turned into one clear error)."""
+    try:
+        from Xlib import error as xerror
+    except ImportError:
+        return False
+    return isinstance(exc, (xerror.ConnectionClosedError, xerror.DisplayConnectionError, BrokenPipeError))
+
+
 class PynputOutput(HoldingOutput):
     """Moves, clicks, drags, scrolls and types through pynput.
 
@@ -108,6 +118,33 @@ class PynputOutput(HoldingOutput):
         self._down: Counter = Counter()  # pynput keys pressed, counted
         self._xorg_display = getattr(self._keyboard, "_display", None) if type(self._keyboard).__module__.endswith(
             "._xorg") else None
+        self.display_lost: Optional[OutputUnavailable] = None
+
+    def emit(self, item: a.Stamped) -> None:
+        if self.display_lost:
+            raise self.display_lost
+        try:
+            super().emit(item)
+        except Exception as exc:
+            if _connection_closed(exc):
+                self._lose_display(exc)
+                raise self.display_lost from None
+            raise
+
+    def release_all(self, t: float = 0.0, frame: int = 0) -> None:
+        if self.display_lost:
+            # The X server is gone and with it every key and button it held.
+            with self._lock:
+                for held in self.held.release_order():
+                    self.held.release(held)
+            return
+        super().release_all(t, frame)
+
+    def _lose_display(self, exc: BaseException) -> None:
+        self.display_lost = OutputUnavailable(
+            f"the X display went away ({type(exc).__name__})",
+            "handmap stops so that it can be started again with the desktop (a service restarts by itself)",
+        )
 
     def _check_key(self, key: str) -> None:
         self._stroke(key)
