@@ -40,6 +40,8 @@ IDLE_AFTER_S = 1.0
 #: model runs on a check only when something moved, or at least IDLE_LOOK_S apart.
 IDLE_RATE_HZ = 5.0
 IDLE_LOOK_S = 1.0
+#: How often a tray that could not be shown is tried again.
+TRAY_RETRY_S = 10.0
 #: How often the tray's picture of the daemon is refreshed.
 TRAY_REFRESH_S = 1.0
 
@@ -101,6 +103,9 @@ class Services:
     reloader: object = None  # reload.HotReloader
     face_touches: Optional[FaceTouchLog] = None
     tray: object = None  # tray.Tray
+    #: Makes the tray when there was none at start (a panel that starts after the
+    #: daemon, as with a service): tried again every TRAY_RETRY_S.
+    tray_factory: Optional[Callable[[], object]] = None
     on_stop: list = field(default_factory=list)  # callables run after the loop
 
 
@@ -176,6 +181,7 @@ class Daemon:
     def _forget_hands(self) -> None:
         """Every tracked hand reported lost (its poses exit, its presses release)."""
         gframe = self.pipeline.gestures.lost_all(self.pipeline.last_t, self.pipeline.last_frame)
+        self.pipeline.hands_in_view = 0  # what status and the tray show until a frame says otherwise
         self._emit(self.mapping.handle(gframe))
         self._handle_face_events(gframe.events)
 
@@ -307,9 +313,16 @@ class Daemon:
 
     def _publish_tray(self, force: bool = False) -> None:
         tray = self.services.tray
-        if tray is None:
-            return
         now = time.monotonic()
+        if tray is None:
+            factory = self.services.tray_factory
+            if factory is None or now < getattr(self, "_next_tray_try", 0.0):
+                return
+            self._next_tray_try = now + TRAY_RETRY_S
+            tray = self.services.tray = factory()
+            if tray is None:
+                return
+            force = True
         if force or now >= getattr(self, "_next_tray", 0.0):
             self._next_tray = now + TRAY_REFRESH_S
             try:

@@ -233,7 +233,7 @@ def build(options: RunOptions, env: Optional[dict] = None, config: Optional[Conf
     if options.hotkey and config.pause_hotkey and (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")):
         _hotkey(daemon, config.pause_hotkey, closers)
     if options.tray and config.tray:
-        services.tray = _tray(daemon, store, env, closers)
+        services.tray_factory = lambda: _tray(daemon, store, env, closers)  # noqa: E731
     return Built(daemon=daemon, pipeline=pipeline, output=output, first_source=first, closers=closers)
 
 
