@@ -303,7 +303,8 @@ def test_fuzz_trace_files_with_damaged_lines(scratch, record_property):
                 if is_damage(item):
                     damage += 1
                 else:
-                    expected.append(decode_line(item.decode("utf-8")) if item.strip() else None)
+                    text = item.decode("utf-8")
+                    expected.append(decode_line(text) if text.strip() else None)
         expected = [e for e in expected if e is not None]
         path.write_bytes(b"\n".join(lines) + (b"\n" if final_newline else b""))
         frames, skipped = play(path)
