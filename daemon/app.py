@@ -373,6 +373,7 @@ class Daemon:
                     self.pipeline.release_all("camera lost")
                     self._forget_hands()
                     self._state = DaemonState.CAMERA_LOST
+                    self._fps = 0.0
                     self._publish_tray(force=True)
                     source.close()
                     source = self._open_with_retry(first=False)

@@ -69,6 +69,7 @@ def run_outage(tmp_path, session35, fist_images, start_fault, end_fault):
     poller = StatePoller(built.daemon)
     try:
         wait_for(lambda: held_in_stream(stream.events()) == HELD, 20, "the fist to hold shift and the left button")
+        wait_for(lambda: running.daemon.status().fps > 0, 5, "a frame rate in the status")
         assert running.state() == "running"
         start_fault(device)
         faulted = time.monotonic()
@@ -77,6 +78,8 @@ def run_outage(tmp_path, session35, fist_images, start_fault, end_fault):
         wait_for(lambda: not held_in_stream(stream.events()), 1, "the held input to be released")
         released = time.monotonic() - faulted
         assert running.state() == CAMERA_LOST
+        status = running.daemon.status()
+        assert status.hands_seen == 0 and status.fps == 0.0  # nothing is seen through a lost camera
         opened = device.opened
         time.sleep(0.8)  # the outage goes on: the daemon keeps retrying, and stays lost
         assert running.state() == CAMERA_LOST and running.thread.is_alive()
@@ -289,16 +292,15 @@ def test_tray_says_camera_lost_and_running_again(desktop, monkeypatch, tmp_path,
     built = build(RunOptions(source=str(session35 / VIDEO_NAME), output="dry-run", stream=LineStream(),
                              profile="holdtest", control_socket=False, hotkey=False, window_switching=False),
                   env=env)
-    tray = built.daemon.services.tray
-    assert tray is not None, "no tray icon on the test desktop"
     use_opener(built, device.open_camera)
-    wid = str(tray.icon._window.id)
-
-    def title() -> str:
-        return desktop.run("xprop", "-id", wid, "WM_NAME", check=False)
-
     running = Running(built)
     try:
+        tray = wait_for(lambda: built.daemon.services.tray, 10, "the tray icon")  # made by the loop
+        wid = str(tray.icon._window.id)
+
+        def title() -> str:
+            return desktop.run("xprop", "-id", wid, "WM_NAME", check=False)
+
         wait_for(lambda: "handmap: running" in title(), 20, "the tray to say running")
         device.unplug()
         wait_for(lambda: "handmap: camera lost" in title(), 5, "the tray to say camera lost")

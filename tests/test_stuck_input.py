@@ -133,6 +133,7 @@ def test_pause_through_the_control_socket(x, env, fist, tmp_path):
         assert done.returncode == 0, done.stderr
         assert_released_while_running(x, running, env, "pause")
         assert running.state() == "paused"
+        assert running.daemon.status().hands_seen == 0
     finally:
         running.stop()
     assert x.nothing_down(), x.describe()
