@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cli import handmap
+from handmap.daemon.reload import HotReloader, ReloadMonitor
 from handmap.mappings import schema
 from handmap.mappings.loader import MAX_EXTENDS_DEPTH, MAX_PROFILE_BYTES, ProfileError, ProfileStore
 from handmap.mappings.yamlpos import MAX_DEPTH
@@ -365,3 +366,26 @@ def test_profiles_validate_cli_on_hostile_files(scratch):
     output = result.stdout + result.stderr
     for path in (bomb, binary, latin):
         assert f"{path}:" in output, output
+
+
+def test_reloading_a_hostile_profile_keeps_the_last_good_one(scratch):
+    """The daemon's HotReloader with the real ProfileStore: a good edit of the user's
+    profile applies; a bomb, a deep file, binary garbage and a 50 MB file are each
+    rejected with positioned problems, and the last good profile stays loaded."""
+    user = scratch / "reload-user"
+    user.mkdir()
+    path = user / "mine.yaml"
+    store = ProfileStore(user)
+    loaded = []
+    reloader = HotReloader(ReloadMonitor([user]), store.validate_file, lambda paths: loaded.append(store.load("mine")))
+    path.write_text("version: 1\nextends: desktop\ndescription: first\n", encoding="utf-8")
+    assert reloader.process([path]).applied == {path} and loaded[-1].description == "first"
+    for raw in (BOMBS["billion_laughs_in_poses"].encode(), BOMBS["deep_flow_10k"].encode(), bytes(range(256)) * 8):
+        path.write_bytes(raw)
+        result = reloader.process([path])
+        assert not result.applied and result.rejected[path], raw[:40]
+        assert all(p.line is not None and p.line >= 1 for p in result.rejected[path])
+    with open(path, "wb") as f:
+        f.truncate(50 * 1024 * 1024)
+    assert "a profile is a few KB" in str(reloader.process([path]).rejected[path][0])
+    assert len(loaded) == 1 and loaded[-1].description == "first"
