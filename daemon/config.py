@@ -24,19 +24,21 @@ PACKAGED_CONFIG = "config.yaml"
 MAX_CONFIG_BYTES = 256 * 1024
 MAX_YAML_DEPTH = MAX_DEPTH  # nested mappings/lists, aliases expanded
 MAX_YAML_VALUES = MAX_VALUES  # values in the document once every alias is expanded
-_SHOWN = reprlib.Repr()  # bounded repr of a bad value, for error messages
-_SHOWN.maxstring = _SHOWN.maxother = 60
-_SHOWN.maxlevel, _SHOWN.maxdict, _SHOWN.maxlist = 2, 3, 4
-_MAX_SHOWN = 80
+_MAX_SHOWN = 80  # characters of a bad value or key quoted in a message
 
 
 def _shown(value: Any) -> str:
-    """A value (or a key, when ``key``) for a one-line message: short, escaped."""
-    text = _SHOWN.repr(value)
+    """A value for a one-line message: short and escaped, however big or nested (reprlib
+    stops at a few levels and items, so even an alias bomb's value prints at once)."""
+    shorter = reprlib.Repr()
+    shorter.maxstring = shorter.maxother = 60
+    shorter.maxlevel, shorter.maxdict, shorter.maxlist = 2, 3, 4
+    text = shorter.repr(value)
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
 def _key_text(key: str) -> str:
+    """A key path for a one-line message: control characters escaped, shortened."""
     text = key if key.isprintable() else repr(key)[1:-1]
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
