@@ -121,8 +121,11 @@ scalars = st.one_of(
     st.none(), st.booleans(), st.integers(), st.integers(-(10 ** 30), 10 ** 30), st.floats(), st.text(max_size=20),
     st.sampled_from(["pinch", "closed", "open", "point", "click", "right_click", "ctrl+c", "desktop", "any", "left",
                      "../../etc/passwd", "/etc/passwd", "\U0001f590", "a\x00b", "(a+)+$", ""]))
-values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)), max_leaves=20)
+def containers(inner: st.SearchStrategy) -> st.SearchStrategy:
+    return st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4))
+
+
+values = st.recursive(scalars, containers, max_leaves=20)
 actions = st.one_of(
     st.sampled_from(["click", "right_click", "mouse_down", "pause", "drag_scroll", "exec", "run", "shell"]),
     st.fixed_dictionaries({}, optional={k: values for k in ["click", "key", "hold", "scroll", "type", "profile",
