@@ -339,6 +339,8 @@ class Daemon:
         for step in steps:
             try:
                 step()
+            except OutputLost as exc:  # nothing can be held on a display that is gone
+                log.error("could not release held input at exit: %s", exc)
             except Exception:
                 log.exception("error while releasing held input at exit")
 
