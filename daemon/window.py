@@ -21,6 +21,8 @@ import json
 import logging
 import os
 import re
+
+import regex
 import select
 import socket
 import struct
@@ -32,6 +34,20 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Protocol, Sequence
 
 log = logging.getLogger("handmap.window")
+
+#: A window title is matched for at most this long, and only its first characters: a
+#: profile's title pattern with nested quantifiers must not stall the frame loop on a
+#: title a web page chose (catastrophic backtracking).
+TITLE_MATCH_TIMEOUT_S = 0.02
+MAX_TITLE_CHARS = 512
+
+
+def _title_search(pattern, title: str) -> bool:
+    try:
+        return pattern.search(title[:MAX_TITLE_CHARS], timeout=TITLE_MATCH_TIMEOUT_S) is not None
+    except TimeoutError:
+        log.warning("title pattern %r took too long on a window title; treated as no match", pattern.pattern)
+        return False
 
 ENV_OVERRIDE = "HANDMAP_WINDOW_BACKEND"
 BACKEND_NAMES = ("x11", "sway", "hyprland", "macos", "windows", "none")
@@ -790,7 +806,7 @@ class _Compiled:
         """(fields matched, title matched, class matched); all zero for no match."""
         names = {window.wm_class.casefold(), window.instance.casefold()} - {""}
         by_class = any(c.casefold() in names for c in self.rule.window_class)
-        by_title = self.pattern is not None and bool(window.title) and self.pattern.search(window.title) is not None
+        by_title = self.pattern is not None and bool(window.title) and _title_search(self.pattern, window.title)
         by_process = bool(window.process) and any(_strip_exe(p) == _strip_exe(window.process)
                                                   for p in self.rule.process)
         return by_class + by_title + by_process, int(by_title), int(by_class)
@@ -816,8 +832,8 @@ class ProfileMatcher:
             pattern = None
             if rule.title:
                 try:
-                    pattern = re.compile(rule.title)
-                except re.error as exc:
+                    pattern = regex.compile(rule.title)
+                except regex.error as exc:
                     log.warning("profile %s: title pattern %r is not a valid regular expression (%s); "
                                 "ignoring it", name, rule.title, exc)
                     rule = MatchRule(rule.window_class, None, rule.process)

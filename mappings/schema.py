@@ -21,6 +21,8 @@ Nothing here runs a program: actions are mouse, keys, text, profile and pause on
 from __future__ import annotations
 
 import re
+
+import regex
 from types import MappingProxyType
 from typing import Annotated, Any, Callable, Literal, Mapping, Optional, Union
 
@@ -140,7 +142,12 @@ class Match(Strict):
             return True
         if process and any(p.lower() == process.lower() for p in self.process):
             return True
-        return bool(self.title and title and re.search(self.title, title))
+        if not (self.title and title):
+            return False
+        try:  # bounded: a pattern with nested quantifiers must not stall on a crafted title
+            return regex.search(self.title, title[:512], timeout=0.02) is not None
+        except TimeoutError:
+            return False
 
 
 class Alerts(Strict):
