@@ -19,6 +19,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
+import math
+import statistics
+
 import numpy as np
 
 from .tracking import hand_size, palm_centre
@@ -67,9 +70,9 @@ class SwipeDetector:
         t0, c0, _ = self._history[0]
         if not t > t0:
             return None
-        scale = float(np.median([s for _, _, s in self._history]))
+        scale = statistics.median([s for _, _, s in self._history])
         velocity = (centre - c0) / (t - t0) / scale  # hand sizes per second
-        speed = float(np.linalg.norm(velocity))
+        speed = math.hypot(float(velocity[0]), float(velocity[1]))
         if t < self._quiet_until:
             self._stroke_start = None
             return None

@@ -49,14 +49,16 @@ def control_point(landmarks: np.ndarray, which: ControlPoint) -> np.ndarray:
     return pts[list(PALM_POINTS)].mean(axis=0)
 
 
+_CURL_TIPS = np.array([int(FINGER_JOINTS[f][-1]) for f in CURL_FINGERS])
+
+
 def curl_extent(landmarks: np.ndarray, aspect: float = 1.0) -> float:
     """Mean fingertip-to-wrist distance over the four fingers, in hand sizes (about 2
     for an open hand, under 1 for a fist); falls as the fingers curl."""
-    pts = np.asarray(landmarks, dtype=float)[:, :2] * (aspect, 1.0)
-    size = max(hand_size(landmarks, aspect), 1e-6)
-    wrist = pts[HandLandmark.WRIST]
-    tips = [pts[FINGER_JOINTS[f][-1]] for f in CURL_FINGERS]
-    return float(np.mean([np.linalg.norm(tip - wrist) for tip in tips]) / size)
+    pts = np.asarray(landmarks, dtype=float)
+    size = max(hand_size(pts, aspect), 1e-6)
+    d = (pts[_CURL_TIPS, :2] - pts[HandLandmark.WRIST, :2]) * (aspect, 1.0)
+    return float(np.sqrt(np.einsum("ij,ij->i", d, d)).mean() / size)
 
 
 @dataclass(frozen=True)

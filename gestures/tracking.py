@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
+import math
+
 import numpy as np
 
 from .landmarks import PALM_KNUCKLES, HandLandmark
@@ -23,16 +25,20 @@ from .types import HandObservation, Handedness
 PALM_POINTS = (HandLandmark.WRIST, *PALM_KNUCKLES)
 
 
+_PALM_INDEX = np.array([int(p) for p in PALM_POINTS])
+
+
 def palm_centre(landmarks: np.ndarray, aspect: float = 1.0) -> np.ndarray:
     """Mean of wrist and knuckles, (x, y), with x stretched by ``aspect`` (isotropic units)."""
-    centre = np.asarray(landmarks, dtype=float)[list(PALM_POINTS), :2].mean(axis=0)
+    centre = np.asarray(landmarks, dtype=float)[_PALM_INDEX, :2].sum(axis=0) / len(_PALM_INDEX)
     return np.array([centre[0] * aspect, centre[1]])
 
 
 def hand_size(landmarks: np.ndarray, aspect: float = 1.0) -> float:
     """Wrist to middle knuckle (about a palm's width), in the units of :func:`palm_centre`."""
-    pts = np.asarray(landmarks, dtype=float)[:, :2] * (aspect, 1.0)
-    return float(np.linalg.norm(pts[HandLandmark.MIDDLE_MCP] - pts[HandLandmark.WRIST]))
+    pts = np.asarray(landmarks, dtype=float)
+    wrist, knuckle = pts[HandLandmark.WRIST], pts[HandLandmark.MIDDLE_MCP]
+    return math.hypot((float(knuckle[0]) - float(wrist[0])) * aspect, float(knuckle[1]) - float(wrist[1]))
 
 
 @dataclass(frozen=True)
