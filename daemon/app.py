@@ -365,10 +365,18 @@ class Daemon:
                 if hasattr(source, "idle"):
                     source.idle = self._idle_enabled and self._idle_now(time.monotonic())
                 try:
-                    if skip:
-                        frame = None if not source.skip() else True
-                    else:
-                        frame = source.read()
+                    try:
+                        if skip:
+                            frame = None if not source.skip() else True
+                        else:
+                            frame = source.read()
+                    except SourceLost:
+                        raise
+                    except Exception as exc:
+                        if not source.live:
+                            raise
+                        # A camera driver error (cv2.error...) is a lost camera too.
+                        raise SourceLost(f"{source.name} failed: {exc}") from exc
                 except SourceLost as exc:
                     log.warning("%s; retrying", exc)
                     self._emit(self.mapping.release_all())
