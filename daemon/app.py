@@ -213,7 +213,9 @@ class Daemon:
         self.pipeline.release_all("profile switch")
         log.info("profile %s (%s)", name, why)
 
-    def _apply_requests(self) -> None:
+    def apply_requests(self) -> None:
+        """Carry out queued control requests, binding requests, window focus changes and
+        file reloads (the loop calls this before each frame)."""
         for request in self.mapping.take_requests():
             if isinstance(request, RequestPause):
                 self._do_pause()
@@ -294,7 +296,7 @@ class Daemon:
                     first = False
                 log.info("still no camera: %s", exc)
             self._publish_tray(force=True)
-            self._apply_requests()
+            self.apply_requests()
             self._stop.wait(backoff)
             backoff = min(backoff * 2, RETRY_BACKOFF[1])
         return None
@@ -358,7 +360,7 @@ class Daemon:
             self._state = DaemonState.RUNNING
             self._last_hand_t = time.monotonic()
             while not self._stop.is_set():
-                self._apply_requests()
+                self.apply_requests()
                 self._publish_tray()
                 idle_capable = (source.live or getattr(source, "realtime", False)) and hasattr(source, "skip")
                 skip = idle_capable and self._idle_skip(time.monotonic())

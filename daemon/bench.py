@@ -73,6 +73,11 @@ class BenchOptions:
     max_frames: Optional[int] = None
     profile: str = "desktop"
     loops: int = 1  # play the source this many times (a longer, steadier run)
+    bare: bool = True  # also run the bare MediaPipe loop (a soak may leave it out)
+    #: Every this many seconds of source time, change mode: pause, resume, switch profile
+    #: (to the other of ``profile`` and ``other_profile``), as a soak that exercises them.
+    mode_changes_s: Optional[float] = None
+    other_profile: str = "game-aim"
 
 
 def _frames(spec: str, size, max_frames, loops: int, clock: Optional[StageClock]) -> Iterator[Frame]:
@@ -121,7 +126,22 @@ def run_handmap(options: BenchOptions, config) -> dict:
         wall0 = time.perf_counter()
         samples = []
         window_start = time.perf_counter()
+        daemon = built.daemon
+        changes = 0
+        next_change = options.mode_changes_s
         for frame in _frames(options.source, options.size, options.max_frames, options.loops, clock):
+            if next_change is not None and frame.t >= next_change:
+                next_change += options.mode_changes_s
+                step = changes % 3
+                if step == 0:
+                    daemon.pause()
+                elif step == 1:
+                    daemon.resume()
+                else:
+                    target = options.other_profile if daemon.mapping.name == options.profile else options.profile
+                    daemon.switch_profile(target)
+                changes += 1
+            daemon.apply_requests()
             pipeline.process(frame)
             frames += 1
             if options.loops > 1 and frames % SAMPLE_EVERY == 0:
@@ -139,6 +159,8 @@ def run_handmap(options: BenchOptions, config) -> dict:
         drain = getattr(pipeline, "drain", None)
         if drain is not None:
             drain()
+        pipeline.emit(daemon.mapping.shutdown(), pipeline.last_t, pipeline.last_frame)
+        held_at_end = len(built.output.held) if getattr(built.output, "held", None) is not None else 0
     finally:
         built.close()
     decode_ms = float(clock.samples("decode").sum())
@@ -153,6 +175,8 @@ def run_handmap(options: BenchOptions, config) -> dict:
         "peak_rss_mb": rss,
         "dropped_frames": getattr(pipeline, "dropped", 0),
         "samples": samples,
+        "mode_changes": changes,
+        "held_at_end": held_at_end,
     }
 
 
@@ -206,7 +230,7 @@ def benchmark(options: BenchOptions) -> dict:
         raise ValueError(f"{options.source} has no frames")
     height, width = probe.image.shape[:2] if probe.image is not None else (probe.observation.height, probe.observation.width)
     ours = run_handmap(options, config)
-    bare = run_bare(options, config)
+    bare = run_bare(options, config) if options.bare else {"frames": 0, "fps": 0.0}
     clock: StageClock = ours["clock"]
     stages = {}
     for name in CONTRACT_STAGES + EXTRA_STAGES:
@@ -224,7 +248,8 @@ def benchmark(options: BenchOptions) -> dict:
         "faces": config.faces.enabled,
         "body_model": config.faces.enabled and config.faces.body_model,
         "profile": options.profile,
-        "fps": {"handmap": round(ours["fps"], 1), "bare": round(bare["fps"], 1), "ratio": round(ratio, 3),
+        "fps": {"handmap": round(ours["fps"], 1), "bare": round(bare["fps"], 1) if options.bare else None,
+                "ratio": round(ratio, 3) if options.bare else None,
                 "handmap_with_decode": round(ours["fps_with_decode"], 1)},
         "stages_ms": stages,
         "end_to_end_ms": e2e,
@@ -232,7 +257,8 @@ def benchmark(options: BenchOptions) -> dict:
         "peak_rss_mb": round(ours["peak_rss_mb"], 1),
         "dropped_frames": ours["dropped_frames"],
         "cpu_count": os.cpu_count(),
-        **({"soak": ours["samples"]} if ours["samples"] else {}),
+        **({"soak": ours["samples"], "mode_changes": ours["mode_changes"], "held_at_end": ours["held_at_end"]}
+           if ours["samples"] else {}),
     }
 
 
@@ -241,7 +267,8 @@ def format_report(report: dict) -> str:
     lines = [
         f"source {report['source']}: {report['frames']} frames at {report['width']}x{report['height']}, "
         f"model {report['model']}, max_hands {report['max_hands']}, faces {'on' if report['faces'] else 'off'}",
-        f"frames per second: handmap {fps['handmap']}, bare MediaPipe {fps['bare']}, ratio {fps['ratio']:.2f}",
+        f"frames per second: handmap {fps['handmap']}, bare MediaPipe {fps['bare']}, "
+        f"ratio {fps['ratio'] if fps['ratio'] is not None else '-'}",
         "stage latency (ms)      p50      p95      p99",
     ]
     for name, stats in report["stages_ms"].items():
@@ -250,6 +277,14 @@ def format_report(report: dict) -> str:
     lines.append(f"  {'end to end':<18} {e2e['p50']:8.2f} {e2e['p95']:8.2f} {e2e['p99']:8.2f}")
     lines.append(f"CPU per frame {report['cpu_s_per_frame'] * 1000:.1f} ms, peak RSS {report['peak_rss_mb']:.0f} MB, "
                  f"dropped frames {report['dropped_frames']}")
+    soak = report.get("soak")
+    if soak:
+        first, last = soak[0], soak[-1]
+        lines.append(f"soak over {last['frames']} frames ({report['mode_changes']} pause/resume/profile changes): "
+                     f"RSS {first['rss_mb']:.0f} -> {last['rss_mb']:.0f} MB (max {max(s['rss_mb'] for s in soak):.0f}), "
+                     f"hand model p50 {first['hands_p50_ms']:.1f} -> {last['hands_p50_ms']:.1f} ms, "
+                     f"end to end p50 {first['end_to_end_p50_ms']:.1f} -> {last['end_to_end_p50_ms']:.1f} ms, "
+                     f"held at the end {report['held_at_end']}")
     return "\n".join(lines)
 
 

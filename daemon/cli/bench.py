@@ -31,6 +31,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--frames", type=int, help="stop after this many frames")
     p.add_argument("--loops", type=int, default=1, help="play the source this many times (default 1)")
     p.add_argument("--profile", default="desktop", help="mapping profile to run (default desktop)")
+    p.add_argument("--mode-changes", type=float, metavar="SECONDS",
+                   help="every SECONDS of source time pause, resume or switch profile (a soak of mode changes)")
+    p.add_argument("--no-bare", action="store_true", help="leave out the bare MediaPipe loop (long soak runs)")
     p.add_argument("--idle", action="store_true",
                    help="instead: run the daemon on the source paced in real time and report its CPU use "
                         "(a source with no hand in view measures the idle rate)")
@@ -58,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     try:
         report = benchmark(BenchOptions(source=args.source, config_path=args.config, model=args.model, size=args.size,
-                                        max_frames=args.frames, profile=args.profile, loops=max(1, args.loops)))
+                                        max_frames=args.frames, profile=args.profile, loops=max(1, args.loops),
+                                        bare=not args.no_bare, mode_changes_s=args.mode_changes))
     except ValueError as exc:
         raise UserError(str(exc)) from None
     print(json.dumps(report) if args.json else format_report(report))
