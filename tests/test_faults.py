@@ -443,3 +443,4 @@ def test_damaged_images_in_a_folder_lose_one_frame_each(tmp_path, session35):
     assert len(warnings) == 2, warnings
     assert f"{folder / '02.jpg'} is not an image" in warnings[0] and f"{folder / '03.jpg'} is not an image" in warnings[1]
     assert "handmap: 4 frames in" in done.stderr.splitlines()[-1]
+

@@ -194,6 +194,35 @@ def test_camera_lost(x, env, fist, tmp_path, monkeypatch):
     assert x.nothing_down(), x.describe()
 
 
+def test_a_camera_driver_error_releases_and_the_camera_is_retried(x, env, fist, tmp_path, monkeypatch):
+    """An unexpected error from a live source's read (a cv2.error from a driver...) is a
+    lost camera: everything released at once, the camera retried, tracking again."""
+    monkeypatch.setattr(app, "RETRY_BACKOFF", (0.05, 0.2))
+    device = Device(fist, fps=FPS)
+    built = build(RunOptions(source=str(fist_trace(tmp_path / "fist.jsonl", fist, 1)), output="pynput",
+                             profile="holdtest", tray=False, control_socket=False, hotkey=False,
+                             window_switching=False), env=env)
+    use_opener(built, device.open_source)
+    running = Running(built)
+    try:
+        wait_held(x, running)
+        opened = device.opened
+        device.fail_next_read(RuntimeError("injected driver fault"))
+        wait_for(lambda: device.opened > opened, 10, "the camera to be opened again")
+        wait_held(x, running)  # tracking again: the fist holds again
+        assert running.thread.is_alive() and running.error is None
+    finally:
+        running.stop()
+    assert x.nothing_down(), x.describe()
+
+
+class _Exploding:
+    """A window switcher with a bug: its poll raises (an uncaught exception in the loop)."""
+
+    def poll(self, current_profile):
+        raise RuntimeError("injected fault")
+
+
 def test_uncaught_exception(x, env, fist, tmp_path):
     device = Device(fist, fps=FPS)
     built = build(RunOptions(source=str(fist_trace(tmp_path / "fist.jsonl", fist, 1)), output="pynput",
@@ -203,10 +232,11 @@ def test_uncaught_exception(x, env, fist, tmp_path):
     running = Running(built)
     try:
         wait_held(x, running)
-        # A driver error nobody planned for: it escapes the per-frame handler.
-        device.fail_next_read(RuntimeError("injected driver fault"))
+        # A bug outside the per-frame handler (a live source's read errors count as a
+        # lost camera, so the fault goes into the loop's own between-frame work).
+        built.daemon.services.switcher = _Exploding()
         running.join(10)
-        assert isinstance(running.error, RuntimeError) and str(running.error) == "injected driver fault"
+        assert isinstance(running.error, RuntimeError) and str(running.error) == "injected fault"
         assert x.nothing_down(), x.describe()  # released in the loop's finally, before close
     finally:
         running.stop()
