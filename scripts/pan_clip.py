@@ -4,6 +4,9 @@ webcam does (no jump cuts, unlike webcam_session35's mp4, which shows each still
 times and so loses tracking on every fifth frame).
 
     .venv/bin/python scripts/pan_clip.py OUT.mp4 [--data ../shared/data] [--seconds 20]
+
+With ``--no-hand`` it makes instead a still view with no hand in it (a real photo with
+sensor noise), for measuring the idle rate: ``handmap bench --idle --source OUT.mp4``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,10 @@ def main() -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--no-hand", action="store_true", help="a still view with no hand (for the idle rate)")
     args = parser.parse_args()
+    if args.no_hand:
+        return still_without_hand(args)
     folder = args.data / "sequences" / "webcam_session35" / "frames"
     stills = [cv2.imread(str(folder / name)) for name in FRAMES]
     if any(s is None for s in stills):
@@ -44,6 +50,22 @@ def main() -> int:
         writer.write(np.clip(frame, 0, 255).astype(np.uint8))
     writer.release()
     print(f"wrote {args.out}: {total} frames, {WIDTH}x{HEIGHT} at {FPS} fps")
+    return 0
+
+
+def still_without_hand(args) -> int:
+    photo = args.data / "hands" / "ft" / "mother-and-son-mom-kid-woman-royalty-free-thumbnail.jpg"
+    image = cv2.imread(str(photo))
+    if image is None:
+        raise SystemExit(f"cannot read {photo}")
+    image = cv2.resize(image, (WIDTH, HEIGHT), interpolation=cv2.INTER_AREA).astype(np.float32)
+    writer = cv2.VideoWriter(str(args.out), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (WIDTH, HEIGHT))
+    rng = np.random.default_rng(1)
+    total = int(args.seconds * FPS)
+    for _ in range(total):
+        writer.write(np.clip(image + rng.normal(0, 3.0, image.shape), 0, 255).astype(np.uint8))
+    writer.release()
+    print(f"wrote {args.out}: {total} frames with no hand, {WIDTH}x{HEIGHT} at {FPS} fps")
     return 0
 
 
