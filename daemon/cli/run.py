@@ -42,6 +42,16 @@ def run(args: argparse.Namespace) -> int:
         folder_fps=args.fps, mirror=args.mirror, report_frames=args.report_frames,
         alerts=args.alerts, history=args.history,
     )
+    import os
+
+    from ..service import running_as_service
+    from ..waiting import has_display, wait_for_display
+
+    if running_as_service() and not has_display(os.environ) and (args.output or "auto") != "dry-run":
+        from ..config import load_config
+
+        if not wait_for_display(os.environ, args.profile or load_config(args.config).profile):
+            return 0
     try:
         built = build(options)
     except SetupError as exc:
