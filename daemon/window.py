@@ -395,7 +395,25 @@ def _sway_focused(node: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
     return None
 
 
-class SwayWatcher(_WatcherBase):
+class _SocketWatcher(_WatcherBase):
+    """A watcher reading a compositor's IPC socket on its own thread."""
+
+    _sock: Optional[socket.socket] = None
+
+    def stop(self) -> None:
+        self._stop.set()
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        super().stop()
+        if sock is not None:
+            sock.close()
+
+
+class SwayWatcher(_SocketWatcher):
     """sway (and i3-compatible) IPC: reads the focused window, then follows ``window``
     events (``focus`` and ``title``) on the socket named by ``SWAYSOCK``."""
 
@@ -429,18 +447,6 @@ class SwayWatcher(_WatcherBase):
         sock.settimeout(None)
         self._sock = sock
         self._start_thread(self._run)
-
-    def stop(self) -> None:
-        self._stop.set()
-        sock, self._sock = self._sock, None
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        super().stop()
-        if sock is not None:
-            sock.close()
 
     def _run(self) -> None:
         sock = self._sock
@@ -479,7 +485,7 @@ def hyprland_socket_dir(env: Mapping[str, str]) -> Optional[Path]:
     return None
 
 
-class HyprlandWatcher(_WatcherBase):
+class HyprlandWatcher(_SocketWatcher):
     """Hyprland: on each ``activewindow>>`` or ``windowtitle>>`` event on
     ``.socket2.sock``, asks ``.socket.sock`` for ``j/activewindow`` (what
     ``hyprctl activewindow -j`` sends) for the class, title and pid."""
@@ -518,18 +524,6 @@ class HyprlandWatcher(_WatcherBase):
         sock.connect(str(self._dir / ".socket2.sock"))
         self._sock = sock
         self._start_thread(self._run)
-
-    def stop(self) -> None:
-        self._stop.set()
-        sock, self._sock = self._sock, None
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        super().stop()
-        if sock is not None:
-            sock.close()
 
     def _run(self) -> None:
         sock = self._sock
