@@ -194,16 +194,21 @@ def test_camera_lost(x, env, fist, tmp_path, monkeypatch):
     assert x.nothing_down(), x.describe()
 
 
-def test_a_camera_driver_error_releases_and_the_camera_is_retried(x, env, fist, tmp_path, monkeypatch):
-    """An unexpected error from a live source's read (a cv2.error from a driver...) is a
-    lost camera: everything released at once, the camera retried, tracking again."""
-    monkeypatch.setattr(app, "RETRY_BACKOFF", (0.05, 0.2))
+def _run_on_live_fist(env, fist, tmp_path):
+    """A daemon (pynput, the holding profile) on a live scripted camera showing a fist."""
     device = Device(fist, fps=FPS)
     built = build(RunOptions(source=str(fist_trace(tmp_path / "fist.jsonl", fist, 1)), output="pynput",
                              profile="holdtest", tray=False, control_socket=False, hotkey=False,
                              window_switching=False), env=env)
     use_opener(built, device.open_source)
-    running = Running(built)
+    return device, built, Running(built)
+
+
+def test_a_camera_driver_error_releases_and_the_camera_is_retried(x, env, fist, tmp_path, monkeypatch):
+    """An unexpected error from a live source's read (a cv2.error from a driver...) is a
+    lost camera: everything released at once, the camera retried, tracking again."""
+    monkeypatch.setattr(app, "RETRY_BACKOFF", (0.05, 0.2))
+    device, built, running = _run_on_live_fist(env, fist, tmp_path)
     try:
         wait_held(x, running)
         opened = device.opened
@@ -224,12 +229,7 @@ class _Exploding:
 
 
 def test_uncaught_exception(x, env, fist, tmp_path):
-    device = Device(fist, fps=FPS)
-    built = build(RunOptions(source=str(fist_trace(tmp_path / "fist.jsonl", fist, 1)), output="pynput",
-                             profile="holdtest", tray=False, control_socket=False, hotkey=False,
-                             window_switching=False), env=env)
-    use_opener(built, device.open_source)
-    running = Running(built)
+    device, built, running = _run_on_live_fist(env, fist, tmp_path)
     try:
         wait_held(x, running)
         # A bug outside the per-frame handler (a live source's read errors count as a
