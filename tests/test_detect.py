@@ -125,3 +125,15 @@ def test_table_and_annotated_images(data_dir, tmp_path):
     # Boxes, labels and landmarks change a visible share of the pixels.
     changed = (abs(drawn.astype(int) - original.astype(int)).sum(axis=2) > 60).mean()
     assert changed > 0.01
+
+
+def test_face_touch_in_the_contract_json(detected, labels):
+    """`face_touch` is true where a labelled hand touches the face (ht/8.jpg's finger on
+    the chin is found only by the second look around the face), false with no hand."""
+    touching = {row["file"] for row in labels if row["face_touch"] == "yes"}
+    assert "ht/8.jpg" in touching
+    for name in touching:
+        assert detected[name]["face_touch"] is True, name
+    no_hand = "ft/mother-and-son-mom-kid-woman-royalty-free-thumbnail.jpg"
+    assert detected[no_hand]["face_touch"] is False
+    assert not any(p["class"] in HAND_CLASSES for p in detected[no_hand]["predictions"])
