@@ -150,7 +150,9 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(f"{name} must be an integer, got {json.dumps(value)[:40]}")
         if not low <= value <= high:
-            raise self.fail(f"{name} = {value} is out of range ({low} to {high})")
+            digits = str(value)
+            shown = digits if len(digits) <= 24 else f"a {len(digits.lstrip('-'))}-digit number"
+            raise self.fail(f"{name} = {shown} is out of range ({low} to {high})")
         return value
 
     def points(self, value: Any, name: str, count: int, dims: tuple[int, ...]) -> np.ndarray:

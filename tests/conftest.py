@@ -6,6 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# CI runs the same examples every time (a fuzzer's new find must not decide whether a
+# submission lands); local runs keep exploring new ones. HANDMAP_FUZZ_EXAMPLES deepens.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 from desktop import Desktop, missing_programs, start_desktop
 
