@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import zipfile
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -29,6 +27,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from .models import ModelError, build_bundle, wheel_models_dir
 from ..gestures.landmarks import NUM_BODY_LANDMARKS, NUM_HAND_LANDMARKS
 from ..gestures.types import BodyObservation, FaceObservation, Handedness, HandObservation
 
@@ -40,9 +39,6 @@ POSE_LANDMARKS_MEMBER = "pose_landmarks_detector.tflite"
 #: The wheel's models (under ``mediapipe/modules``).
 WHEEL_POSE_DETECTOR = Path("pose_detection") / "pose_detection.tflite"
 WHEEL_POSE_LANDMARKS = Path("pose_landmark") / "pose_landmark_full.tflite"
-#: The legacy graph feeds the landmark model an RGB image scaled to [0, 1].
-POSE_LANDMARKS_NORM_MEAN = 0.0
-POSE_LANDMARKS_NORM_STD = 255.0
 BUNDLE_PREFIX = "pose_landmarker_full"
 
 
@@ -55,77 +51,31 @@ class ModelBuildError(RuntimeError):
     """The pose model bundle could not be built from the installed mediapipe wheel."""
 
 
-def _wheel_modules() -> Path:
-    import mediapipe
-
-    return Path(os.path.dirname(mediapipe.__file__)) / "modules"
-
-
 def build_pose_bundle(cache_dir: Path | str) -> Path:
     """Build (once) the PoseLandmarker ``.task`` bundle in ``cache_dir`` and return its path.
 
     The file name carries a hash of the source models, so a mediapipe upgrade builds a
-    new bundle instead of reusing a stale one. Written atomically (temp file, rename).
+    new bundle instead of reusing a stale one. ``models.build_bundle`` writes it
+    atomically and gives the landmark model the input metadata the Tasks API requires.
     """
-    modules = _wheel_modules()
+    modules = wheel_models_dir()
     detector = modules / WHEEL_POSE_DETECTOR
     landmarks = modules / WHEEL_POSE_LANDMARKS
     for p in (detector, landmarks):
         if not p.exists():
             raise ModelBuildError(f"mediapipe's bundled pose model {p} is missing; reinstall mediapipe")
-    detector_bytes = detector.read_bytes()
-    landmarks_bytes = landmarks.read_bytes()
-    digest = hashlib.sha256(detector_bytes + landmarks_bytes).hexdigest()[:12]
+    digest = hashlib.sha256(detector.read_bytes() + landmarks.read_bytes()).hexdigest()[:12]
     cache = Path(cache_dir)
-    out = cache / f"{BUNDLE_PREFIX}-{digest}.task"
-    if out.exists():
-        return out
     try:
-        landmarks_with_md = _add_image_metadata(landmarks_bytes)
-    except Exception as exc:  # the metadata writer's errors are of many kinds
-        raise ModelBuildError(f"could not add input metadata to {landmarks}: {exc}") from exc
-    tmp = out.with_suffix(f".tmp{os.getpid()}")
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(tmp, "w") as z:
-            z.writestr(POSE_DETECTOR_MEMBER, detector_bytes)
-            z.writestr(POSE_LANDMARKS_MEMBER, landmarks_with_md)
-        os.replace(tmp, out)
+        return build_bundle({POSE_DETECTOR_MEMBER: detector, POSE_LANDMARKS_MEMBER: landmarks},
+                            cache / f"{BUNDLE_PREFIX}-{digest}.task")
+    except ModelError as exc:
+        raise ModelBuildError(str(exc)) from exc
     except OSError as exc:
         raise ModelBuildError(
             f"cannot write the pose model to {cache} ({exc.strerror or exc}); "
             "make that folder writable or set XDG_CACHE_HOME to one that is"
         ) from exc
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    log.info("built pose model bundle %s", out)
-    return out
-
-
-def _add_image_metadata(model: bytes) -> bytes:
-    """Give the landmark model the input-normalisation metadata the Tasks API requires."""
-    if _has_metadata(model):
-        return model
-    from mediapipe.tasks.python.metadata.metadata_writers import metadata_writer, writer_utils
-
-    writer = metadata_writer.MetadataWriter.create(bytearray(model))
-    writer.add_general_info("pose_landmark_full", "BlazePose GHUM 3D landmarks (full), from the mediapipe wheel")
-    writer.add_image_input(norm_mean=[POSE_LANDMARKS_NORM_MEAN], norm_std=[POSE_LANDMARKS_NORM_STD])
-    for _ in writer_utils.get_output_tensor_types(model):
-        writer.add_feature_output()
-    content, _json = writer.populate()
-    return bytes(content)
-
-
-def _has_metadata(model: bytes) -> bool:
-    from mediapipe.tasks.python.metadata import metadata
-
-    try:
-        metadata.MetadataDisplayer.with_model_buffer(model)
-    except ValueError:
-        return False
-    return True
 
 
 @dataclass(frozen=True)
