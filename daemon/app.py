@@ -66,10 +66,12 @@ class RunSummary:
 class FaceTouchLog:
     """Face-touch episodes to the history store and to alerts (both optional)."""
 
-    def __init__(self, store=None, alerts=None, profile: Callable[[], str] = lambda: "") -> None:
+    def __init__(self, store=None, alerts=None, profile: Callable[[], str] = lambda: "",
+                 alerts_wanted: Callable[[], bool] = lambda: True) -> None:
         self.store = store
         self.alerts = alerts
         self._profile = profile
+        self._alerts_wanted = alerts_wanted
         self._open: Optional[int] = None
         self.episodes = 0
 
@@ -80,7 +82,7 @@ class FaceTouchLog:
             self.episodes += 1
             if self.store is not None:
                 self._open = self.store.start_episode(hand, now, self._profile())
-            if self.alerts is not None:
+            if self.alerts is not None and self._alerts_wanted():
                 today = self.store.count_today() if self.store is not None else None
                 self.alerts.on_episode_start(event.hand, now, today)
         elif event.state is FaceTouchState.END and self._open is not None:

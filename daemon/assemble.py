@@ -207,7 +207,8 @@ def build(options: RunOptions, env: Optional[dict] = None, config: Optional[Conf
     services = Services()
     history = options.history if options.history is not None else is_camera
     alerts_on = options.alerts if options.alerts is not None else is_camera
-    face_log = FaceTouchLog(profile=lambda: mapping.name)
+    face_log = FaceTouchLog(profile=lambda: mapping.name,  # the active profile can turn alerts off
+                            alerts_wanted=lambda: bool(getattr(mapping.profile.alerts, "face_touch", True)))
     if history:
         from .store import TouchStore, default_history_path
 
@@ -217,7 +218,7 @@ def build(options: RunOptions, env: Optional[dict] = None, config: Optional[Conf
         except Exception as exc:
             log.warning("face-touch history is off: %s", exc)
     if alerts_on and config.alerts.notify:
-        face_log.alerts = _alerts(config, env, closers, mapping)
+        face_log.alerts = _alerts(config, env, closers)
     services.face_touches = face_log
 
     daemon = Daemon(pipeline, mapping, open_next, output_name=output.name, services=services,
@@ -237,7 +238,7 @@ def build(options: RunOptions, env: Optional[dict] = None, config: Optional[Conf
     return Built(daemon=daemon, pipeline=pipeline, output=output, first_source=first, closers=closers)
 
 
-def _alerts(config: Config, env, closers: list, mapping):
+def _alerts(config: Config, env, closers: list):
     from .notify import DesktopNotifications, FaceTouchAlerts, NullNotifier
 
     notifier = NullNotifier()
@@ -246,13 +247,6 @@ def _alerts(config: Config, env, closers: list, mapping):
         closers.append(notifier.close)
     alerts = FaceTouchAlerts(notifier, cooldown_s=config.alerts.cooldown_s, sound=config.alerts.sound,
                              muted=config.alerts.muted)
-    profile_allows = lambda: bool(getattr(mapping.profile.alerts, "face_touch", True))  # noqa: E731
-    start = alerts.on_episode_start
-
-    def on_episode_start(hand, t_wall, touches_today=None):
-        return start(hand, t_wall, touches_today) if profile_allows() else False
-
-    alerts.on_episode_start = on_episode_start  # the active profile can turn alerts off
     return alerts
 
 
