@@ -139,6 +139,9 @@ class Daemon:
 
         self._motion = MotionGate()
         self.exit_reason = ""
+        self._errors = 0
+        self._consecutive = 0
+        self._window_frames = 0
 
     # -- Controller (any thread) ------------------------------------------------------
 
@@ -180,8 +183,47 @@ class Daemon:
     def _emit(self, actions: list) -> None:
         self.pipeline.emit(actions, self.pipeline.last_t, self.pipeline.last_frame)
 
+    def _settle(self) -> None:
+        """Let the frame in flight finish and take in its outcome: every mode change
+        starts here, so the engines are only ever touched by one thread at a time."""
+        if not self.pipeline.settle(timeout=10.0):
+            log.error("a frame is still being processed after 10 s")
+        self._collect()
+
+    def _collect(self) -> None:
+        """Outcomes of finished frames: face events, hand presence, error counts."""
+        for outcome in self.pipeline.completed():
+            if outcome.error is not None:
+                self._frame_failed(outcome.index, outcome.error)
+            else:
+                self._frame_done(outcome.gframe)
+
+    def _frame_failed(self, index: int, exc: BaseException) -> None:
+        if isinstance(exc, OutputLost):
+            raise DaemonFailed(str(exc)) from None
+        if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit from the frame's thread
+            raise exc
+        self._errors += 1
+        self._consecutive += 1
+        log.error("frame %d could not be processed (dropped)", index, exc_info=exc)
+        if self._consecutive >= MAX_CONSECUTIVE_ERRORS:
+            raise DaemonFailed(f"{self._consecutive} frames in a row failed; stopping (see the errors above)")
+
+    def _frame_done(self, gframe) -> None:
+        self._consecutive = 0
+        self._handle_face_events(gframe.events)
+        if gframe.hands:
+            self._last_hand_t = time.monotonic()
+        if not self.mapping.paused:
+            self._state = DaemonState.RUNNING if gframe.hands else DaemonState.NO_HAND
+        self._window_frames += 1
+
+    def _wants_frames(self) -> bool:
+        return not self.mapping.paused or self.mapping.wants_frames_while_paused()
+
     def _forget_hands(self) -> None:
         """Every tracked hand reported lost (its poses exit, its presses release)."""
+        self._settle()
         gframe = self.pipeline.gestures.lost_all(self.pipeline.last_t, self.pipeline.last_frame)
         self.pipeline.hands_in_view = 0  # what status and the tray show until a frame says otherwise
         self._emit(self.mapping.handle(gframe))
@@ -190,6 +232,7 @@ class Daemon:
     def _do_pause(self) -> None:
         if self.mapping.paused:
             return
+        self._settle()
         self._emit(self.mapping.pause())
         self.pipeline.release_all("pause")
         self._forget_hands()
@@ -199,6 +242,7 @@ class Daemon:
     def _do_resume(self) -> None:
         if not self.mapping.paused:
             return
+        self._settle()
         self._emit(self.mapping.resume())
         self._state = DaemonState.RUNNING
         log.info("resumed")
@@ -206,6 +250,7 @@ class Daemon:
     def _do_switch(self, name: str, why: str) -> None:
         if name == self.mapping.name:
             return
+        self._settle()
         try:
             actions = self.mapping.switch(name)
         except Exception as exc:  # KeyError, a broken profile: keep the current one
@@ -218,6 +263,7 @@ class Daemon:
     def apply_requests(self) -> None:
         """Carry out queued control requests, binding requests, window focus changes and
         file reloads (the loop calls this before each frame)."""
+        self._collect()
         for request in self.mapping.take_requests():
             if isinstance(request, RequestPause):
                 self._do_pause()
@@ -248,6 +294,7 @@ class Daemon:
 
     def reload_profile(self) -> None:
         """The active profile's file changed (called by the hot reloader, loop thread)."""
+        self._settle()
         actions = self.mapping.reload()  # raises on a broken file: the old one stays
         self._emit(actions)
         self.pipeline.release_all("profile reload")
@@ -338,12 +385,12 @@ class Daemon:
         """The last releases, each step tried whatever the one before did. Never raises:
         the output may be what failed (a display that went away), and the reason the loop
         ended (a signal, ``DaemonFailed``) must not be replaced by a release error."""
-        steps = (lambda: self._emit(self.mapping.shutdown()), self._forget_hands,
+        steps = (self._settle, lambda: self._emit(self.mapping.shutdown()), self._forget_hands,
                  lambda: self.pipeline.release_all("exit"))
         for step in steps:
             try:
                 step()
-            except OutputLost as exc:  # nothing can be held on a display that is gone
+            except (OutputLost, DaemonFailed) as exc:  # nothing can be held on a display that is gone
                 log.error("could not release held input at exit: %s", exc)
             except Exception:
                 log.exception("error while releasing held input at exit")
@@ -351,9 +398,9 @@ class Daemon:
     def run(self) -> RunSummary:
         previous = self._install_signals()
         start = time.perf_counter()
-        errors = consecutive = skipped = 0
+        skipped = 0
         source: Optional[Source] = None
-        window_start, window_frames = start, 0
+        window_start = start
         try:
             source = self._open_with_retry(first=True)
             if source is None:
@@ -383,6 +430,7 @@ class Daemon:
                         raise SourceLost(f"{source.name} failed: {exc}") from exc
                 except SourceLost as exc:
                     log.warning("%s; retrying", exc)
+                    self._settle()
                     self._emit(self.mapping.release_all())
                     self.pipeline.release_all("camera lost")
                     self._forget_hands()
@@ -411,30 +459,31 @@ class Daemon:
                         skipped += 1  # a still view with no hand: nothing new to look for
                         continue
                     self._next_idle_look = now + IDLE_LOOK_S
-                if self.mapping.paused and not self.mapping.wants_frames_while_paused():
+                if not self._wants_frames():
                     continue
                 try:
-                    gframe = self.pipeline.process(frame)
-                    consecutive = 0
-                except OutputLost as exc:
-                    raise DaemonFailed(str(exc)) from None
-                except Exception:
-                    errors += 1
-                    consecutive += 1
-                    log.exception("frame %d could not be processed (dropped)", frame.index)
-                    if consecutive >= MAX_CONSECUTIVE_ERRORS:
-                        raise DaemonFailed(f"{consecutive} frames in a row failed; stopping (see the errors above)")
-                    continue
-                self._handle_face_events(gframe.events)
-                if gframe.hands:
-                    self._last_hand_t = time.monotonic()
-                if not self.mapping.paused:
-                    self._state = DaemonState.RUNNING if gframe.hands else DaemonState.NO_HAND
-                window_frames += 1
+                    begun = self.pipeline.begin(frame)
+                    if self.pipeline.hands_observed:  # back to full rate now, not a frame later
+                        self._last_hand_t = time.monotonic()
+                except Exception as exc:
+                    self._frame_failed(frame.index, exc)
+                    begun = None
+                if begun is not None:
+                    # The frame before is finished and what its bindings asked for (a
+                    # pause, a profile) carried out before this one is mapped: the same
+                    # order whether or not frames overlap.
+                    self._settle()
+                    self.apply_requests()
+                    if self._wants_frames():
+                        try:
+                            self.pipeline.finish(begun)
+                        except Exception as exc:
+                            self._frame_failed(frame.index, exc)
+                self._collect()
                 now = time.perf_counter()
                 if now - window_start >= 1.0:
-                    self._fps = window_frames / (now - window_start)
-                    window_start, window_frames = now, 0
+                    self._fps = self._window_frames / (now - window_start)
+                    window_start, self._window_frames = now, 0
         finally:
             self._state = DaemonState.STOPPING
             self._release_on_exit()
@@ -448,4 +497,5 @@ class Daemon:
                     log.exception("error while stopping")
         seconds = time.perf_counter() - start
         return RunSummary(frames=self.pipeline.frames, seconds=seconds,
-                          dropped=source.dropped if source is not None else 0, errors=errors, skipped_idle=skipped)
+                          dropped=source.dropped if source is not None else 0, errors=self._errors,
+                          skipped_idle=skipped)

@@ -54,7 +54,9 @@ class RunOptions:
     window_switching: bool = True
     hotkey: bool = True
     idle: bool = True
-    faces_async: Optional[bool] = None  # default: for cameras and --realtime replays
+    #: Faces on their own thread, and frames overlapped (``PipelineSettings``); default:
+    #: for cameras and --realtime replays.
+    faces_async: Optional[bool] = None
     stream: object = None  # where dry-run writes (stdout)
 
 
@@ -195,11 +197,11 @@ def build(options: RunOptions, env: Optional[dict] = None, config: Optional[Conf
             region = lambda: (r.left, r.top, r.right - r.left, r.bottom - r.top)  # noqa: E731
         preview = Preview(region)
         closers.append(preview.close)
+    live = options.faces_async if options.faces_async is not None else (is_camera or options.realtime)
     pipeline = Pipeline(
         tracker, gestures, mapping, output,
         PipelineSettings(selfie=mirror, mirror=mirror, faces_rate_hz=config.faces.rate_hz,
-                         report_frames=options.report_frames,
-                         faces_async=options.faces_async if options.faces_async is not None else (is_camera or options.realtime)),
+                         report_frames=options.report_frames, faces_async=live, overlap=live and preview is None),
         recorder=recorder, preview=preview,
     )
     closers.append(pipeline.close)

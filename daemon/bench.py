@@ -146,7 +146,10 @@ def run_handmap(options: BenchOptions, config) -> dict:
             # mode changes asked for above are.
             daemon.mapping.take_requests()
             daemon.apply_requests()
-            pipeline.process(frame)
+            pipeline.submit(frame)
+            for outcome in pipeline.completed():
+                if outcome.error is not None:
+                    raise outcome.error
             frames += 1
             if options.loops > 1 and frames % SAMPLE_EVERY == 0:
                 recent = clock.recent("hands", SAMPLE_EVERY)
@@ -157,12 +160,14 @@ def run_handmap(options: BenchOptions, config) -> dict:
                                 "end_to_end_p50_ms": round(float(np.median(e2e)), 2) if e2e.size else 0.0,
                                 "fps": round(SAMPLE_EVERY / (now - window_start), 1)})
                 window_start = now
+        pipeline.settle()  # the last frame's input is out
         wall = time.perf_counter() - wall0
         cpu = cpu_seconds() - cpu0
         rss = peak_rss_mb()
-        drain = getattr(pipeline, "drain", None)
-        if drain is not None:
-            drain()
+        pipeline.drain()
+        for outcome in pipeline.completed():
+            if outcome.error is not None:
+                raise outcome.error
         pipeline.emit(daemon.mapping.shutdown(), pipeline.last_t, pipeline.last_frame)
         held_at_end = len(built.output.held) if getattr(built.output, "held", None) is not None else 0
     finally:

@@ -6,6 +6,7 @@ the input actions and left for the daemon loop to carry out."""
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Optional
 
 from handmap.gestures.types import GestureFrame
@@ -29,6 +30,9 @@ class MappingStage:
         self.name = profile_name
         self.engine = MappingEngine(profile, screen)
         self._requests: list[Request] = []
+        # Frames may be mapped on the pipeline's second thread while the daemon loop
+        # takes the requests they made: the list changes hands under this lock.
+        self._requests_lock = threading.Lock()
         self._configure(profile)
 
     @property
@@ -49,13 +53,15 @@ class MappingStage:
         actions = []
         for item in outputs:
             if isinstance(item, REQUEST_TYPES):
-                self._requests.append(item)
+                with self._requests_lock:
+                    self._requests.append(item)
             else:
                 actions.append(item)
         return actions
 
     def take_requests(self) -> list[Request]:
-        requests, self._requests = self._requests, []
+        with self._requests_lock:
+            requests, self._requests = self._requests, []
         return requests
 
     # -- the Mapper protocol (pipeline) ---------------------------------------------------

@@ -1,9 +1,15 @@
 """The per-frame pipeline: frame preparation → hands → gestures → mapping → output,
 with faces and the body model at their own lower rate, after the input is emitted.
 
-One frame is processed at a time on the calling thread; the camera's capture thread
-(``sources``) keeps only the newest frame, so analysis never queues behind the camera.
-Every stage is timed (``StageClock``) for ``handmap bench`` and ``handmap status``.
+Frames go in one at a time; the camera's capture thread (``sources``) keeps only the
+newest frame, so analysis never queues behind the camera. Every stage is timed
+(``StageClock``) for ``handmap bench`` and ``handmap status``.
+
+Threads, for two-core machines: the hand model runs on the caller's thread. For live
+sources (``PipelineSettings.overlap``) gestures, mapping and output of frame N run on a
+second thread while the hand model looks at frame N+1 (MediaPipe's inference releases
+the GIL), and faces run on a third, at their own rate, while a hand is in view. File
+replays run everything in line, so they repeat exactly.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Optional, Protocol, Sequence
+from typing import Callable, Iterator, Optional, Protocol, Sequence
 
 import numpy as np
 
@@ -86,6 +92,27 @@ class PipelineSettings:
     #: Faces and body on a worker thread (the other core) instead of after the frame on
     #: this one: live sources. Fast file replays keep them in line, so they repeat exactly.
     faces_async: bool = False
+    #: Gestures, mapping and output on a second thread, overlapping the next frame's hand
+    #: model (live sources; not with a preview window, which belongs to the caller).
+    overlap: bool = False
+
+
+@dataclass(frozen=True)
+class Begun:
+    """A frame the hand model has seen, waiting for the rest of the pipeline."""
+
+    frame: Frame
+    obs: FrameObservation
+    rgb: Optional[np.ndarray]  # the prepared image (reused by the next frame's ``begin``)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One frame through the pipeline: its gesture frame, or the error that dropped it."""
+
+    index: int
+    gframe: Optional[GestureFrame] = None
+    error: Optional[BaseException] = None
 
 
 def faces_and_body(tracker, clock: StageClock, rgb: np.ndarray, t: float, hands=()):
@@ -171,6 +198,64 @@ class FaceWorker:
         self._thread.join(timeout=5)
 
 
+class AfterStage:
+    """Runs the second half of a frame (``finish``) on its own thread, one frame at a
+    time: ``put`` waits until the frame before is done, so frames are finished in order
+    and never queue up; ``take`` returns what is done, in order."""
+
+    def __init__(self, finish: Callable[[Frame, FrameObservation], GestureFrame]) -> None:
+        self._finish = finish
+        self._cond = threading.Condition()
+        self._job: Optional[tuple[Frame, FrameObservation]] = None
+        self._busy = False
+        self._closed = False
+        self._done: list[Outcome] = []
+        self._thread = threading.Thread(target=self._run, name="handmap-after", daemon=True)
+        self._thread.start()
+
+    def put(self, frame: Frame, obs: FrameObservation) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._busy or self._closed)
+            if self._closed:
+                raise RuntimeError("the pipeline is closed")
+            self._job = (frame, obs)
+            self._busy = True
+            self._cond.notify_all()
+
+    def settle(self, timeout: Optional[float] = None) -> bool:
+        """Wait until the frame in flight is done; False on a timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._busy, timeout)
+
+    def take(self) -> list[Outcome]:
+        with self._cond:
+            done, self._done = self._done, []
+            return done
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._job is not None or self._closed)
+                if self._job is None:
+                    return
+                (frame, obs), self._job = self._job, None
+            try:
+                outcome = Outcome(frame.index, gframe=self._finish(frame, obs))
+            except BaseException as exc:  # handed to the caller's thread, which decides
+                outcome = Outcome(frame.index, error=exc)
+            with self._cond:
+                self._done.append(outcome)
+                self._busy = False
+                self._cond.notify_all()
+
+    def close(self) -> None:
+        self.settle(timeout=5.0)
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(timeout=5)
+
+
 class MotionGate:
     """For the idle rate: has anything moved since the last look? A hand coming into
     view changes a visible share of a small grey thumbnail; sensor noise does not."""
@@ -224,7 +309,9 @@ class FramePrep:
 
 
 class Pipeline:
-    """Processes frames one at a time; owns no thread and no source."""
+    """Processes frames one at a time; owns no source. ``process`` runs a whole frame on
+    the caller's thread; ``submit`` and ``completed`` are the daemon's way in and out,
+    which overlap frames when ``settings.overlap`` is on."""
 
     def __init__(self, tracker, gestures, mapper: Mapper, output: Output, settings: PipelineSettings,
                  clock: Optional[StageClock] = None, recorder=None, preview=None) -> None:
@@ -244,7 +331,10 @@ class Pipeline:
         self._pending_near: tuple = ()
         self._worker = FaceWorker(tracker, self.clock) if (settings.faces_async and tracker is not None
                                                           and tracker.has_faces) else None
+        self._after = AfterStage(self._finish) if settings.overlap and preview is None else None
+        self._completed: list[Outcome] = []
         self.frames = 0
+        self.hands_observed = 0  # in the newest frame the hand model has seen
         self.last_t = 0.0
         self.last_frame = 0
         self.hands_in_view = 0
@@ -269,6 +359,7 @@ class Pipeline:
         faces, body, near = self._pending_faces, self._pending_body, self._pending_near
         self._pending_faces = self._pending_body = None
         self._pending_near = ()
+        self.hands_observed = len(hands)
         height, width = rgb.shape[:2]
         obs = FrameObservation(t=frame.t, frame=frame.index, width=width, height=height, hands=hands, faces=faces,
                                body=body, near_face_hands=near)
@@ -291,20 +382,73 @@ class Pipeline:
         self._pending_faces, self._pending_body, self._pending_near = faces_and_body(
             self.tracker, self.clock, rgb, frame.t, hands)
 
+    def settle(self, timeout: Optional[float] = None) -> bool:
+        """Wait until the frame in flight is finished: mode changes (pause, profile
+        switch, releases) touch the gesture and mapping engines only when none is."""
+        return self._after.settle(timeout) if self._after is not None else True
+
     def drain(self) -> None:
-        """Wait for face work in flight (benchmarks and tests)."""
+        """Wait for every frame and face check in flight (benchmarks and tests)."""
+        self.settle()
         if self._worker is not None:
             self._worker.drain()
 
     def close(self) -> None:
+        if self._after is not None:
+            self._after.close()
+            self._after = None
         if self._worker is not None:
             self._worker.close()
             self._worker = None
 
-    def process(self, frame: Frame) -> GestureFrame:
-        obs, rgb, image = self.observe(frame)
+    @property
+    def overlapping(self) -> bool:
+        return self._after is not None
+
+    def begin(self, frame: Frame) -> "Begun":
+        """The hand model on ``frame`` (this thread); ``finish`` does the rest."""
+        obs, rgb, _image = self.observe(frame)
+        return Begun(frame, obs, rgb)
+
+    def finish(self, begun: "Begun") -> None:
+        """Gestures, mapping and output of a begun frame: before this returns, or with
+        overlap on, on the second thread once the frame before is done. Its outcome
+        comes from ``completed``; errors raised here are the caller's frame's."""
+        frame, obs, rgb = begun.frame, begun.obs, begun.rgb
         if self.recorder is not None:
             self.recorder.write(obs)
+        if self._after is None:
+            gframe = self._finish(frame, obs)
+            self._faces_after(frame, rgb, obs.hands)
+            if self.preview is not None:
+                self.preview.show(frame.image, obs, gframe, self.settings.mirror)
+            self._completed.append(Outcome(frame.index, gframe=gframe))
+            return
+        self._faces_after(frame, rgb, obs.hands)  # a copy for the face thread, then on
+        self._after.put(frame, obs)
+
+    def submit(self, frame: Frame) -> None:
+        """``begin`` and ``finish`` in one (the benchmark)."""
+        self.finish(self.begin(frame))
+
+    def completed(self) -> list[Outcome]:
+        """Frames finished since the last call, in order."""
+        done, self._completed = self._completed, []
+        if self._after is not None:
+            done.extend(self._after.take())
+        return done
+
+    def process(self, frame: Frame) -> GestureFrame:
+        """One whole frame on this thread, for callers that want its gesture frame
+        back (the daemon and the benchmark use ``begin`` and ``finish``)."""
+        if self._after is not None:
+            raise RuntimeError("process() is for pipelines without overlap")
+        self.finish(self.begin(frame))
+        outcome = self._completed.pop()
+        return outcome.gframe
+
+    def _finish(self, frame: Frame, obs: FrameObservation) -> GestureFrame:
+        """Gestures, mapping and output for one observed frame."""
         with self.clock.time("gestures"):
             gframe = self.gestures.update(obs)
         with self.clock.time("mapping"):
@@ -317,9 +461,6 @@ class Pipeline:
         self.emit(actions, obs.t, obs.frame)
         if frame.available_at and any(isinstance(a, INPUT_ACTIONS) for a in actions):
             self.clock.add("end_to_end", (time.perf_counter() - frame.available_at) * 1000.0)
-        self._faces_after(frame, rgb, obs.hands)
-        if self.preview is not None:
-            self.preview.show(frame.image, obs, gframe, self.settings.mirror)
         self.frames += 1
         self.last_t, self.last_frame = obs.t, obs.frame
         self.hands_in_view = len(gframe.hands)
@@ -335,6 +476,8 @@ class Pipeline:
     def release_all(self, reason: str) -> None:
         """Let go of every held key and button: the mapper's presses, then the output's."""
         log.debug("releasing held input (%s)", reason)
+        if not self.settle(timeout=10.0):
+            log.error("a frame is still being processed after 10 s; releasing anyway")
         try:
             self.emit(self.mapper.release_all(), self.last_t, self.last_frame)
         finally:
