@@ -78,7 +78,8 @@ class Desktop:
             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         self.procs.append(proc)
-        _wait(lambda: "_NET_SYSTEM_TRAY_S0" in self.run("xprop", "-root", check=False) or _tray_owned(self), 5, "trayer")
+        # trayer's window appears before it owns the tray selection: wait for the owner.
+        _wait(lambda: _tray_owned(self), 5, "trayer")
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
@@ -93,8 +94,14 @@ class Desktop:
 
 
 def _tray_owned(desktop: Desktop) -> bool:
-    out = subprocess.run(["xdotool", "search", "--classname", "trayer"], env=desktop.env, capture_output=True, text=True)
-    return bool(out.stdout.strip())
+    """Whether a tray manager owns the system tray selection on screen 0."""
+    from Xlib import X, display
+
+    conn = display.Display(desktop.display)
+    try:
+        return conn.get_selection_owner(conn.intern_atom("_NET_SYSTEM_TRAY_S0")) != X.NONE
+    finally:
+        conn.close()
 
 
 def start_desktop(width: int = 1920, height: int = 1080, notifications: bool = True) -> Desktop:

@@ -77,10 +77,14 @@ class TkWindow:
 
     def events(self, until, timeout: float = 5.0) -> list[dict]:
         """Logged events, once ``until(event)`` holds for one of them (or at the timeout)."""
+        return self.events_until(lambda events: any(until(e) for e in events), timeout)
+
+    def events_until(self, done, timeout: float = 5.0) -> list[dict]:
+        """Logged events, once ``done(events)`` holds (or at the timeout)."""
         deadline = time.monotonic() + timeout
         while True:
             events = [json.loads(x) for x in self.log.read_text().splitlines()] if self.log.exists() else []
-            if any(until(e) for e in events) or time.monotonic() > deadline:
+            if done(events) or time.monotonic() > deadline:
                 return events
             time.sleep(0.02)
 
@@ -155,7 +159,9 @@ def test_clicks_drag_scroll_and_keys_reach_a_window(output, window, x_desktop):
     emit(at(1.2, KeyDown("f5")))
     emit(at(1.2, KeyUp("f5")))
     emit(at(1.3, TypeText("Hi!")))
-    events = window.events(lambda e: e["kind"] == "key_up" and e["keysym"] == "exclam")
+    # "!" is typed as shift down, ! down, ! up, shift up: wait for that last shift.
+    events = window.events_until(lambda events: any(e["kind"] == "key_up" and e["keysym"] == "exclam" for e in events)
+                                 and sum(e["kind"] == "key_up" and e["keysym"].startswith("Shift") for e in events) >= 3)
     buttons = [(e["kind"], e["num"], e["x"], e["y"]) for e in events if e["kind"] in ("press", "release")]
     assert buttons[:4] == [("press", 3, 200, 150), ("release", 3, 200, 150),
                            ("press", 1, 300, 300), ("release", 1, 500, 400)]
