@@ -170,6 +170,7 @@ def run_handmap(options: BenchOptions, config) -> dict:
                 raise outcome.error
         pipeline.emit(daemon.mapping.shutdown(), pipeline.last_t, pipeline.last_frame)
         held_at_end = len(built.output.held) if getattr(built.output, "held", None) is not None else 0
+        second_looks = getattr(pipeline.tracker, "second_looks", None)
     finally:
         built.close()
     decode_ms = float(clock.samples("decode").sum())
@@ -186,6 +187,7 @@ def run_handmap(options: BenchOptions, config) -> dict:
         "samples": samples,
         "mode_changes": changes,
         "held_at_end": held_at_end,
+        "second_looks": second_looks,
     }
 
 
@@ -266,6 +268,7 @@ def benchmark(options: BenchOptions) -> dict:
         "peak_rss_mb": round(ours["peak_rss_mb"], 1),
         "dropped_frames": ours["dropped_frames"],
         "cpu_count": os.cpu_count(),
+        **({"second_looks": ours["second_looks"]} if ours["second_looks"] else {}),
         **({"soak": ours["samples"], "mode_changes": ours["mode_changes"], "held_at_end": ours["held_at_end"]}
            if ours["samples"] else {}),
     }
@@ -286,6 +289,10 @@ def format_report(report: dict) -> str:
     lines.append(f"  {'end to end':<18} {e2e['p50']:8.2f} {e2e['p95']:8.2f} {e2e['p99']:8.2f}")
     lines.append(f"CPU per frame {report['cpu_s_per_frame'] * 1000:.1f} ms, peak RSS {report['peak_rss_mb']:.0f} MB, "
                  f"dropped frames {report['dropped_frames']}")
+    looks = report.get("second_looks")
+    if looks:
+        lines.append(f"tracks lost and looked for again: {looks['lost_tracks']} "
+                     f"(look-ahead started {looks['look_ahead_started']}, used {looks['look_ahead_used']})")
     soak = report.get("soak")
     if soak:
         first, last = soak[0], soak[-1]

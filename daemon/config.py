@@ -66,6 +66,9 @@ class ModelConfig(_Section):
     min_detection_confidence: float = Field(0.5, ge=0, le=1)
     min_presence_confidence: float = Field(0.5, ge=0, le=1)
     min_tracking_confidence: float = Field(0.5, ge=0, le=1)
+    #: A second copy of the hand model that starts the second look on a likely lost
+    #: track early, on the other core (``tracker.LookAhead``): false (off), lite or full.
+    look_ahead: Literal[False, "lite", "full"] = "lite"
 
 
 class FacesConfig(_Section):

@@ -40,5 +40,8 @@ def make_tracker(config: Config, *, video: bool, max_hands: Optional[int] = None
         min_presence_confidence=config.model.min_presence_confidence if min_presence_confidence is None else min_presence_confidence,
         min_tracking_confidence=config.model.min_tracking_confidence,
         video=video,
+        look_ahead=bool(video and config.model.look_ahead),
+        look_ahead_model=(hand_bundle(config.model.look_ahead, cache)
+                          if video and config.model.look_ahead else None),
     )
     return Tracker(settings, body=body_model, near_face=finder)

@@ -1,7 +1,10 @@
 """Tracker stage: MediaPipe Tasks models over RGB frames to ``FrameObservation``s.
 
 Hands come from ``HandLandmarker`` (VIDEO mode for streams: landmarks tracked from frame
-to frame, palm detection only when a hand is lost; IMAGE mode for stills), faces from
+to frame, palm detection only when a hand is lost; IMAGE mode for stills). When a hand
+jumps out of the region it is tracked in, MediaPipe drops it and the tracker looks again;
+when a frame's hand region changed so much that the track will probably be lost, that
+second look starts at once on the other core (``LookAhead``). Faces come from
 the wheel's short-range face detector, and optionally body landmarks from a body
 tracker (``handmap.daemon.body``), which find a hand on the face that the hand model
 misses. Nothing here touches the network.
@@ -10,6 +13,8 @@ misses. Nothing here touches the network.
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Protocol
@@ -115,6 +120,92 @@ class TrackerSettings:
     min_tracking_confidence: float = 0.5
     video: bool = True  # VIDEO mode (a stream) or IMAGE mode (independent stills)
     min_face_confidence: float = 0.5
+    #: VIDEO mode: start the second look on another thread when a hand's region changed
+    #: a lot (``LookAhead``); costs a second copy of the hand model (~20 MB).
+    look_ahead: bool = True
+    look_ahead_model: Optional[Path] = None  # its bundle (default: ``hand_model``)
+
+
+class RegionChange:
+    """How much the region around the tracked hands changed since the frame before:
+    the mean difference of small grey thumbnails of the same region in both frames."""
+
+    THUMB = (16, 16)
+    #: The region is the hands' bounding box grown to this many times its size (about
+    #: the region MediaPipe looks for the hand in on the next frame).
+    GROW = 2.0
+    #: Mean grey-level change (0-255) above which a track is likely to be lost. On
+    #: webcam_session35 the frames that lost their track changed by 23-47; 95% of the
+    #: others by under 11.
+    LIKELY_LOST = 20.0
+
+    def __init__(self) -> None:
+        self._box: Optional[tuple[int, int, int, int]] = None
+        self._before: Optional[np.ndarray] = None
+
+    def _thumb(self, rgb: np.ndarray, box) -> np.ndarray:
+        x0, y0, x1, y1 = box
+        height, width = self.THUMB
+        # Every n-th pixel of the region (a view; a copy of 16x16x3 values only).
+        step_y, step_x = max(1, (y1 - y0) // height), max(1, (x1 - x0) // width)
+        return rgb[y0:y1:step_y, x0:x1:step_x][:height, :width].astype(np.int16)
+
+    def changed(self, rgb: np.ndarray) -> float:
+        """The change in the remembered region (0 when there is none to compare)."""
+        if self._box is None or self._before is None:
+            return 0.0
+        now = self._thumb(rgb, self._box)
+        if now.shape != self._before.shape:
+            return 0.0
+        return float(np.mean(np.abs(now - self._before)))
+
+    def remember(self, rgb: np.ndarray, landmarks: list) -> None:
+        """The region around these hands (lists of normalised points) in this frame."""
+        self._box = self._before = None
+        if not landmarks:
+            return
+        height, width = rgb.shape[:2]
+        xs = [p.x for points in landmarks for p in points]
+        ys = [p.y for points in landmarks for p in points]
+        half = max(max(xs) - min(xs), max(ys) - min(ys)) * self.GROW / 2.0
+        cx, cy = (max(xs) + min(xs)) / 2.0, (max(ys) + min(ys)) / 2.0
+        box = (int(max(0.0, cx - half) * width), int(max(0.0, cy - half) * height),
+               int(min(1.0, cx + half) * width), int(min(1.0, cy + half) * height))
+        if box[2] - box[0] < 4 or box[3] - box[1] < 4:
+            return
+        self._box = box
+        self._before = self._thumb(rgb, box)
+
+
+class LookAhead:
+    """The second look, started before it is known to be needed: an IMAGE-mode copy of
+    the hand model (palm detection and landmarks on the whole frame) on its own thread,
+    run alongside the tracking pass on frames whose hand region changed a lot. If the
+    tracking pass loses the hand, its result is ready about when the tracking pass is
+    done (instead of a second pass after it); if not, it is thrown away. One at a time:
+    while one runs, the ordinary second look is used."""
+
+    def __init__(self, landmarker) -> None:
+        self._landmarker = landmarker
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="handmap-look-ahead")
+        self._running: Optional[Future] = None
+        self.started = 0
+        self.used = 0
+
+    @property
+    def busy(self) -> bool:
+        return self._running is not None and not self._running.done()
+
+    def start(self, image) -> Optional[Future]:
+        if self._running is not None and not self._running.done():
+            return None
+        self.started += 1
+        self._running = self._pool.submit(self._landmarker.detect, image)
+        return self._running
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self._landmarker.close()
 
 
 def _swap(label: str) -> Handedness:
@@ -125,22 +216,15 @@ class Tracker:
     """Runs the models on one frame at a time. Not thread-safe: one per pipeline."""
 
     def __init__(self, settings: TrackerSettings, body: Optional[BodyModel] = None, near_face=None) -> None:
-        from mediapipe.tasks import python as mp_tasks
         from mediapipe.tasks.python import vision
 
         self.settings = settings
         self._vision = vision
-        mode = vision.RunningMode.VIDEO if settings.video else vision.RunningMode.IMAGE
-        self._hands = vision.HandLandmarker.create_from_options(
-            vision.HandLandmarkerOptions(
-                base_options=mp_tasks.BaseOptions(model_asset_path=str(settings.hand_model)),
-                running_mode=mode,
-                num_hands=settings.max_hands,
-                min_hand_detection_confidence=settings.min_detection_confidence,
-                min_hand_presence_confidence=settings.min_presence_confidence,
-                min_tracking_confidence=settings.min_tracking_confidence,
-            )
-        )
+        self._hands = self._landmarker(vision.RunningMode.VIDEO if settings.video else vision.RunningMode.IMAGE)
+        self._look_ahead = None
+        self._region = RegionChange()
+        if settings.video and settings.look_ahead:
+            self._look_ahead = LookAhead(self._landmarker(vision.RunningMode.IMAGE, settings.look_ahead_model))
         self._faces: Optional[FaceModel] = None
         if settings.faces == FACE_MODEL_FULL_RANGE:
             self._faces = FullRangeFaces(settings.min_face_confidence)
@@ -150,6 +234,22 @@ class Tracker:
         self._near_face = near_face  # body.FaceRegionHandFinder: a second look around faces
         self._last_ts = -1
         self._tracked = 0
+        self.lost_tracks = 0
+
+    def _landmarker(self, mode, model: Optional[Path] = None):
+        from mediapipe.tasks import python as mp_tasks
+
+        settings = self.settings
+        return self._vision.HandLandmarker.create_from_options(
+            self._vision.HandLandmarkerOptions(
+                base_options=mp_tasks.BaseOptions(model_asset_path=str(model or settings.hand_model)),
+                running_mode=mode,
+                num_hands=settings.max_hands,
+                min_hand_detection_confidence=settings.min_detection_confidence,
+                min_hand_presence_confidence=settings.min_presence_confidence,
+                min_tracking_confidence=settings.min_tracking_confidence,
+            )
+        )
 
     # -- one model at a time (the pipeline times each) ---------------------------------
 
@@ -165,13 +265,30 @@ class Tracker:
         ``selfie`` is False (a raw camera frame, a photo) the labels are swapped.
         """
         if self.settings.video:
+            ahead = None
+            if self._look_ahead is not None and self._tracked:
+                rgb = image.numpy_view()
+                if self._region.changed(rgb) > RegionChange.LIKELY_LOST:
+                    ahead = self._look_ahead.start(image)
             result = self._hands.detect_for_video(image, self._timestamp(t))
             if len(result.hand_landmarks) < self._tracked:
+                self.lost_tracks += 1
                 # A tracked hand moved out of its previous region (a fast move, a cut):
                 # MediaPipe has just dropped it, so a second look at the same frame runs
                 # palm detection and finds it now instead of one frame later.
-                result = self._hands.detect_for_video(image, self._timestamp(t))
-            self._tracked = len(result.hand_landmarks)
+                if ahead is not None:
+                    result = ahead.result()
+                    self._look_ahead.used += 1
+                    # The VIDEO model still has nothing: it runs palm detection itself
+                    # on the next frame, so that frame needs no second look.
+                    self._tracked = 0
+                else:
+                    result = self._hands.detect_for_video(image, self._timestamp(t))
+                    self._tracked = len(result.hand_landmarks)
+            else:
+                self._tracked = len(result.hand_landmarks)
+            if self._look_ahead is not None:
+                self._region.remember(image.numpy_view(), result.hand_landmarks)
         else:
             result = self._hands.detect(image)
         hands = []
@@ -197,6 +314,19 @@ class Tracker:
         return tuple(self._near_face.find(rgb, faces, hands))
 
     @property
+    def second_looks(self) -> dict:
+        """How often a track was lost and looked for again, and how often the look-ahead
+        had started that look early (``handmap bench``)."""
+        ahead = self._look_ahead
+        return {"lost_tracks": self.lost_tracks, "look_ahead_started": ahead.started if ahead else 0,
+                "look_ahead_used": ahead.used if ahead else 0}
+
+    @property
+    def looking_ahead(self) -> bool:
+        """Whether a second look is running on the other core right now."""
+        return self._look_ahead is not None and self._look_ahead.busy
+
+    @property
     def has_body(self) -> bool:
         return self._body is not None
 
@@ -218,6 +348,6 @@ class Tracker:
                                 near_face_hands=near)
 
     def close(self) -> None:
-        for model in (self._hands, self._faces, self._body, self._near_face):
+        for model in (self._hands, self._look_ahead, self._faces, self._body, self._near_face):
             if model is not None:
                 model.close()
