@@ -375,8 +375,8 @@ class Pipeline:
         if not hands and not self.tracker.has_body:
             return  # no hand to touch a face with (only the body model could find one)
         if self._worker is not None:
-            if getattr(self.tracker, "looking_ahead", False):
-                return  # the other core is busy finding a hand: faces can wait a frame
+            if getattr(self.tracker, "looking_hard", False):
+                return  # the cores are busy finding a hand: faces can wait a frame
             if self._worker.submit(rgb, frame.t, hands):
                 self._next_faces_t = frame.t + self._faces_interval
             return

@@ -234,6 +234,7 @@ class Tracker:
         self._near_face = near_face  # body.FaceRegionHandFinder: a second look around faces
         self._last_ts = -1
         self._tracked = 0
+        self._searching = False  # the next frame runs palm detection on a hand in view
         self.lost_tracks = 0
 
     def _landmarker(self, mode, model: Optional[Path] = None):
@@ -271,6 +272,7 @@ class Tracker:
                 if self._region.changed(rgb) > RegionChange.LIKELY_LOST:
                     ahead = self._look_ahead.start(image)
             result = self._hands.detect_for_video(image, self._timestamp(t))
+            self._searching = False
             if len(result.hand_landmarks) < self._tracked:
                 self.lost_tracks += 1
                 # A tracked hand moved out of its previous region (a fast move, a cut):
@@ -282,6 +284,7 @@ class Tracker:
                     # The VIDEO model still has nothing: it runs palm detection itself
                     # on the next frame, so that frame needs no second look.
                     self._tracked = 0
+                    self._searching = True
                 else:
                     result = self._hands.detect_for_video(image, self._timestamp(t))
                     self._tracked = len(result.hand_landmarks)
@@ -322,9 +325,11 @@ class Tracker:
                 "look_ahead_used": ahead.used if ahead else 0}
 
     @property
-    def looking_ahead(self) -> bool:
-        """Whether a second look is running on the other core right now."""
-        return self._look_ahead is not None and self._look_ahead.busy
+    def looking_hard(self) -> bool:
+        """Whether finding a hand takes more than the tracking pass right now: a second
+        look running on the other core, or palm detection due on the next frame after
+        the look-ahead found a hand the VIDEO model had lost. Face checks wait meanwhile."""
+        return self._searching or (self._look_ahead is not None and self._look_ahead.busy)
 
     @property
     def has_body(self) -> bool:

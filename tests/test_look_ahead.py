@@ -43,9 +43,11 @@ def track(frames, full, ahead_model):
     tracker = Tracker(TrackerSettings(hand_model=full, faces=None, video=True, look_ahead=ahead_model is not None,
                                       look_ahead_model=ahead_model))
     try:
-        hands = [tracker.hands(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb), i / 50.0, False)
-                 for i, rgb in enumerate(frames)]
-        return hands, tracker.second_looks
+        hands, hard = [], []
+        for i, rgb in enumerate(frames):
+            hands.append(tracker.hands(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb), i / 50.0, False))
+            hard.append(tracker.looking_hard)
+        return hands, dict(tracker.second_looks, looking_hard=sum(hard))
     finally:
         tracker.close()
 
@@ -59,6 +61,10 @@ def test_look_ahead_finds_the_hands_the_second_look_finds(frames, bundles, ahead
     # On this clip the look-ahead is what answers most lost tracks.
     assert looks["look_ahead_used"] >= 3
     assert looks["look_ahead_used"] >= looks["lost_tracks"] // 2
+    # Face checks wait while the cores are busy finding a hand: after each frame the
+    # look-ahead answered (the next one runs palm detection), and rarely otherwise.
+    assert looks["look_ahead_used"] <= looks["looking_hard"] <= len(frames) // 4
+    assert plain_looks["looking_hard"] == 0
     # A hand in the same frames, mostly of the same side (a few frames of a hand seen
     # edge-on are a coin toss for MediaPipe either way), at nearly the same place.
     assert [len(f) for f in early] == [len(f) for f in plain]
