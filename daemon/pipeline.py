@@ -309,9 +309,9 @@ class FramePrep:
 
 
 class Pipeline:
-    """Processes frames one at a time; owns no source. ``process`` runs a whole frame on
-    the caller's thread; ``submit`` and ``completed`` are the daemon's way in and out,
-    which overlap frames when ``settings.overlap`` is on."""
+    """Processes frames one at a time; owns no source. ``begin`` (the hand model, on the
+    caller's thread) and ``finish`` (the rest) are the way in, ``completed`` the way out;
+    frames overlap when ``settings.overlap`` is on."""
 
     def __init__(self, tracker, gestures, mapper: Mapper, output: Output, settings: PipelineSettings,
                  clock: Optional[StageClock] = None, recorder=None, preview=None) -> None:
@@ -439,15 +439,6 @@ class Pipeline:
         if self._after is not None:
             done.extend(self._after.take())
         return done
-
-    def process(self, frame: Frame) -> GestureFrame:
-        """One whole frame on this thread, for callers that want its gesture frame
-        back (the daemon and the benchmark use ``begin`` and ``finish``)."""
-        if self._after is not None:
-            raise RuntimeError("process() is for pipelines without overlap")
-        self.finish(self.begin(frame))
-        outcome = self._completed.pop()
-        return outcome.gframe
 
     def _finish(self, frame: Frame, obs: FrameObservation) -> GestureFrame:
         """Gestures, mapping and output for one observed frame."""
