@@ -31,6 +31,11 @@ def make_tracker(config: Config, *, video: bool, max_hands: Optional[int] = None
         from .body import FaceRegionHandFinder
 
         finder = FaceRegionHandFinder(model)
+    look_ahead_model = None
+    if video and config.model.look_ahead:
+        # "full": the model the tracker itself runs (your own task_file, when set).
+        look_ahead_model = (model if config.model.look_ahead == "full" and config.model.task_file
+                            else hand_bundle(config.model.look_ahead, cache))
     settings = TrackerSettings(
         hand_model=model,
         faces=config.faces.model if want_faces else None,
@@ -40,8 +45,7 @@ def make_tracker(config: Config, *, video: bool, max_hands: Optional[int] = None
         min_presence_confidence=config.model.min_presence_confidence if min_presence_confidence is None else min_presence_confidence,
         min_tracking_confidence=config.model.min_tracking_confidence,
         video=video,
-        look_ahead=bool(video and config.model.look_ahead),
-        look_ahead_model=(hand_bundle(config.model.look_ahead, cache)
-                          if video and config.model.look_ahead else None),
+        look_ahead=look_ahead_model is not None,
+        look_ahead_model=look_ahead_model,
     )
     return Tracker(settings, body=body_model, near_face=finder)

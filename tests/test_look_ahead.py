@@ -108,3 +108,30 @@ def test_a_bad_look_ahead_setting_names_the_line(tmp_path):
     path.write_text("model:\n  look_ahead: always\n")
     with pytest.raises(ConfigError, match=r"config.yaml:2:.*model.look_ahead.*'lite' or 'full'"):
         load_config(path)
+
+
+@pytest.mark.parametrize("setting", ["full", "lite", "off"])
+def test_look_ahead_model_follows_the_setting(tmp_path, bundles, setting):
+    """``full`` is the model the tracker runs (the user's own task_file here); ``lite``
+    the wheel's lite bundle; ``off`` none."""
+    import shutil
+
+    from handmap.daemon.factory import make_tracker
+
+    own = tmp_path / "my_hand_landmarker.task"
+    shutil.copy(bundles[0], own)
+    path = tmp_path / "config.yaml"
+    path.write_text(f"model:\n  task_file: {own}\n  look_ahead: {setting}\n")
+    env = {"HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    tracker = make_tracker(load_config(path), video=True, faces=False, env=env)
+    try:
+        settings = tracker.settings
+        if setting == "off":
+            assert not settings.look_ahead and settings.look_ahead_model is None
+        elif setting == "full":
+            assert settings.look_ahead and settings.look_ahead_model == own
+        else:
+            assert settings.look_ahead and settings.look_ahead_model.parent == tmp_path / "cache" / "handmap" / "models"
+            assert "lite" in settings.look_ahead_model.name
+    finally:
+        tracker.close()
