@@ -22,10 +22,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from cli import handmap
+from fuzzing import EXAMPLES, FUZZ, report, yaml_lines
 from handmap.daemon.config import (
     MAX_CONFIG_BYTES,
     MAX_YAML_DEPTH,
@@ -35,9 +36,6 @@ from handmap.daemon.config import (
 )
 from handmap.daemon.reload import HotReloader, ReloadMonitor
 
-#: Examples per fuzzer: modest for CI; ``HANDMAP_FUZZ_EXAMPLES=5000`` for a deeper run.
-EXAMPLES = int(os.environ.get("HANDMAP_FUZZ_EXAMPLES", "150"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 #: The configuration's own keys, so structured fuzz reaches validation, not just "unknown key".
 SECTIONS = {
     "camera": ["index", "width", "height", "fps", "mirror"],
@@ -58,13 +56,6 @@ def billion_laughs(levels: int = 9, fan: int = 9, indent: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-#: What YAML counts as a line break (NEL and the Unicode separators too), for positions.
-YAML_BREAK = re.compile(r"\r\n|[\n\r\x85\u2028\u2029]")
-
-
-def yaml_lines(content: str | bytes) -> int:
-    text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
-    return len(YAML_BREAK.findall(text)) + 1
 
 
 @pytest.fixture(scope="module")
@@ -90,46 +81,7 @@ def check_outcome(path: Path, text_lines: int) -> Config | ConfigError:
         return exc
 
 
-def report(record_property, name: str, tried: int) -> None:
-    print(f"\n{name}: {tried} inputs tried")
-    record_property("inputs_tried", tried)
-
-
 # ----------------------------------------------------------------------------- fuzzers
-
-
-def test_fuzz_arbitrary_text(scratch, record_property):
-    path = scratch / "text.yaml"
-    tried = 0
-
-    @FUZZ
-    @given(st.text(max_size=400))
-    def check(text):
-        nonlocal tried
-        tried += 1
-        path.write_text(text, encoding="utf-8")
-        check_outcome(path, yaml_lines(text))
-
-    check()
-    report(record_property, "config: arbitrary unicode text", tried)
-    assert tried >= EXAMPLES * 2 // 3
-
-
-def test_fuzz_arbitrary_bytes(scratch, record_property):
-    path = scratch / "bytes.yaml"
-    tried = 0
-
-    @FUZZ
-    @given(st.binary(max_size=400))
-    def check(raw):
-        nonlocal tried
-        tried += 1
-        path.write_bytes(raw)
-        check_outcome(path, yaml_lines(raw))
-
-    check()
-    report(record_property, "config: arbitrary bytes", tried)
-    assert tried >= EXAMPLES * 2 // 3
 
 
 YAML_TOKENS = ["{", "}", "[", "]", ": ", ":", "- ", ", ", "\n", "  ", "'", '"', "? ", "&a ", "*a", "&b ", "*b",
@@ -139,21 +91,33 @@ YAML_TOKENS = ["{", "}", "[", "]", ": ", ":", "- ", ", ", "\n", "  ", "'", '"', 
                "index", "fps", "cooldown_s", "size", "lite"]
 
 
-def test_fuzz_yaml_token_soup(scratch, record_property):
-    """Random sequences of YAML syntax (anchors, aliases, tags, merges, directives)."""
-    path = scratch / "soup.yaml"
+#: Raw inputs: arbitrary unicode text, arbitrary bytes, and random sequences of YAML
+#: syntax (anchors, aliases, tags, merges, directives).
+RAW_INPUTS = {
+    "arbitrary unicode text": st.text(max_size=400),
+    "arbitrary bytes": st.binary(max_size=400),
+    "YAML token soup": st.lists(st.sampled_from(YAML_TOKENS), max_size=60).map("".join),
+}
+
+
+@pytest.mark.parametrize("kind", list(RAW_INPUTS))
+def test_fuzz_raw_input(scratch, record_property, kind):
+    path = scratch / "raw.yaml"
     tried = 0
 
     @FUZZ
-    @given(st.lists(st.sampled_from(YAML_TOKENS), max_size=60).map("".join))
-    def check(text):
+    @given(RAW_INPUTS[kind])
+    def check(content):
         nonlocal tried
         tried += 1
-        path.write_text(text, encoding="utf-8")
-        check_outcome(path, yaml_lines(text))
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        check_outcome(path, yaml_lines(content))
 
     check()
-    report(record_property, "config: YAML token soup", tried)
+    report(record_property, f"config: {kind}", tried)
     assert tried >= EXAMPLES * 2 // 3
 
 

@@ -25,14 +25,13 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fuzzing import EXAMPLES, FUZZ, report
 from handmap.daemon.control import COMMANDS, MAX_REQUEST_BYTES, ControlClient, ControlServer, handle_request
 from handmap.daemon.state import DaemonState, StatusSnapshot
 
-EXAMPLES = int(os.environ.get("HANDMAP_FUZZ_EXAMPLES", "150"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 REQUEST_TIMEOUT_S = 1.0  # the server's per-request deadline here (5 s in the daemon)
 PROFILES = ("desktop", "presenter")
 
@@ -118,11 +117,6 @@ def no_internal_errors(caplog):
         yield
     failures = [r for r in caplog.records if r.name.startswith("handmap.control") and r.levelno >= logging.ERROR]
     assert not failures, [r.getMessage() for r in failures]
-
-
-def report(record_property, name: str, tried: int) -> None:
-    print(f"\n{name}: {tried} inputs tried")
-    record_property("inputs_tried", tried)
 
 
 def status_works(server: ControlServer, controller: StrictController) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -22,31 +21,18 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from cli import handmap
+from fuzzing import EXAMPLES, FUZZ, report, yaml_lines
 from handmap.daemon.reload import HotReloader, ReloadMonitor
 from handmap.mappings import schema
 from handmap.mappings.loader import MAX_EXTENDS_DEPTH, MAX_PROFILE_BYTES, ProfileError, ProfileStore
 from handmap.mappings.yamlpos import MAX_DEPTH
 
-EXAMPLES = int(os.environ.get("HANDMAP_FUZZ_EXAMPLES", "150"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def report(record_property, name: str, tried: int) -> None:
-    print(f"\n{name}: {tried} inputs tried")
-    record_property("inputs_tried", tried)
-
-
-#: What YAML counts as a line break (NEL and the Unicode separators too), for positions.
-YAML_BREAK = re.compile(r"\r\n|[\n\r\x85\u2028\u2029]")
-
-
-def yaml_lines(content: str | bytes) -> int:
-    text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
-    return len(YAML_BREAK.findall(text)) + 1
 
 
 @pytest.fixture(scope="module")

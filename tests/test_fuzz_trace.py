@@ -23,10 +23,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cli import handmap, json_lines
+from fuzzing import EXAMPLES, FUZZ, report
 from handmap.daemon.sources import SourceError
 from handmap.daemon.trace_source import MAX_LINE_BYTES, MAX_WARNINGS, TraceSource
 from handmap.gestures.landmarks import NUM_BODY_LANDMARKS, NUM_HAND_LANDMARKS
@@ -40,14 +41,7 @@ from handmap.gestures.trace import (
 )
 from handmap.gestures.types import BodyObservation, FaceObservation, FrameObservation, HandObservation, Handedness
 
-EXAMPLES = int(os.environ.get("HANDMAP_FUZZ_EXAMPLES", "150"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 LINE = 7  # the line number the decoder is told, to check messages name it
-
-
-def report(record_property, name: str, tried: int) -> None:
-    print(f"\n{name}: {tried} inputs tried")
-    record_property("inputs_tried", tried)
 
 
 @pytest.fixture(scope="module")

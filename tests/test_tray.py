@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 
 import pytest
@@ -116,6 +117,21 @@ def _docked_in_trayer(d, wid: int) -> bool:
     return bool(panels & set(ancestors))
 
 
+@contextmanager
+def docked(d, ctl):
+    """A started tray whose icon trayer has docked: (tray, icon window id); stopped after."""
+    tray = Tray(ctl, list(PROFILES))
+    assert tray.start() is True, tray.reason
+    try:
+        wid = tray.icon._window.id
+        # Docked: trayer re-parented the icon window (into its panel). Docking is
+        # asynchronous: wait for it to settle.
+        _wait_for(lambda: _docked_in_trayer(d, wid), what="the icon to dock into trayer")
+        yield tray, wid
+    finally:
+        tray.stop()
+
+
 def _wait_colour(d, wid: int, state: DaemonState, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     seen = None
@@ -140,13 +156,7 @@ def tray_desktop(desktop, monkeypatch):
 def test_icon_docks_and_menu_drives_the_controller(tray_desktop):
     d = tray_desktop
     ctl = RecordingController()
-    tray = Tray(ctl, list(PROFILES))
-    assert tray.start() is True, tray.reason
-    try:
-        wid = tray.icon._window.id
-        # Docked: trayer re-parented the icon window (into its panel) and the window
-        # carries _XEMBED_INFO. Docking is asynchronous: wait for it to settle.
-        _wait_for(lambda: _docked_in_trayer(d, wid), what="the icon to dock into trayer")
+    with docked(d, ctl) as (tray, wid):
         assert "_XEMBED_INFO(_XEMBED_INFO) = 0x0, 0x1" in d.run("xprop", "-id", str(wid), "_XEMBED_INFO")
         assert "running, profile desktop" in d.run("xprop", "-id", str(wid), "WM_NAME")
         _wait_colour(d, wid, DaemonState.RUNNING)
@@ -198,8 +208,6 @@ def test_icon_docks_and_menu_drives_the_controller(tray_desktop):
 
         _item(menu, "Quit")(tray.icon)
         assert ctl.calls[-1] == ("quit",)
-    finally:
-        tray.stop()
     assert not tray.running
     _wait_for(lambda: d.run("xwininfo", "-id", str(wid), check=False) == "", what="the icon window to go")
 
@@ -207,34 +215,22 @@ def test_icon_docks_and_menu_drives_the_controller(tray_desktop):
 def test_left_click_on_the_docked_icon_toggles_pause(tray_desktop):
     d = tray_desktop
     ctl = RecordingController()
-    tray = Tray(ctl, list(PROFILES))
-    assert tray.start() is True, tray.reason
-    try:
-        wid = tray.icon._window.id
-        _wait_for(lambda: _docked_in_trayer(d, wid), what="the icon to dock into trayer")
+    with docked(d, ctl) as (_tray, wid):
         _wait_for(lambda: "IsViewable" in d.run("xwininfo", "-id", str(wid)), what="the icon to be shown")
         d.run("xdotool", "mousemove", "--window", str(wid), "4", "4", "click", "1")
         _wait_for(lambda: ("toggle_pause",) in ctl.calls, what="the click to reach the tray")
         assert ctl.status().state is DaemonState.PAUSED
-    finally:
-        tray.stop()
 
 
 def test_icon_docks_again_when_the_tray_manager_restarts(tray_desktop):
     d = tray_desktop
-    tray = Tray(RecordingController(), list(PROFILES))
-    assert tray.start() is True, tray.reason
-    try:
-        wid = tray.icon._window.id
-        _wait_for(lambda: _docked_in_trayer(d, wid), what="the icon to dock into trayer")
+    with docked(d, RecordingController()) as (_tray, wid):
         old_trayer = d.procs.pop()
         old_trayer.terminate()
         old_trayer.wait(5)
         d.start_tray()  # a new tray manager, as after a desktop-panel restart
         _wait_for(lambda: _docked_in_trayer(d, wid), timeout=30, what="the icon to dock into the new trayer")
         _wait_colour(d, wid, DaemonState.RUNNING)
-    finally:
-        tray.stop()
 
 
 def test_bad_profile_from_the_menu_is_logged_not_raised(tray_desktop, caplog):
