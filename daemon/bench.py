@@ -33,26 +33,28 @@ class _Discard(io.TextIOBase):
         return len(text)
 
 
-def peak_rss_mb() -> float:
-    """The process's peak resident set size so far (VmHWM), in MB."""
+def _status_mb(field: str) -> Optional[float]:
+    """A memory figure from /proc/self/status (Linux), in MB."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024.0
     except OSError:
         pass
+    return None
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident set size so far (VmHWM), in MB."""
+    peak = _status_mb("VmHWM")
+    if peak is not None:
+        return peak
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
 
 
 def current_rss_mb() -> float:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return 0.0
+    return _status_mb("VmRSS") or 0.0
 
 
 #: A soak run (``--loops``) samples memory and latency every this many frames.
@@ -109,6 +111,13 @@ def _frames(spec: str, size, max_frames, loops: int, clock: Optional[StageClock]
         t_offset += last_t + 1.0 / 30.0
 
 
+def _raise_errors(outcomes) -> None:
+    """A benchmark stops at the first frame that failed."""
+    for outcome in outcomes:
+        if outcome.error is not None:
+            raise outcome.error
+
+
 def run_handmap(options: BenchOptions, config) -> dict:
     from .assemble import RunOptions, build
 
@@ -147,9 +156,7 @@ def run_handmap(options: BenchOptions, config) -> dict:
             daemon.mapping.take_requests()
             daemon.apply_requests()
             pipeline.submit(frame)
-            for outcome in pipeline.completed():
-                if outcome.error is not None:
-                    raise outcome.error
+            _raise_errors(pipeline.completed())
             frames += 1
             if options.loops > 1 and frames % SAMPLE_EVERY == 0:
                 recent = clock.recent("hands", SAMPLE_EVERY)
@@ -165,9 +172,7 @@ def run_handmap(options: BenchOptions, config) -> dict:
         cpu = cpu_seconds() - cpu0
         rss = peak_rss_mb()
         pipeline.drain()
-        for outcome in pipeline.completed():
-            if outcome.error is not None:
-                raise outcome.error
+        _raise_errors(pipeline.completed())
         pipeline.emit(daemon.mapping.shutdown(), pipeline.last_t, pipeline.last_frame)
         held_at_end = len(built.output.held) if getattr(built.output, "held", None) is not None else 0
         second_looks = getattr(pipeline.tracker, "second_looks", None)

@@ -266,7 +266,6 @@ class MotionGate:
 
     def __init__(self) -> None:
         self._previous: Optional[np.ndarray] = None
-        self._grey: Optional[np.ndarray] = None
 
     def moved(self, bgr: np.ndarray) -> bool:
         import cv2
@@ -375,7 +374,7 @@ class Pipeline:
         if not hands and not self.tracker.has_body:
             return  # no hand to touch a face with (only the body model could find one)
         if self._worker is not None:
-            if getattr(self.tracker, "looking_hard", False):
+            if self.tracker.looking_hard:
                 return  # the cores are busy finding a hand: faces can wait a frame
             if self._worker.submit(rgb, frame.t, hands):
                 self._next_faces_t = frame.t + self._faces_interval
@@ -467,10 +466,9 @@ class Pipeline:
                 self.output.emit(act.Stamped(t, frame, action))
 
     def release_all(self, reason: str) -> None:
-        """Let go of every held key and button: the mapper's presses, then the output's."""
+        """Let go of every held key and button: the mapper's presses, then the output's
+        (the caller has settled the frame in flight first)."""
         log.debug("releasing held input (%s)", reason)
-        if not self.settle(timeout=10.0):
-            log.error("a frame is still being processed after 10 s; releasing anyway")
         try:
             self.emit(self.mapper.release_all(), self.last_t, self.last_frame)
         finally:

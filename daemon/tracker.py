@@ -13,7 +13,6 @@ misses. Nothing here touches the network.
 from __future__ import annotations
 
 import logging
-import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,7 +120,8 @@ class TrackerSettings:
     video: bool = True  # VIDEO mode (a stream) or IMAGE mode (independent stills)
     min_face_confidence: float = 0.5
     #: VIDEO mode: start the second look on another thread when a hand's region changed
-    #: a lot (``LookAhead``); costs a second copy of the hand model (~20 MB).
+    #: a lot (``LookAhead``); costs a second copy of the hand model (about 55 MB lite,
+    #: 85 MB full).
     look_ahead: bool = True
     look_ahead_model: Optional[Path] = None  # its bundle (default: ``hand_model``)
 
@@ -197,7 +197,7 @@ class LookAhead:
         return self._running is not None and not self._running.done()
 
     def start(self, image) -> Optional[Future]:
-        if self._running is not None and not self._running.done():
+        if self.busy:
             return None
         self.started += 1
         self._running = self._pool.submit(self._landmarker.detect, image)
