@@ -31,6 +31,10 @@ from .sources import Frame
 
 log = logging.getLogger("handmap.pipeline")
 
+#: Live frames arrive with jitter: the wall-clock face gate opens a little early, so it
+#: never pushes a face check back by a whole frame (source time still sets the rate).
+FACES_WALL_SLACK = 0.8
+
 STAGES = ("decode", "prep", "hands", "faces", "body", "gestures", "mapping", "output")
 INPUT_ACTIONS = (act.MouseMove, act.MouseDown, act.MouseUp, act.Scroll, act.KeyDown, act.KeyUp, act.TypeText)
 
@@ -325,6 +329,7 @@ class Pipeline:
         self._prep = FramePrep(settings.mirror)
         self._faces_interval = 1.0 / settings.faces_rate_hz if settings.faces_rate_hz > 0 else float("inf")
         self._next_faces_t = float("-inf")
+        self._next_faces_wall = float("-inf")  # the same gate on the wall clock (worker only)
         self._pending_faces = None
         self._pending_body = None
         self._pending_near: tuple = ()
@@ -374,10 +379,17 @@ class Pipeline:
         if not hands and not self.tracker.has_body:
             return  # no hand to touch a face with (only the body model could find one)
         if self._worker is not None:
+            # Live, source time is the wall clock. A replay faster than real time (the
+            # benchmark) would otherwise check faces at the pointer's rate: the face rate
+            # is a rate in real time too.
+            now = time.perf_counter()
+            if now < self._next_faces_wall:
+                return
             if self.tracker.looking_hard:
                 return  # the cores are busy finding a hand: faces can wait a frame
             if self._worker.submit(rgb, frame.t, hands):
                 self._next_faces_t = frame.t + self._faces_interval
+                self._next_faces_wall = now + self._faces_interval * FACES_WALL_SLACK
             return
         self._next_faces_t = frame.t + self._faces_interval
         self._pending_faces, self._pending_body, self._pending_near = faces_and_body(
@@ -389,10 +401,12 @@ class Pipeline:
         return self._after.settle(timeout) if self._after is not None else True
 
     def drain(self) -> None:
-        """Wait for every frame and face check in flight (benchmarks and tests)."""
+        """Wait for every frame, face check and look-ahead in flight (benchmarks and tests)."""
         self.settle()
         if self._worker is not None:
             self._worker.drain()
+        if self.tracker is not None:
+            self.tracker.wait_idle()
 
     def close(self) -> None:
         if self._after is not None:

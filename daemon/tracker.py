@@ -203,6 +203,12 @@ class LookAhead:
         self._running = self._pool.submit(self._landmarker.detect, image)
         return self._running
 
+    def wait(self) -> None:
+        """Until the look in flight (used or not) is done."""
+        running = self._running
+        if running is not None:
+            running.exception()  # waits; an error is the frame's that used it
+
     def close(self) -> None:
         self._pool.shutdown(wait=True)
         self._landmarker.close()
@@ -330,6 +336,11 @@ class Tracker:
         look running on the other core, or palm detection due on the next frame after
         the look-ahead found a hand the VIDEO model had lost. Face checks wait meanwhile."""
         return self._searching or (self._look_ahead is not None and self._look_ahead.busy)
+
+    def wait_idle(self) -> None:
+        """Until nothing started for an earlier frame still runs (benchmark turns)."""
+        if self._look_ahead is not None:
+            self._look_ahead.wait()
 
     @property
     def has_body(self) -> bool:

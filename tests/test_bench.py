@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 
 from cli import handmap, json_lines
+from handmap.daemon.pipeline import FACES_WALL_SLACK
+
+pytest_plugins = ["e2e_util"]
 
 STAGES = ("decode", "hands", "faces", "gestures", "mapping", "output")
 
@@ -49,11 +52,31 @@ def test_numbers_are_positive_and_ordered(report):
     assert 100 < report["peak_rss_mb"] < 4000
 
 
+def test_the_bare_loop_sees_the_same_frames(report):
+    # It runs in a process of its own, in turns with handmap's, over the same source.
+    assert report["bare_frames"] == report["frames"] == 60
+
+
+def test_faces_are_checked_at_their_rate_in_real_time(report):
+    """The replay runs several times faster than its 10 fps source; face checks still
+    keep to about 10 a second of real time instead of following every frame."""
+    seconds = report["frames"] / report["fps"]["handmap_with_decode"]
+    checks = report["stages_ms"]["faces"]["n"]
+    assert 0 < checks <= seconds * 10 / FACES_WALL_SLACK + 1, (checks, seconds)
+    assert report["frames"] > seconds * 30  # fast enough that the rate matters here
+
+
 def test_table_output_names_every_stage(session35):
     done = handmap("bench", "--source", str(session35 / "frames"), "--frames", "5", "--model", "lite")
     assert done.returncode == 0, done.stderr
     for word in STAGES + ("end to end", "bare MediaPipe", "peak RSS"):
         assert word in done.stdout
+
+
+def test_bench_of_a_trace_says_the_bare_loop_needs_images(session35_replay):
+    done = handmap("bench", "--source", str(session35_replay.trace), "--frames", "60")
+    assert done.returncode != 0
+    assert "needs images" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_bench_refuses_a_camera():
