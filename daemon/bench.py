@@ -283,7 +283,7 @@ class BareLoop:
     memory figure and its time out of handmap's CPU figure. It decodes the same source
     itself (decoding is deterministic), outside its timed part."""
 
-    TURN = 50
+    TURN = 100
 
     def __init__(self, options: BenchOptions, config) -> None:
         import multiprocessing
