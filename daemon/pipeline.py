@@ -23,6 +23,7 @@ from typing import Callable, Iterator, Optional, Protocol, Sequence
 
 import numpy as np
 
+from handmap.gestures.face_touch import nearest_face_radius
 from handmap.gestures.types import FrameObservation, GestureFrame
 from handmap.mappings import actions as act
 
@@ -30,6 +31,17 @@ from .outputs.base import Output
 from .sources import Frame
 
 log = logging.getLogger("handmap.pipeline")
+
+#: Hands all farther than this from the faces of the last check (in face radii, as face
+#: touch measures contact, which starts at 1.3) cannot be touching one: faces are then
+#: checked only every ``FACES_FAR_INTERVAL_S``, and at full rate again as soon as a hand
+#: comes nearer. A hand seen on no face, or no face seen, keeps the full rate.
+FACES_FAR_RADIUS = 2.0
+FACES_FAR_INTERVAL_S = 0.5
+
+#: Source times are sums of float steps (3 / 30 is a hair under 0.1): a face check due
+#: at t is due on the frame within this much of t.
+CLOCK_SLACK_S = 1e-3
 
 #: Live frames arrive with jitter: the wall-clock face gate opens a little early, so it
 #: never pushes a face check back by a whole frame (source time still sets the rate).
@@ -330,6 +342,8 @@ class Pipeline:
         self._faces_interval = 1.0 / settings.faces_rate_hz if settings.faces_rate_hz > 0 else float("inf")
         self._next_faces_t = float("-inf")
         self._next_faces_wall = float("-inf")  # the same gate on the wall clock (worker only)
+        self._seen_faces: Optional[tuple] = None  # from the last face check that answered
+        self._checked_t = float("-inf")  # source time of the last face check started
         self._pending_faces = None
         self._pending_body = None
         self._pending_near: tuple = ()
@@ -360,6 +374,7 @@ class Pipeline:
             done = self._worker.take()
             if done is not None:
                 self._pending_faces, self._pending_body, self._pending_near = done
+                self._seen_faces = self._pending_faces
         faces, body, near = self._pending_faces, self._pending_body, self._pending_near
         self._pending_faces = self._pending_body = None
         self._pending_near = ()
@@ -373,11 +388,14 @@ class Pipeline:
         """Faces and body at their own rate, after this frame's input went out; a later
         frame's observation carries them (face touch needs ~10 Hz, not the pointer's rate)."""
         if frame.t < self.last_t:  # a new source's clock (a camera that came back): start over
-            self._next_faces_t = float("-inf")
-        if rgb is None or not self.tracker.has_faces or frame.t < self._next_faces_t:
+            self._next_faces_t = self._checked_t = float("-inf")
+            self._seen_faces = None
+        if rgb is None or not self.tracker.has_faces or frame.t < self._next_faces_t - CLOCK_SLACK_S:
             return
         if not hands and not self.tracker.has_body:
             return  # no hand to touch a face with (only the body model could find one)
+        if self._far_from_faces(frame.t, rgb, hands):
+            return
         if self._worker is not None:
             # Live, source time is the wall clock. A replay faster than real time (the
             # benchmark) would otherwise check faces at the pointer's rate: the face rate
@@ -388,12 +406,25 @@ class Pipeline:
             if self.tracker.looking_hard:
                 return  # the cores are busy finding a hand: faces can wait a frame
             if self._worker.submit(rgb, frame.t, hands):
+                self._checked_t = frame.t
                 self._next_faces_t = frame.t + self._faces_interval
                 self._next_faces_wall = now + self._faces_interval * FACES_WALL_SLACK
             return
         self._next_faces_t = frame.t + self._faces_interval
+        self._checked_t = frame.t
         self._pending_faces, self._pending_body, self._pending_near = faces_and_body(
             self.tracker, self.clock, rgb, frame.t, hands)
+        self._seen_faces = self._pending_faces
+
+    def _far_from_faces(self, t: float, rgb: np.ndarray, hands) -> bool:
+        """Whether this frame's hands are well away from every face a recent check found,
+        so its face check can wait. Not with the body model or the search near faces,
+        which find hands the hand model misses."""
+        if (not hands or not self._seen_faces or t - self._checked_t >= FACES_FAR_INTERVAL_S
+                or self.tracker.has_body or self.tracker.has_near_face):
+            return False
+        height, width = rgb.shape[:2]
+        return nearest_face_radius(hands, self._seen_faces, width, height) > FACES_FAR_RADIUS
 
     def settle(self, timeout: Optional[float] = None) -> bool:
         """Wait until the frame in flight is finished: mode changes (pause, profile

@@ -347,6 +347,11 @@ class Tracker:
         return self._body is not None
 
     @property
+    def has_near_face(self) -> bool:
+        """Whether a second look for hands around each face is configured."""
+        return self._near_face is not None
+
+    @property
     def has_faces(self) -> bool:
         return self._faces is not None
 

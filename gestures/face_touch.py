@@ -381,6 +381,27 @@ def _ellipse_radius(face: _Face, x: float, y: float) -> float:
     return math.hypot((x - face.cx) / face.rx, (y - face.cy) / face.ry)
 
 
+def nearest_face_radius(
+    hands: Sequence[HandObservation],
+    faces: Sequence[FaceObservation],
+    width: float,
+    height: float,
+    config: FaceTouchConfig = FaceTouchConfig(),
+) -> float:
+    """How close any hand comes to any face: the smallest ellipse radius (in face radii,
+    as ``contact_inner``/``contact_outer``) of any hand landmark; inf when there is no
+    hand or no face to measure."""
+    best = math.inf
+    w, h = float(width), float(height)
+    for index, face in enumerate(faces):
+        ellipse = _face_from_box(index, face, w, h, config)
+        for hand in hands:
+            points = hand.landmarks
+            radii = np.hypot((points[:, 0] * w - ellipse.cx) / ellipse.rx, (points[:, 1] * h - ellipse.cy) / ellipse.ry)
+            best = min(best, float(radii.min()))
+    return best
+
+
 # ---------------------------------------------------------------------------------
 # Hands
 # ---------------------------------------------------------------------------------
