@@ -39,13 +39,10 @@ log = logging.getLogger("handmap.pipeline")
 FACES_FAR_RADIUS = 2.0
 FACES_FAR_INTERVAL_S = 0.5
 
-#: Source times are sums of float steps (3 / 30 is a hair under 0.1): a face check due
-#: at t is due on the frame within this much of t.
-CLOCK_SLACK_S = 1e-3
-
-#: Live frames arrive with jitter: the wall-clock face gate opens a little early, so it
-#: never pushes a face check back by a whole frame (source time still sets the rate).
-FACES_WALL_SLACK = 0.8
+#: A face check may run up to this share of its interval early, so neither live frames'
+#: jitter nor float steps in source times (3 / 30 is a hair under 0.1) push it a whole
+#: frame late: at most 1 / (1 - FACES_EARLY) times the configured rate.
+FACES_EARLY = 0.2
 
 STAGES = ("decode", "prep", "hands", "faces", "body", "gestures", "mapping", "output")
 INPUT_ACTIONS = (act.MouseMove, act.MouseDown, act.MouseUp, act.Scroll, act.KeyDown, act.KeyUp, act.TypeText)
@@ -340,8 +337,7 @@ class Pipeline:
         self.preview = preview
         self._prep = FramePrep(settings.mirror)
         self._faces_interval = 1.0 / settings.faces_rate_hz if settings.faces_rate_hz > 0 else float("inf")
-        self._next_faces_t = float("-inf")
-        self._next_faces_wall = float("-inf")  # the same gate on the wall clock (worker only)
+        self._next_faces = float("-inf")  # when the next face check is due (``_faces_clock``)
         self._seen_faces: Optional[tuple] = None  # from the last face check that answered
         self._checked_t = float("-inf")  # source time of the last face check started
         self._pending_faces = None
@@ -388,33 +384,34 @@ class Pipeline:
         """Faces and body at their own rate, after this frame's input went out; a later
         frame's observation carries them (face touch needs ~10 Hz, not the pointer's rate)."""
         if frame.t < self.last_t:  # a new source's clock (a camera that came back): start over
-            self._next_faces_t = self._checked_t = float("-inf")
+            self._next_faces = self._checked_t = float("-inf")
             self._seen_faces = None
-        if rgb is None or not self.tracker.has_faces or frame.t < self._next_faces_t - CLOCK_SLACK_S:
+        now = self._faces_clock(frame)
+        if rgb is None or not self.tracker.has_faces or now < self._next_faces - self._faces_interval * FACES_EARLY:
             return
         if not hands and not self.tracker.has_body:
             return  # no hand to touch a face with (only the body model could find one)
         if self._far_from_faces(frame.t, rgb, hands):
             return
         if self._worker is not None:
-            # Live, source time is the wall clock. A replay faster than real time (the
-            # benchmark) would otherwise check faces at the pointer's rate: the face rate
-            # is a rate in real time too.
-            now = time.perf_counter()
-            if now < self._next_faces_wall:
-                return
             if self.tracker.looking_hard:
                 return  # the cores are busy finding a hand: faces can wait a frame
             if self._worker.submit(rgb, frame.t, hands):
                 self._checked_t = frame.t
-                self._next_faces_t = frame.t + self._faces_interval
-                self._next_faces_wall = now + self._faces_interval * FACES_WALL_SLACK
+                self._next_faces = now + self._faces_interval
             return
-        self._next_faces_t = frame.t + self._faces_interval
+        self._next_faces = now + self._faces_interval
         self._checked_t = frame.t
         self._pending_faces, self._pending_body, self._pending_near = faces_and_body(
             self.tracker, self.clock, rgb, frame.t, hands)
         self._seen_faces = self._pending_faces
+
+    def _faces_clock(self, frame: Frame) -> float:
+        """The clock face checks keep their rate by. With the face worker (live sources,
+        the benchmark) the wall clock: live it is the source's clock, and a replay faster
+        than real time would otherwise check faces at the pointer's rate. In line (file
+        replays, which repeat exactly) the source's time."""
+        return time.perf_counter() if self._worker is not None else frame.t
 
     def _far_from_faces(self, t: float, rgb: np.ndarray, hands) -> bool:
         """Whether this frame's hands are well away from every face a recent check found,
