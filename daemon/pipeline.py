@@ -116,7 +116,9 @@ class Begun:
 
     frame: Frame
     obs: FrameObservation
-    rgb: Optional[np.ndarray]  # the prepared image (reused by the next frame's ``begin``)
+    #: The frame's pixels as the hand model saw them (RGB): the ``mp.Image``'s own, which
+    #: later frames leave unchanged, so the face thread reads them without a copy.
+    rgb: Optional[np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -145,16 +147,17 @@ def faces_and_body(tracker, clock: StageClock, rgb: np.ndarray, t: float, hands=
 class FaceWorker:
     """Runs faces and the body model on its own thread, one frame at a time.
 
-    ``submit`` hands over a frame only when the worker is idle (copied into the worker's
-    own buffer, reused), so face work never queues up and never delays the pointer; the
-    newest result is picked up with ``take``. MediaPipe's inference runs outside the
-    GIL, so on two cores the hand model and the face models run side by side.
+    ``submit`` hands over a frame only when the worker is idle (the frame's own pixels,
+    not a copy: they must stay as they are), so face work never queues up and never
+    delays the pointer; the newest result is picked up with ``take``. MediaPipe's
+    inference runs outside the GIL, so on two cores the hand model and the face models
+    run side by side.
     """
 
     def __init__(self, tracker, clock: StageClock) -> None:
         self._tracker = tracker
         self._clock = clock
-        self._buffer: Optional[np.ndarray] = None
+        self._pixels: Optional[np.ndarray] = None
         self._cond = threading.Condition()
         self._job: Optional[float] = None  # the submitted frame's time
         self._busy = False
@@ -168,9 +171,7 @@ class FaceWorker:
         with self._cond:
             if self._busy or self._closed:
                 return False
-            if self._buffer is None or self._buffer.shape != rgb.shape:
-                self._buffer = np.empty_like(rgb)
-            np.copyto(self._buffer, rgb)
+            self._pixels = rgb
             self._job = (t, hands)
             self._busy = True
             self._cond.notify_all()
@@ -192,8 +193,9 @@ class FaceWorker:
                 if self._closed:
                     return
                 (t, hands), self._job = self._job, None
+                rgb, self._pixels = self._pixels, None
             try:
-                result = faces_and_body(self._tracker, self._clock, self._buffer, t, hands)
+                result = faces_and_body(self._tracker, self._clock, rgb, t, hands)
             except Exception:
                 self.failures += 1
                 log.exception("face detection failed on one frame (skipped)")
@@ -378,7 +380,7 @@ class Pipeline:
         height, width = rgb.shape[:2]
         obs = FrameObservation(t=frame.t, frame=frame.index, width=width, height=height, hands=hands, faces=faces,
                                body=body, near_face_hands=near)
-        return obs, rgb, image
+        return obs, image.numpy_view(), image
 
     def _faces_after(self, frame: Frame, rgb: Optional[np.ndarray], hands=()) -> None:
         """Faces and body at their own rate, after this frame's input went out; a later
@@ -467,7 +469,7 @@ class Pipeline:
                 self.preview.show(frame.image, obs, gframe, self.settings.mirror)
             self._completed.append(Outcome(frame.index, gframe=gframe))
             return
-        self._faces_after(frame, rgb, obs.hands)  # a copy for the face thread, then on
+        self._faces_after(frame, rgb, obs.hands)  # to the face thread, then on
         self._after.put(frame, obs)
 
     def submit(self, frame: Frame) -> None:

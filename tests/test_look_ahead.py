@@ -75,15 +75,10 @@ def test_look_ahead_finds_the_hands_the_second_look_finds(frames, bundles, ahead
     assert np.median(gaps) < 0.005 and np.percentile(gaps, 95) < 0.05, (np.median(gaps), np.percentile(gaps, 95))
 
 
-class Point:
-    def __init__(self, x: float, y: float) -> None:
-        self.x, self.y = x, y
-
-
 def test_region_change_sees_a_hand_leave_its_region_but_not_noise():
     rng = np.random.default_rng(3)
     scene = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
-    hand = [[Point(0.45 + 0.005 * i, 0.5 + 0.004 * i) for i in range(21)]]
+    hand = [np.array([(0.45 + 0.005 * i, 0.5 + 0.004 * i, 0.0) for i in range(21)])]
     region = RegionChange()
     assert region.changed(scene) == 0.0  # nothing to compare with yet
     region.remember(scene, hand)
@@ -135,3 +130,39 @@ def test_look_ahead_model_follows_the_setting(tmp_path, bundles, setting):
             assert "lite" in settings.look_ahead_model.name
     finally:
         tracker.close()
+
+
+@pytest.mark.parametrize("mode", ["video", "image"])
+def test_hand_model_reads_what_mediapipe_reports(frames, bundles, mode):
+    """The hand model read straight from MediaPipe's output packets (no per-landmark
+    Python objects) gives exactly the landmarks, handedness and score of its public API."""
+    import mediapipe as mp
+    from mediapipe.tasks import python as mp_tasks
+    from mediapipe.tasks.python import vision
+
+    from handmap.daemon.tracker import HandModel
+
+    running = vision.RunningMode.VIDEO if mode == "video" else vision.RunningMode.IMAGE
+
+    def landmarker():
+        return vision.HandLandmarker.create_from_options(vision.HandLandmarkerOptions(
+            base_options=mp_tasks.BaseOptions(model_asset_path=str(bundles[0])), running_mode=running, num_hands=1))
+
+    lean, public = HandModel(landmarker()), landmarker()
+    assert lean.lean, "the pinned mediapipe's internals were not found: the public (slower) way is in use"
+    try:
+        seen = 0
+        for i, rgb in enumerate(frames[:120:1 if mode == "video" else 6]):
+            image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
+            ours = lean.video(image, i * 20) if mode == "video" else lean.still(image)
+            theirs = public.detect_for_video(image, i * 20) if mode == "video" else public.detect(image)
+            assert len(ours) == len(theirs.hand_landmarks), i
+            for (points, label, score), marks, classes in zip(ours, theirs.hand_landmarks, theirs.handedness):
+                assert points.shape == (21, 3) and points.dtype == np.float64
+                assert np.array_equal(points, np.array([(p.x, p.y, p.z) for p in marks]))
+                assert label == classes[0].category_name and score == pytest.approx(classes[0].score)
+                seen += 1
+        assert seen >= (100 if mode == "video" else 15), seen
+    finally:
+        lean.close()
+        public.close()
