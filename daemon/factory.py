@@ -8,6 +8,7 @@ from typing import Optional
 from .config import Config
 from .models import check_hand_task_file, face_model, hand_bundle
 from .paths import cache_dir
+from .priority import background
 from .tracker import FACE_MODEL_SHORT_RANGE, Tracker, TrackerSettings
 
 log = logging.getLogger("handmap")
@@ -21,16 +22,16 @@ def make_tracker(config: Config, *, video: bool, max_hands: Optional[int] = None
     model = check_hand_task_file(config.model.task_file) if config.model.task_file else hand_bundle(config.model.size, cache)
     want_faces = config.faces.enabled if faces is None else faces
     want_body = (config.faces.body_model and want_faces) if body is None else body
-    body_model = None
-    if want_body:
-        from .body import BodyTracker, RunningMode
+    body_model = finder = None
+    with background():  # face checks' models run behind the pointer's path
+        if want_body:
+            from .body import BodyTracker, RunningMode
 
-        body_model = BodyTracker(cache, RunningMode.VIDEO if video else RunningMode.IMAGE)
-    finder = None
-    if (config.faces.search_near_face if near_face is None else near_face) and want_faces:
-        from .body import FaceRegionHandFinder
+            body_model = BodyTracker(cache, RunningMode.VIDEO if video else RunningMode.IMAGE)
+        if (config.faces.search_near_face if near_face is None else near_face) and want_faces:
+            from .body import FaceRegionHandFinder
 
-        finder = FaceRegionHandFinder(model)
+            finder = FaceRegionHandFinder(model)
     look_ahead_model = None
     if video and config.model.look_ahead:
         # "full": the model the tracker itself runs (your own task_file, when set).

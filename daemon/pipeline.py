@@ -8,8 +8,9 @@ newest frame, so analysis never queues behind the camera. Every stage is timed
 Threads, for two-core machines: the hand model runs on the caller's thread. For live
 sources (``PipelineSettings.overlap``) gestures, mapping and output of frame N run on a
 second thread while the hand model looks at frame N+1 (MediaPipe's inference releases
-the GIL), and faces run on a third, at their own rate, while a hand is in view. File
-replays run everything in line, so they repeat exactly.
+the GIL), and faces run on a third, at their own rate, while a hand is in view, at a
+lower priority than the pointer's path (``priority``). File replays run everything in
+line, so they repeat exactly.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from handmap.gestures.types import FrameObservation, GestureFrame
 from handmap.mappings import actions as act
 
 from .outputs.base import Output
+from .priority import background
 from .sources import Frame
 
 log = logging.getLogger("handmap.pipeline")
@@ -165,7 +167,8 @@ class FaceWorker:
         self._closed = False
         self.failures = 0
         self._thread = threading.Thread(target=self._run, name="handmap-faces", daemon=True)
-        self._thread.start()
+        with background():
+            self._thread.start()
 
     def submit(self, rgb: np.ndarray, t: float, hands=()) -> bool:
         with self._cond:

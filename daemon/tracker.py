@@ -28,6 +28,8 @@ from handmap.gestures.types import (
     Handedness,
 )
 
+from .priority import background
+
 log = logging.getLogger("handmap.tracker")
 
 
@@ -306,12 +308,14 @@ class Tracker:
         self._look_ahead = None
         self._region = RegionChange()
         if settings.video and settings.look_ahead:
+            # At the pointer's priority: a lost track waits for it.
             self._look_ahead = LookAhead(HandModel(self._landmarker(vision.RunningMode.IMAGE, settings.look_ahead_model)))
         self._faces: Optional[FaceModel] = None
-        if settings.faces == FACE_MODEL_FULL_RANGE:
-            self._faces = FullRangeFaces(settings.min_face_confidence)
-        elif settings.faces == FACE_MODEL_SHORT_RANGE:
-            self._faces = ShortRangeFaces(settings.face_model, settings.min_face_confidence)
+        with background():  # face checks run behind the pointer's path
+            if settings.faces == FACE_MODEL_FULL_RANGE:
+                self._faces = FullRangeFaces(settings.min_face_confidence)
+            elif settings.faces == FACE_MODEL_SHORT_RANGE:
+                self._faces = ShortRangeFaces(settings.face_model, settings.min_face_confidence)
         self._body = body
         self._near_face = near_face  # body.FaceRegionHandFinder: a second look around faces
         self._last_ts = -1
