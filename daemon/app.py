@@ -271,7 +271,7 @@ class Daemon:
                 self._do_resume()
             elif isinstance(request, RequestProfile):
                 self._do_switch(request.name, "binding")
-        while True:
+        while not self._requests.empty():  # (no exception raised on every frame)
             try:
                 kind, arg = self._requests.get_nowait()
             except queue.Empty:

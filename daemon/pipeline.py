@@ -25,12 +25,13 @@ from typing import Callable, Iterator, Optional, Protocol, Sequence
 import numpy as np
 
 from handmap.gestures.face_touch import nearest_face_radius
-from handmap.gestures.types import FrameObservation, GestureFrame
+from handmap.gestures.types import BodyObservation, FrameObservation, GestureFrame
 from handmap.mappings import actions as act
 
 from .outputs.base import Output
 from .priority import background
 from .sources import Frame
+from .tracker import hand_observations
 
 log = logging.getLogger("handmap.pipeline")
 
@@ -114,13 +115,28 @@ class PipelineSettings:
 
 @dataclass(frozen=True)
 class Begun:
-    """A frame the hand model has seen, waiting for the rest of the pipeline."""
+    """A frame the hand model has seen, waiting for the rest of the pipeline. Its
+    observation is built there (``observation``), off the hand model's thread."""
 
     frame: Frame
-    obs: FrameObservation
+    found: tuple = ()  # the hand model's hands (``tracker.RawHand``)
+    faces: Optional[tuple] = None  # from the last face check that answered (None: none did)
+    body: Optional[BodyObservation] = None
+    near: tuple = ()
+    width: int = 0
+    height: int = 0
     #: The frame's pixels as the hand model saw them (RGB): the ``mp.Image``'s own, which
     #: later frames leave unchanged, so the face thread reads them without a copy.
-    rgb: Optional[np.ndarray]
+    rgb: Optional[np.ndarray] = None
+    recorded: Optional[FrameObservation] = None  # a trace's observation, as it was recorded
+
+    def observation(self, selfie: bool) -> FrameObservation:
+        if self.recorded is not None:
+            return self.recorded
+        frame = self.frame
+        return FrameObservation(t=frame.t, frame=frame.index, width=self.width, height=self.height,
+                                hands=hand_observations(self.found, selfie), faces=self.faces, body=self.body,
+                                near_face_hands=self.near)
 
 
 @dataclass(frozen=True)
@@ -221,22 +237,22 @@ class AfterStage:
     time: ``put`` waits until the frame before is done, so frames are finished in order
     and never queue up; ``take`` returns what is done, in order."""
 
-    def __init__(self, finish: Callable[[Frame, FrameObservation], GestureFrame]) -> None:
+    def __init__(self, finish: Callable[[Begun], GestureFrame]) -> None:
         self._finish = finish
         self._cond = threading.Condition()
-        self._job: Optional[tuple[Frame, FrameObservation]] = None
+        self._job: Optional[Begun] = None
         self._busy = False
         self._closed = False
         self._done: list[Outcome] = []
         self._thread = threading.Thread(target=self._run, name="handmap-after", daemon=True)
         self._thread.start()
 
-    def put(self, frame: Frame, obs: FrameObservation) -> None:
+    def put(self, begun: Begun) -> None:
         with self._cond:
             self._cond.wait_for(lambda: not self._busy or self._closed)
             if self._closed:
                 raise RuntimeError("the pipeline is closed")
-            self._job = (frame, obs)
+            self._job = begun
             self._busy = True
             self._cond.notify_all()
 
@@ -256,11 +272,11 @@ class AfterStage:
                 self._cond.wait_for(lambda: self._job is not None or self._closed)
                 if self._job is None:
                     return
-                (frame, obs), self._job = self._job, None
+                begun, self._job = self._job, None
             try:
-                outcome = Outcome(frame.index, gframe=self._finish(frame, obs))
+                outcome = Outcome(begun.frame.index, gframe=self._finish(begun))
             except BaseException as exc:  # handed to the caller's thread, which decides
-                outcome = Outcome(frame.index, error=exc)
+                outcome = Outcome(begun.frame.index, error=exc)
             with self._cond:
                 self._done.append(outcome)
                 self._busy = False
@@ -350,7 +366,7 @@ class Pipeline:
         self._pending_near: tuple = ()
         self._worker = FaceWorker(tracker, self.clock) if (settings.faces_async and tracker is not None
                                                           and tracker.has_faces) else None
-        self._after = AfterStage(self._finish) if settings.overlap and preview is None else None
+        self._after = AfterStage(self._finish_begun) if settings.overlap and preview is None else None
         self._completed: list[Outcome] = []
         self.frames = 0
         self.hands_observed = 0  # in the newest frame the hand model has seen
@@ -360,17 +376,19 @@ class Pipeline:
 
     # -- stages ---------------------------------------------------------------------
 
-    def observe(self, frame: Frame) -> tuple[FrameObservation, Optional[np.ndarray], object]:
-        """The tracker stage (or the recorded observation, for a trace)."""
+    def begin(self, frame: Frame) -> Begun:
+        """The hand model on ``frame`` (this thread); ``finish`` does the rest. Only what
+        the next frame needs is done here (the tracker stage, or a trace's recorded
+        observation); the frame's observation is built by ``finish``."""
         if frame.observation is not None:
-            return frame.observation, None, None
+            return Begun(frame, recorded=frame.observation)
         import mediapipe as mp
 
         with self.clock.time("prep"):
             rgb = self._prep(frame.image)
             image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
         with self.clock.time("hands"):
-            hands = self.tracker.hands(image, frame.t, self.settings.selfie)
+            found = self.tracker.find(image, frame.t)
         if self._worker is not None:
             done = self._worker.take()
             if done is not None:
@@ -379,23 +397,25 @@ class Pipeline:
         faces, body, near = self._pending_faces, self._pending_body, self._pending_near
         self._pending_faces = self._pending_body = None
         self._pending_near = ()
-        self.hands_observed = len(hands)
+        self.hands_observed = len(found)
         height, width = rgb.shape[:2]
-        obs = FrameObservation(t=frame.t, frame=frame.index, width=width, height=height, hands=hands, faces=faces,
-                               body=body, near_face_hands=near)
-        return obs, image.numpy_view(), image
+        return Begun(frame, found, faces, body, near, width, height, image.numpy_view())
 
-    def _faces_after(self, frame: Frame, rgb: Optional[np.ndarray], hands=()) -> None:
+    def _faces_after(self, begun: Begun, hands: Optional[tuple] = None) -> None:
         """Faces and body at their own rate, after this frame's input went out; a later
-        frame's observation carries them (face touch needs ~10 Hz, not the pointer's rate)."""
+        frame's observation carries them (face touch needs ~10 Hz, not the pointer's rate).
+        ``hands``: the frame's observed hands, when already built."""
+        frame, rgb = begun.frame, begun.rgb
         if frame.t < self.last_t:  # a new source's clock (a camera that came back): start over
             self._next_faces = self._checked_t = float("-inf")
             self._seen_faces = None
         now = self._faces_clock(frame)
         if rgb is None or not self.tracker.has_faces or now < self._next_faces - self._faces_interval * FACES_EARLY:
             return
-        if not hands and not self.tracker.has_body:
+        if not begun.found and not self.tracker.has_body:
             return  # no hand to touch a face with (only the body model could find one)
+        if hands is None:
+            hands = hand_observations(begun.found, self.settings.selfie)
         if self._far_from_faces(frame.t, rgb, hands):
             return
         if self._worker is not None:
@@ -453,27 +473,20 @@ class Pipeline:
     def overlapping(self) -> bool:
         return self._after is not None
 
-    def begin(self, frame: Frame) -> "Begun":
-        """The hand model on ``frame`` (this thread); ``finish`` does the rest."""
-        obs, rgb, _image = self.observe(frame)
-        return Begun(frame, obs, rgb)
-
-    def finish(self, begun: "Begun") -> None:
+    def finish(self, begun: Begun) -> None:
         """Gestures, mapping and output of a begun frame: before this returns, or with
         overlap on, on the second thread once the frame before is done. Its outcome
         comes from ``completed``; errors raised here are the caller's frame's."""
-        frame, obs, rgb = begun.frame, begun.obs, begun.rgb
-        if self.recorder is not None:
-            self.recorder.write(obs)
         if self._after is None:
-            gframe = self._finish(frame, obs)
-            self._faces_after(frame, rgb, obs.hands)
+            obs = self._observation(begun)
+            gframe = self._finish(begun.frame, obs)
+            self._faces_after(begun, obs.hands)
             if self.preview is not None:
-                self.preview.show(frame.image, obs, gframe, self.settings.mirror)
-            self._completed.append(Outcome(frame.index, gframe=gframe))
+                self.preview.show(begun.frame.image, obs, gframe, self.settings.mirror)
+            self._completed.append(Outcome(begun.frame.index, gframe=gframe))
             return
-        self._faces_after(frame, rgb, obs.hands)  # to the face thread, then on
-        self._after.put(frame, obs)
+        self._faces_after(begun)  # to the face thread, then on
+        self._after.put(begun)
 
     def submit(self, frame: Frame) -> None:
         """``begin`` and ``finish`` in one (the benchmark)."""
@@ -485,6 +498,15 @@ class Pipeline:
         if self._after is not None:
             done.extend(self._after.take())
         return done
+
+    def _observation(self, begun: Begun) -> FrameObservation:
+        obs = begun.observation(self.settings.selfie)
+        if self.recorder is not None:
+            self.recorder.write(obs)
+        return obs
+
+    def _finish_begun(self, begun: Begun) -> GestureFrame:
+        return self._finish(begun.frame, self._observation(begun))
 
     def _finish(self, frame: Frame, obs: FrameObservation) -> GestureFrame:
         """Gestures, mapping and output for one observed frame."""

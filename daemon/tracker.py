@@ -296,6 +296,17 @@ def _swap(label: str) -> Handedness:
     return Handedness.RIGHT if label.lower() == "left" else Handedness.LEFT
 
 
+def hand_observations(found: Sequence[RawHand], selfie: bool) -> tuple[HandObservation, ...]:
+    """The hand model's hands as observations; handedness is the person's own hand.
+
+    MediaPipe labels handedness as if the image were a mirrored selfie view; when
+    ``selfie`` is False (a raw camera frame, a photo) the labels are swapped.
+    """
+    return tuple(
+        HandObservation(landmarks=points, handedness=Handedness(label.lower()) if selfie else _swap(label), score=score)
+        for points, label, score in found)
+
+
 class Tracker:
     """Runs the models on one frame at a time. Not thread-safe: one per pipeline."""
 
@@ -346,11 +357,12 @@ class Tracker:
         return ts
 
     def hands(self, image, t: float, selfie: bool) -> tuple[HandObservation, ...]:
-        """Hands in ``image`` (an ``mp.Image``); handedness is the person's own hand.
+        """Hands in ``image`` (an ``mp.Image``), as observations (``hand_observations``)."""
+        return hand_observations(self.find(image, t), selfie)
 
-        MediaPipe labels handedness as if the image were a mirrored selfie view; when
-        ``selfie`` is False (a raw camera frame, a photo) the labels are swapped.
-        """
+    def find(self, image, t: float) -> tuple[RawHand, ...]:
+        """Hands in ``image`` (an ``mp.Image``) as the hand model reports them: the model's
+        work, and no more (the pipeline builds observations off this thread)."""
         if self.settings.video:
             ahead = None
             rgb = image.numpy_view() if self._look_ahead is not None else None
@@ -379,10 +391,7 @@ class Tracker:
                 self._region.remember(rgb, [points for points, _, _ in found])
         else:
             found = self._hands.still(image)
-        return tuple(
-            HandObservation(landmarks=points, handedness=Handedness(label.lower()) if selfie else _swap(label),
-                            score=score)
-            for points, label, score in found)
+        return found
 
     def faces(self, rgb: np.ndarray) -> tuple[FaceObservation, ...]:
         return self._faces.detect(rgb) if self._faces is not None else ()
