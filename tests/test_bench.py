@@ -110,3 +110,28 @@ def test_idle_rate_and_return_to_full_rate(session35, data_dir, tmp_path):
     assert first <= 120 + 7, f"hand found only at frame {first} (appeared at 120)"
     # Back at full rate: every later frame is analysed.
     assert [f for f in analysed if f > first] == list(range(first + 1, 165))
+
+
+@pytest.mark.slow
+def test_idle_bench_reports_the_whole_run_and_the_steady_part(data_dir, tmp_path):
+    """``bench --idle``: CPU over the whole run and, separately, from the 5 s mark on (the
+    models' first inferences and the first second at full rate left out)."""
+    import cv2
+
+    from handmap.daemon.bench import STEADY_AFTER_S
+
+    still = cv2.resize(cv2.imread(str(data_dir / "hands" / "ft" / "mother-and-son-mom-kid-woman-royalty-free-thumbnail.jpg")), (640, 480))
+    clip = tmp_path / "no_hand.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
+    for _ in range(int(30 * (2 * STEADY_AFTER_S + 1))):
+        writer.write(still)
+    writer.release()
+    done = handmap("bench", "--idle", "--json", "--source", str(clip))
+    assert done.returncode == 0, done.stderr
+    idle = json.loads(done.stdout)["idle"]
+    assert idle["seconds"] >= 2 * STEADY_AFTER_S
+    assert 0 < idle["steady_cpu_percent_of_one_core"] < idle["cpu_percent_of_one_core"], idle
+    assert idle["frames_analysed"] + idle["frames_skipped_idle"] >= 30 * 2 * STEADY_AFTER_S
+    text = handmap("bench", "--idle", "--source", str(clip), "--seconds", str(STEADY_AFTER_S + 5))
+    assert text.returncode == 0, text.stderr
+    assert f"from second {STEADY_AFTER_S:g} on" in text.stdout and "% of one core" in text.stdout, text.stdout

@@ -48,15 +48,17 @@ def run(args: argparse.Namespace) -> int:
     if args.source.strip().isdigit():
         raise UserError("bench needs a file source it can play twice (a video or an image folder), not a camera")
     if args.idle:
-        from ..bench import idle_benchmark
+        from ..bench import STEADY_AFTER_S, idle_benchmark
 
         report = idle_benchmark(BenchOptions(source=args.source, config_path=args.config, profile=args.profile),
                                 args.seconds)
         if args.json:
             print(json.dumps({"idle": report}))
         else:
-            print(f"idle run on {report['source']}: {report['seconds']} s, {report['cpu_percent_of_one_core']}% of one "
-                  f"core, {report['frames_analysed']} frames analysed, {report['frames_skipped_idle']} passed over, "
+            line = f"idle run on {report['source']}: {report['seconds']} s, {report['cpu_percent_of_one_core']}% of one core"
+            if "steady_cpu_percent_of_one_core" in report:
+                line += f" ({report['steady_cpu_percent_of_one_core']}% from second {STEADY_AFTER_S:g} on)"
+            print(f"{line}, {report['frames_analysed']} frames analysed, {report['frames_skipped_idle']} passed over, "
                   f"peak RSS {report['peak_rss_mb']:.0f} MB")
         return 0
     try:
