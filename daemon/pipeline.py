@@ -414,13 +414,13 @@ class Pipeline:
             return
         if not begun.found and not self.tracker.has_body:
             return  # no hand to touch a face with (only the body model could find one)
+        if self._worker is not None and self.tracker.looking_hard:
+            return  # the cores are busy finding a hand: faces can wait a frame
         if hands is None:
             hands = hand_observations(begun.found, self.settings.selfie)
         if self._far_from_faces(frame.t, rgb, hands):
             return
         if self._worker is not None:
-            if self.tracker.looking_hard:
-                return  # the cores are busy finding a hand: faces can wait a frame
             if self._worker.submit(rgb, frame.t, hands):
                 self._checked_t = frame.t
                 self._next_faces = now + self._faces_interval

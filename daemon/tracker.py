@@ -153,10 +153,12 @@ class RegionChange:
         return cv2.resize(rgb[y0:y1, x0:x1], self.THUMB, interpolation=cv2.INTER_NEAREST)
 
     def _box(self, width: int, height: int) -> Optional[tuple[int, int, int, int]]:
+        # Plain floats, not numpy reductions: this runs on the pointer's path.
         xs = [x for points in self._landmarks for x in points[:, 0].tolist()]
         ys = [y for points in self._landmarks for y in points[:, 1].tolist()]
-        half = max(max(xs) - min(xs), max(ys) - min(ys)) * self.GROW / 2.0
-        cx, cy = (max(xs) + min(xs)) / 2.0, (max(ys) + min(ys)) / 2.0
+        x_lo, x_hi, y_lo, y_hi = min(xs), max(xs), min(ys), max(ys)
+        half = max(x_hi - x_lo, y_hi - y_lo) * self.GROW / 2.0
+        cx, cy = (x_hi + x_lo) / 2.0, (y_hi + y_lo) / 2.0
         box = (int(max(0.0, cx - half) * width), int(max(0.0, cy - half) * height),
                int(min(1.0, cx + half) * width), int(min(1.0, cy + half) * height))
         return box if box[2] - box[0] >= 4 and box[3] - box[1] >= 4 else None
