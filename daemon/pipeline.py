@@ -361,6 +361,7 @@ class Pipeline:
         self._next_faces = float("-inf")  # when the next face check is due (``_faces_clock``)
         self._seen_faces: Optional[tuple] = None  # from the last face check that answered
         self._checked_t = float("-inf")  # source time of the last face check started
+        self._gate_t = float("-inf")  # source time of the last frame the face gate saw
         self._pending_faces = None
         self._pending_body = None
         self._pending_near: tuple = ()
@@ -401,14 +402,16 @@ class Pipeline:
         height, width = rgb.shape[:2]
         return Begun(frame, found, faces, body, near, width, height, image.numpy_view())
 
-    def _faces_after(self, begun: Begun, hands: Optional[tuple] = None) -> None:
+    def _faces_after(self, begun: Begun, hands: tuple) -> None:
         """Faces and body at their own rate, after this frame's input went out; a later
         frame's observation carries them (face touch needs ~10 Hz, not the pointer's rate).
-        ``hands``: the frame's observed hands, when already built."""
+        ``hands``: the frame's observed hands. With overlap this runs on the second
+        thread, once the frame's input is out."""
         frame, rgb = begun.frame, begun.rgb
-        if frame.t < self.last_t:  # a new source's clock (a camera that came back): start over
+        if frame.t < self._gate_t:  # a new source's clock (a camera that came back): start over
             self._next_faces = self._checked_t = float("-inf")
             self._seen_faces = None
+        self._gate_t = frame.t
         now = self._faces_clock(frame)
         if rgb is None or not self.tracker.has_faces or now < self._next_faces - self._faces_interval * FACES_EARLY:
             return
@@ -416,8 +419,6 @@ class Pipeline:
             return  # no hand to touch a face with (only the body model could find one)
         if self._worker is not None and self.tracker.looking_hard:
             return  # the cores are busy finding a hand: faces can wait a frame
-        if hands is None:
-            hands = hand_observations(begun.found, self.settings.selfie)
         if self._far_from_faces(frame.t, rgb, hands):
             return
         if self._worker is not None:
@@ -485,7 +486,6 @@ class Pipeline:
                 self.preview.show(begun.frame.image, obs, gframe, self.settings.mirror)
             self._completed.append(Outcome(begun.frame.index, gframe=gframe))
             return
-        self._faces_after(begun)  # to the face thread, then on
         self._after.put(begun)
 
     def submit(self, frame: Frame) -> None:
@@ -506,7 +506,13 @@ class Pipeline:
         return obs
 
     def _finish_begun(self, begun: Begun) -> GestureFrame:
-        return self._finish(begun.frame, self._observation(begun))
+        """The second thread's part of a frame: its input first, then its face check
+        (handed to the face thread), so the face models' Python does not contend for the
+        GIL with this frame's gestures, and the frame's hands are built once."""
+        obs = self._observation(begun)
+        gframe = self._finish(begun.frame, obs)
+        self._faces_after(begun, obs.hands)
+        return gframe
 
     def _finish(self, frame: Frame, obs: FrameObservation) -> GestureFrame:
         """Gestures, mapping and output for one observed frame."""

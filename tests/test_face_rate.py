@@ -77,3 +77,34 @@ def test_nearest_face_radius_measures_in_face_radii():
     assert nearest_face_radius([hand_at(0.9, 0.8), hand_at(0.5, 0.45)], [FACE], 640, 480) == pytest.approx(on_face)
     assert nearest_face_radius([], [FACE], 640, 480) == float("inf")
     assert nearest_face_radius([hand_at(0.5, 0.45)], [], 640, 480) == float("inf")
+
+
+def test_a_source_whose_clock_starts_over_gets_face_checks_again(session35, tmp_path):
+    """A camera that comes back may number its frames from 0 again. The face gate then
+    starts over: the far gate measures half seconds from the last check on the new
+    clock, not on the old one (which would hold every check back while the hand is
+    away from where the old session's face was)."""
+    import cv2
+
+    from handmap.daemon.sources import Frame
+
+    image = cv2.resize(cv2.imread(str(session35 / "frames" / "35_pic00008.jpg")), (640, 480))  # hand beside the head
+    built = build(RunOptions(source=str(still_clip(session35, 8, tmp_path / "far.avi")), output="dry-run",
+                             profile="desktop", tray=False, control_socket=False, hotkey=False,
+                             window_switching=False, history=False, alerts=False),
+                  env=make_home(tmp_path, config=FACES_ON))
+    pipeline = built.pipeline
+    try:
+        def play(start: float) -> int:
+            before = pipeline.clock.samples("faces").size
+            for i in range(int(SECONDS * FPS)):
+                pipeline.submit(Frame(t=start + i / FPS, index=i, image=image))
+                pipeline.completed()
+            return int(pipeline.clock.samples("faces").size - before)
+
+        first = play(1000.0)
+        again = play(0.0)
+    finally:
+        built.close()
+    assert first >= SECONDS / FACES_FAR_INTERVAL_S - 1, first
+    assert again >= SECONDS / FACES_FAR_INTERVAL_S - 1, again  # not held back by the old clock
