@@ -367,7 +367,8 @@ class Pipeline:
         self._pending_near: tuple = ()
         self._worker = FaceWorker(tracker, self.clock) if (settings.faces_async and tracker is not None
                                                           and tracker.has_faces) else None
-        self._after = AfterStage(self._finish_begun) if settings.overlap and preview is None else None
+        self._after = (AfterStage(lambda begun: self._second_half(begun)[1])
+                       if settings.overlap and preview is None else None)
         self._completed: list[Outcome] = []
         self.frames = 0
         self.hands_observed = 0  # in the newest frame the hand model has seen
@@ -479,9 +480,7 @@ class Pipeline:
         overlap on, on the second thread once the frame before is done. Its outcome
         comes from ``completed``; errors raised here are the caller's frame's."""
         if self._after is None:
-            obs = self._observation(begun)
-            gframe = self._finish(begun.frame, obs)
-            self._faces_after(begun, obs.hands)
+            obs, gframe = self._second_half(begun)
             if self.preview is not None:
                 self.preview.show(begun.frame.image, obs, gframe, self.settings.mirror)
             self._completed.append(Outcome(begun.frame.index, gframe=gframe))
@@ -505,14 +504,15 @@ class Pipeline:
             self.recorder.write(obs)
         return obs
 
-    def _finish_begun(self, begun: Begun) -> GestureFrame:
-        """The second thread's part of a frame: its input first, then its face check
-        (handed to the face thread), so the face models' Python does not contend for the
-        GIL with this frame's gestures, and the frame's hands are built once."""
+    def _second_half(self, begun: Begun) -> tuple[FrameObservation, GestureFrame]:
+        """A frame's part after the hand model (on the second thread with overlap): its
+        input first, then its face check (handed to the face thread), so the face models'
+        Python does not contend for the GIL with this frame's gestures, and the frame's
+        hands are built once."""
         obs = self._observation(begun)
         gframe = self._finish(begun.frame, obs)
         self._faces_after(begun, obs.hands)
-        return gframe
+        return obs, gframe
 
     def _finish(self, frame: Frame, obs: FrameObservation) -> GestureFrame:
         """Gestures, mapping and output for one observed frame."""
