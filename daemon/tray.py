@@ -292,22 +292,28 @@ class Tray:
     def _refresh_loop(self) -> None:
         icon, driver = self._icon, self._driver
         shown: tuple = ()
+        next_check = time.monotonic() + DOCK_CHECK_S
         while True:
             with self._wake:
                 if not self._dirty and not self._stopping:
-                    self._wake.wait(DOCK_CHECK_S)
+                    self._wake.wait(max(0.0, next_check - time.monotonic()))
                 if self._stopping:
                     return
-                if not self._dirty:
-                    check_dock = True
-                else:
-                    check_dock = False
-                    self._dirty = False
-                    snap = self._snapshot
-            try:
-                if check_dock:
+                dirty, self._dirty = self._dirty, False
+                snap = self._snapshot
+            # The dock check keeps its own clock: the daemon's refreshes (every second)
+            # must not put it off for good.
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + DOCK_CHECK_S
+                try:
                     self._check_docked(driver)
-                    continue
+                except Exception:
+                    if self._stopping:
+                        return
+                    log.warning("tray: checking that the icon is docked failed", exc_info=True)
+            if not dirty:
+                continue
+            try:
                 look = (snap.state, snap.alerts_muted)
                 if look != shown:
                     driver.set_image(draw_icon(snap.state, snap.alerts_muted))

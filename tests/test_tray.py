@@ -282,3 +282,37 @@ def test_icon_image_per_state():
                                                DaemonState.PAUSED, DaemonState.CAMERA_LOST)}
     assert len(looks) == 4
     assert draw_icon(DaemonState.RUNNING, muted=True).getpixel((60, 60))[:3] != STATE_COLOURS[DaemonState.RUNNING]
+
+
+
+
+def test_dock_check_runs_while_the_daemon_keeps_updating_the_icon(tray_desktop, monkeypatch):
+    """The daemon refreshes the tray every second. The check that docks the icon again
+    (a tray manager that came late, a dock request left unanswered) must still run
+    between those refreshes. A lost dock request cannot be provoked on demand here, so
+    the test counts the checks the real icon's refresh thread makes (the check itself
+    is the real one)."""
+    import threading
+
+    from handmap.daemon import tray as tray_module
+
+    monkeypatch.setattr(tray_module, "DOCK_CHECK_S", 0.5)
+    d = tray_desktop
+    with docked(d, RecordingController()) as (tray, _wid):
+        checks = []
+        real_check = tray._check_docked
+        monkeypatch.setattr(tray, "_check_docked", lambda driver: (checks.append(time.monotonic()), real_check(driver)))
+        stop = threading.Event()
+
+        def refresh() -> None:
+            while not stop.wait(0.2):  # more often than the dock check's own period
+                tray.update(tray._current())
+
+        refresher = threading.Thread(target=refresh, daemon=True)
+        refresher.start()
+        try:
+            time.sleep(2.6)
+        finally:
+            stop.set()
+            refresher.join(5)
+    assert len(checks) >= 3, checks  # one every 0.5 s, refreshes or not
