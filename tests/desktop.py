@@ -73,8 +73,12 @@ class Desktop:
         return int(fields["x"]), int(fields["y"])
 
     def start_tray(self) -> None:
+        # Not typed as a dock window: with that type, matchbox now and then left trayer's
+        # panel unmapped once an icon docked (the icon docked but never viewable; about
+        # one tray test file run in four failed so, none in 24 runs without it).
         proc = subprocess.Popen(
-            ["trayer", "--edge", "top", "--align", "right", "--widthtype", "pixel", "--width", "200"],
+            ["trayer", "--edge", "top", "--align", "right", "--widthtype", "pixel", "--width", "200",
+             "--SetDockType", "false"],
             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         self.procs.append(proc)
