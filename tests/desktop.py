@@ -16,6 +16,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+#: The test desktop's runtime directory (XDG_RUNTIME_DIR), removed when it stops.
+RUNTIME_PREFIX = "handmap-desktop-"
+
 REQUIRED_PROGRAMS = ("Xvfb", "xdotool", "xprop", "matchbox-window-manager", "dbus-daemon", "dunst", "dunstctl")
 
 _DBUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
@@ -95,6 +98,8 @@ class Desktop:
                     proc.kill()
                     proc.wait()
         self.procs.clear()
+        if self.runtime_dir.name.startswith(RUNTIME_PREFIX):  # ours (tempfile.mkdtemp below)
+            shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
 
 def _tray_owned(desktop: Desktop) -> bool:
@@ -110,7 +115,7 @@ def _tray_owned(desktop: Desktop) -> bool:
 
 def start_desktop(width: int = 1920, height: int = 1080, notifications: bool = True) -> Desktop:
     procs: list[subprocess.Popen] = []
-    runtime_dir = Path(tempfile.mkdtemp(prefix="handmap-desktop-"))
+    runtime_dir = Path(tempfile.mkdtemp(prefix=RUNTIME_PREFIX))
     os.chmod(runtime_dir, 0o700)
     try:
         read_fd, write_fd = os.pipe()
