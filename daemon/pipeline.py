@@ -129,6 +129,9 @@ class Begun:
     #: later frames leave unchanged, so the face thread reads them without a copy.
     rgb: Optional[np.ndarray] = None
     recorded: Optional[FrameObservation] = None  # a trace's observation, as it was recorded
+    #: The hand model ran palm detection or a second look on this frame, on top of its
+    #: tracking pass (``Tracker.last_hard``): the slowest frames.
+    hard: bool = False
 
     def observation(self, selfie: bool) -> FrameObservation:
         if self.recorded is not None:
@@ -401,7 +404,8 @@ class Pipeline:
         self._pending_near = ()
         self.hands_observed = len(found)
         height, width = rgb.shape[:2]
-        return Begun(frame, found, faces, body, near, width, height, image.numpy_view())
+        return Begun(frame, found, faces, body, near, width, height, image.numpy_view(),
+                     hard=getattr(self.tracker, "last_hard", False))
 
     def _faces_after(self, begun: Begun, hands: tuple) -> None:
         """Faces and body at their own rate, after this frame's input went out; a later
@@ -484,6 +488,15 @@ class Pipeline:
             if self.preview is not None:
                 self.preview.show(begun.frame.image, obs, gframe, self.settings.mirror)
             self._completed.append(Outcome(begun.frame.index, gframe=gframe))
+            return
+        if begun.hard:
+            # Its input is late already (palm detection, a second look): finished here,
+            # at once, rather than handed to the second thread, which a busy machine wakes
+            # only once this thread is back in the hand model (2-4 ms later). The frame
+            # before is done by now (its second half ran during this frame's model).
+            self._after.settle()
+            self._completed.extend(self._after.take())
+            self._completed.append(Outcome(begun.frame.index, gframe=self._second_half(begun)[1]))
             return
         self._after.put(begun)
 

@@ -335,6 +335,9 @@ class Tracker:
         self._tracked = 0
         self._searching = False  # the next frame runs palm detection on a hand in view
         self.lost_tracks = 0
+        #: Whether the last frame took palm detection or a second look on top of the
+        #: tracking pass (the slowest frames: their input is late already).
+        self.last_hard = False
 
     def _landmarker(self, mode, model: Optional[Path] = None):
         from mediapipe.tasks import python as mp_tasks
@@ -367,6 +370,7 @@ class Tracker:
         work, and no more (the pipeline builds observations off this thread)."""
         if self.settings.video:
             ahead = None
+            hard = not self._tracked  # palm detection runs (nothing tracked)
             rgb = image.numpy_view() if self._look_ahead is not None else None
             if rgb is not None and self._tracked and self._region.changed(rgb) > RegionChange.LIKELY_LOST:
                 ahead = self._look_ahead.start(image)
@@ -374,6 +378,7 @@ class Tracker:
             self._searching = False
             if len(found) < self._tracked:
                 self.lost_tracks += 1
+                hard = True
                 # A tracked hand moved out of its previous region (a fast move, a cut):
                 # MediaPipe has just dropped it, so a second look at the same frame runs
                 # palm detection and finds it now instead of one frame later.
@@ -391,6 +396,7 @@ class Tracker:
                 self._tracked = len(found)
             if rgb is not None:
                 self._region.remember(rgb, [points for points, _, _ in found])
+            self.last_hard = hard
         else:
             found = self._hands.still(image)
         return found

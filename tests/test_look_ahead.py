@@ -75,6 +75,29 @@ def test_look_ahead_finds_the_hands_the_second_look_finds(frames, bundles, ahead
     assert np.median(gaps) < 0.005 and np.percentile(gaps, 95) < 0.05, (np.median(gaps), np.percentile(gaps, 95))
 
 
+def test_frames_that_took_more_than_the_tracking_pass_are_marked(frames, bundles):
+    """``Tracker.last_hard``: palm detection (nothing tracked) or a lost track, on top of
+    the tracking pass. The pipeline finishes such a frame at once on its own thread."""
+    import mediapipe as mp
+
+    full, lite = bundles
+    tracker = Tracker(TrackerSettings(hand_model=full, faces=None, video=True, look_ahead=True, look_ahead_model=lite))
+    try:
+        hands, hard = [], []
+        for i, rgb in enumerate(frames):
+            hands.append(tracker.hands(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb), i / 50.0, False))
+            hard.append(tracker.last_hard)
+        looks = tracker.second_looks
+    finally:
+        tracker.close()
+    assert hard[0], "the first frame runs palm detection"
+    # An ordinary frame: a hand tracked from the frame before and still found.
+    assert all(hands[i - 1] and hands[i] for i in range(1, len(frames)) if not hard[i])
+    # Every lost track, and the palm detection after each one the look-ahead answered.
+    assert sum(hard) >= looks["lost_tracks"] + looks["look_ahead_used"] >= 6, (sum(hard), looks)
+    assert sum(hard) <= len(frames) // 4, (sum(hard), len(frames))
+
+
 def test_region_change_sees_a_hand_leave_its_region_but_not_noise():
     rng = np.random.default_rng(3)
     scene = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)

@@ -111,6 +111,36 @@ def test_an_error_after_the_hand_model_comes_back_with_its_frame(session35_repla
         built.close()
 
 
+def test_a_frame_whose_input_is_late_already_is_finished_on_the_callers_thread(session35_replay, tmp_path):
+    """A hard frame (palm detection, a second look) is not handed to the second thread,
+    which a busy machine would wake late; it still comes out in order."""
+    from handmap.daemon.pipeline import Begun
+
+    observations = [o for o in read_trace(session35_replay.trace) if o.hands][:5]
+    built = built_for(session35_replay.trace, tmp_path, overlap=True)
+    pipeline = built.pipeline
+    real = pipeline.mapper.handle
+    threads: dict[int, str] = {}
+
+    def handle(gframe):
+        time.sleep(0.02)  # the frame before is still in flight when a hard one comes
+        threads[gframe.frame] = threading.current_thread().name
+        return real(gframe)
+
+    pipeline.mapper.handle = handle
+    try:
+        for i, obs in enumerate(observations):
+            pipeline.finish(Begun(Frame(t=obs.t, index=i, image=None, observation=obs), recorded=obs, hard=i in (2, 3)))
+        pipeline.settle(5)
+        done = pipeline.completed()
+        assert [o.index for o in done] == [0, 1, 2, 3, 4]
+        assert all(o.error is None and o.gframe.hands for o in done)
+        names = [threads[o.frame] for o in observations]
+        assert names == ["handmap-after", "handmap-after", "MainThread", "MainThread", "handmap-after"], names
+    finally:
+        built.close()
+
+
 class OneAtATime:
     """Wraps the mapping stage: records any call that starts while another is running."""
 
