@@ -11,12 +11,13 @@ that hand alone (with the image's faces and body) and compares with the plain ru
 from __future__ import annotations
 
 import argparse
+import atexit
 import csv
 import os
+import shutil
 import sys
 import tempfile
 import time
-import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -43,12 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     from handmap.gestures.face_touch import touch_score
     from handmap.gestures.types import FrameObservation, Handedness, HandObservation
 
+    from handmap.daemon.models import hand_bundle
+
     cache = Path(tempfile.mkdtemp(prefix="handmap-eval-"))
+    atexit.register(shutil.rmtree, cache, True)  # the models built for this run
     modules = Path(os.path.dirname(mp.__file__)) / "modules"
-    bundle = cache / "hand_full.task"
-    with zipfile.ZipFile(bundle, "w") as z:
-        z.write(modules / "palm_detection" / "palm_detection_full.tflite", "hand_detector.tflite")
-        z.write(modules / "hand_landmark" / "hand_landmark_full.tflite", "hand_landmarks_detector.tflite")
+    bundle = hand_bundle("full", cache)
     hands_model = vision.HandLandmarker.create_from_options(
         vision.HandLandmarkerOptions(
             base_options=mp_tasks.BaseOptions(model_asset_path=str(bundle)),
