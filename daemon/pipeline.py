@@ -405,7 +405,7 @@ class Pipeline:
         self.hands_observed = len(found)
         height, width = rgb.shape[:2]
         return Begun(frame, found, faces, body, near, width, height, image.numpy_view(),
-                     hard=getattr(self.tracker, "last_hard", False))
+                     hard=self.tracker.last_hard)
 
     def _faces_after(self, begun: Begun, hands: tuple) -> None:
         """Faces and body at their own rate, after this frame's input went out; a later
