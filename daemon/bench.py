@@ -411,7 +411,8 @@ def format_report(report: dict) -> str:
     looks = report.get("second_looks")
     if looks:
         lines.append(f"tracks lost and looked for again: {looks['lost_tracks']} "
-                     f"(look-ahead started {looks['look_ahead_started']}, used {looks['look_ahead_used']})")
+                     f"(look-ahead started {looks['look_ahead_started']}, used {looks['look_ahead_used']}); "
+                     f"palm detections {looks.get('palm_detections', 0)}")
     soak = report.get("soak")
     if soak:
         first, last = soak[0], soak[-1]

@@ -1,10 +1,14 @@
 """Tracker stage: MediaPipe Tasks models over RGB frames to ``FrameObservation``s.
 
-Hands come from ``HandLandmarker`` (VIDEO mode for streams: landmarks tracked from frame
-to frame, palm detection only when a hand is lost; IMAGE mode for stills). When a hand
-jumps out of the region it is tracked in, MediaPipe drops it and the tracker looks again;
-when a frame's hand region changed so much that the track will probably be lost, that
-second look starts at once on the other core (``LookAhead``). Faces come from
+Hands come from MediaPipe's hand model: for streams, landmarks tracked from frame to
+frame, palm detection only when no hand is tracked; for stills, ``HandLandmarker`` in
+IMAGE mode. For one hand (the default) the tracking is kept here, over the model's two
+graphs (``HandGraphs``, ``GraphTracking``), step for step as ``HandLandmarker``'s VIDEO
+mode keeps it (the same landmarks), so that a hand found by a second look is tracked
+from the next frame on; for more hands, ``HandLandmarker``'s VIDEO mode tracks them. When
+a hand jumps out of the region it is tracked in, the tracker looks again; when a frame's
+hand region changed so much that the track will probably be lost, that second look
+starts at once on the other core (``LookAhead``). Faces come from
 the wheel's short-range face detector, and optionally body landmarks from a body
 tracker (``handmap.daemon.body``), which find a hand on the face that the hand model
 misses. Nothing here touches the network.
@@ -13,10 +17,11 @@ misses. Nothing here touches the network.
 from __future__ import annotations
 
 import logging
+import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Protocol, Sequence
+from typing import Callable, Optional, Protocol, Sequence
 
 import numpy as np
 
@@ -257,15 +262,188 @@ class HandModel:
         self._landmarker.close()
 
 
+#: A hand region as MediaPipe's graphs pass it on (a ``NormalizedRect`` proto).
+Region = object
+
+
+class HandGraphs:
+    """The hand model as MediaPipe's two graphs inside ``HandLandmarker``: palm
+    detection on the whole frame (``HandDetectorGraph``) and the landmark model in one
+    hand's region (``SingleHandLandmarksDetectorGraph``), each hand found with the region
+    it is expected in on the next frame. Keeping the regions is the caller's
+    (``GraphTracking``), which is what lets a hand found by a second look be tracked
+    from the next frame on. One hand at a time. ``create`` gives None where the pinned
+    mediapipe's (0.10.21) internals are missing; ``HandLandmarker`` is used then."""
+
+    def __init__(self, bundle: Path, min_detection: float, min_presence: float) -> None:
+        from mediapipe.framework.formats import rect_pb2
+        from mediapipe.python import packet_creator, packet_getter
+        from mediapipe.python._framework_bindings import task_runner
+        from mediapipe.tasks.cc.core.proto import base_options_pb2, external_file_pb2
+        from mediapipe.tasks.cc.vision.hand_detector.proto import hand_detector_graph_options_pb2 as palm_pb2
+        from mediapipe.tasks.cc.vision.hand_landmarker.proto import (
+            hand_landmarks_detector_graph_options_pb2 as landmarks_pb2,
+        )
+        from mediapipe.tasks.python.core.task_info import TaskInfo
+
+        with zipfile.ZipFile(bundle) as task:
+            palm_model, landmark_model = task.read(PALM_MODEL_FILE), task.read(LANDMARK_MODEL_FILE)
+
+        def model(content: bytes):
+            return base_options_pb2.BaseOptions(model_asset=external_file_pb2.ExternalFile(file_content=content))
+
+        def runner(graph: str, inputs: list, outputs: list, options):
+            info = TaskInfo(task_graph=graph, input_streams=inputs, output_streams=outputs,
+                            task_options=_Options(options))
+            return task_runner.TaskRunner.create(info.generate_graph_config())
+
+        self._create, self._get = packet_creator, packet_getter
+        self._palm = runner("mediapipe.tasks.vision.hand_detector.HandDetectorGraph",
+                            ["IMAGE:image", "NORM_RECT:whole"], ["HAND_RECTS:regions"],
+                            palm_pb2.HandDetectorGraphOptions(base_options=model(palm_model), num_hands=1,
+                                                              min_detection_confidence=min_detection))
+        self._landmarks = runner("mediapipe.tasks.vision.hand_landmarker.SingleHandLandmarksDetectorGraph",
+                                 ["IMAGE:image", "HAND_RECT:region"],
+                                 ["LANDMARKS:landmarks", "HANDEDNESS:handedness", "HAND_RECT_NEXT_FRAME:next"],
+                                 landmarks_pb2.HandLandmarksDetectorGraphOptions(
+                                     base_options=model(landmark_model), min_detection_confidence=min_presence))
+        # The whole image, upright: where palm detection looks.
+        self._whole = rect_pb2.NormalizedRect(x_center=0.5, y_center=0.5, width=1.0, height=1.0, rotation=0.0)
+        self._us = 0  # the graphs' own clock (each call a step: they keep no state between frames)
+        self.palm_detections = 0
+
+    @classmethod
+    def create(cls, bundle: Path, min_detection: float, min_presence: float) -> Optional["HandGraphs"]:
+        try:
+            return cls(bundle, min_detection, min_presence)
+        except (ImportError, AttributeError, TypeError, KeyError, RuntimeError, ValueError, OSError,
+                zipfile.BadZipFile) as exc:
+            log.debug("hand model's graphs not available (%s): HandLandmarker tracks", exc)
+            return None
+
+    def _tick(self) -> int:
+        self._us += 1
+        return self._us
+
+    def detect(self, image) -> tuple[tuple[RawHand, ...], tuple[Region, ...]]:
+        """Palm detection on the whole frame, then the landmark model in the region found."""
+        self.palm_detections += 1
+        us = self._tick()
+        out = self._palm.process({"image": self._create.create_image(image).at(us),
+                                  "whole": self._create.create_proto(self._whole).at(us)})
+        regions = out["regions"]
+        found = () if regions.is_empty() else self._get.get_proto_list(regions)
+        return self.track(image, found[:1])
+
+    def track(self, image, regions: Sequence[Region]) -> tuple[tuple[RawHand, ...], tuple[Region, ...]]:
+        """The landmark model in the hand's region (MediaPipe's tracking pass)."""
+        if not regions:
+            return (), ()
+        us = self._tick()
+        out = self._landmarks.process({"image": self._create.create_image(image).at(us),
+                                       "region": self._create.create_proto(regions[0]).at(us)})
+        landmarks = out["landmarks"]
+        if landmarks.is_empty():  # the hand is not in its region (presence below the threshold)
+            return (), ()
+        points = self._get.get_proto(landmarks)
+        best = self._get.get_proto(out["handedness"]).classification[0]
+        hand = (np.array([(p.x, p.y, p.z) for p in points.landmark], dtype=np.float64), best.label, float(best.score))
+        return (hand,), (self._get.get_proto(out["next"]),)
+
+    def close(self) -> None:
+        self._palm.close()
+        self._landmarks.close()
+
+
+class _Options:
+    """A graph options proto where MediaPipe's ``TaskInfo`` expects task options."""
+
+    def __init__(self, proto) -> None:
+        self._proto = proto
+
+    def to_pb2(self):
+        return self._proto
+
+
+#: The model files inside a hand landmarker ``.task`` bundle.
+PALM_MODEL_FILE = "hand_detector.tflite"
+LANDMARK_MODEL_FILE = "hand_landmarks_detector.tflite"
+
+
+class GraphTracking:
+    """Tracking over ``HandGraphs``, as ``HandLandmarker``'s VIDEO mode does it for one
+    hand: the landmark model in the region the frame before predicted, palm detection
+    when no hand is tracked. A second look's hand is tracked from the next frame on
+    (``adopt``), with no palm detection there."""
+
+    seeds = True  # a second look's hand is tracked on the next frame
+
+    def __init__(self, graphs: HandGraphs) -> None:
+        self._graphs = graphs
+        self._regions: tuple[Region, ...] = ()
+
+    @property
+    def tracked(self) -> int:
+        return len(self._regions)
+
+    @property
+    def palm_detections(self) -> int:
+        return self._graphs.palm_detections
+
+    def video(self, image, timestamp_ms: int) -> tuple[RawHand, ...]:
+        if self._regions:
+            found, self._regions = self._graphs.track(image, self._regions)
+        else:
+            found, self._regions = self._graphs.detect(image)
+        return found
+
+    def look(self, image) -> tuple[tuple[RawHand, ...], tuple[Region, ...]]:
+        """A second look at a frame (for the look-ahead): its hands and their regions."""
+        return self._graphs.detect(image)
+
+    def adopt(self, looked) -> tuple[RawHand, ...]:
+        found, self._regions = looked
+        return found
+
+    def close(self) -> None:
+        self._graphs.close()
+
+
+class LandmarkerTracking:
+    """``HandLandmarker``'s own VIDEO-mode tracking (two hands or more, or a mediapipe
+    without the graphs ``HandGraphs`` needs). A second look's hand cannot be handed to
+    it: it runs palm detection on the next frame."""
+
+    seeds = False
+
+    def __init__(self, model: HandModel) -> None:
+        self._model = model
+        self.tracked = 0
+        self.palm_detections = 0  # not counted: the landmarker decides inside
+
+    def video(self, image, timestamp_ms: int) -> tuple[RawHand, ...]:
+        found = self._model.video(image, timestamp_ms)
+        self.tracked = len(found)
+        return found
+
+    def adopt(self, looked) -> tuple[RawHand, ...]:
+        self.tracked = 0  # the landmarker has nothing tracked: palm detection on the next frame
+        return looked
+
+    def close(self) -> None:
+        self._model.close()
+
+
 class LookAhead:
-    """The second look, started before it is known to be needed: an IMAGE-mode copy of
-    the hand model (palm detection and landmarks on the whole frame) on its own thread,
-    run alongside the tracking pass on frames whose hand region changed a lot. If the
+    """The second look, started before it is known to be needed: a copy of the hand
+    model (palm detection and landmarks on the whole frame) on its own thread, run
+    alongside the tracking pass on frames whose hand region changed a lot. If the
     tracking pass loses the hand, its result is ready about when the tracking pass is
     done (instead of a second pass after it); if not, it is thrown away. One at a time:
     while one runs, the ordinary second look is used."""
 
-    def __init__(self, model: HandModel) -> None:
+    def __init__(self, look: Callable, model) -> None:
+        self._look = look  # image -> what ``adopt`` takes
         self._model = model
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="handmap-look-ahead")
         self._running: Optional[Future] = None
@@ -280,7 +458,7 @@ class LookAhead:
         if self.busy:
             return None
         self.started += 1
-        self._running = self._pool.submit(self._model.still, image)
+        self._running = self._pool.submit(self._look, image)
         return self._running
 
     def wait(self) -> None:
@@ -317,12 +495,24 @@ class Tracker:
 
         self.settings = settings
         self._vision = vision
-        self._hands = HandModel(self._landmarker(vision.RunningMode.VIDEO if settings.video else vision.RunningMode.IMAGE))
+        self._hands: Optional[HandModel] = None  # stills (IMAGE mode)
+        self._tracking = None  # streams: GraphTracking or LandmarkerTracking
         self._look_ahead = None
         self._region = RegionChange()
+        if not settings.video:
+            self._hands = HandModel(self._landmarker(vision.RunningMode.IMAGE))
+        else:
+            graphs = self._graphs(settings.hand_model) if settings.max_hands == 1 else None
+            self._tracking = (GraphTracking(graphs) if graphs is not None
+                              else LandmarkerTracking(HandModel(self._landmarker(vision.RunningMode.VIDEO))))
         if settings.video and settings.look_ahead:
             # At the pointer's priority: a lost track waits for it.
-            self._look_ahead = LookAhead(HandModel(self._landmarker(vision.RunningMode.IMAGE, settings.look_ahead_model)))
+            ahead = self._graphs(settings.look_ahead_model or settings.hand_model) if self._tracking.seeds else None
+            if ahead is not None:
+                self._look_ahead = LookAhead(ahead.detect, ahead)
+            else:
+                model = HandModel(self._landmarker(vision.RunningMode.IMAGE, settings.look_ahead_model))
+                self._look_ahead = LookAhead(model.still, model)
         self._faces: Optional[FaceModel] = None
         with background():  # face checks run behind the pointer's path
             if settings.faces == FACE_MODEL_FULL_RANGE:
@@ -332,12 +522,15 @@ class Tracker:
         self._body = body
         self._near_face = near_face  # body.FaceRegionHandFinder: a second look around faces
         self._last_ts = -1
-        self._tracked = 0
         self._searching = False  # the next frame runs palm detection on a hand in view
         self.lost_tracks = 0
         #: Whether the last frame took palm detection or a second look on top of the
         #: tracking pass (the slowest frames: their input is late already).
         self.last_hard = False
+
+    def _graphs(self, bundle: Path) -> Optional[HandGraphs]:
+        settings = self.settings
+        return HandGraphs.create(bundle, settings.min_detection_confidence, settings.min_presence_confidence)
 
     def _landmarker(self, mode, model: Optional[Path] = None):
         from mediapipe.tasks import python as mp_tasks
@@ -368,37 +561,34 @@ class Tracker:
     def find(self, image, t: float) -> tuple[RawHand, ...]:
         """Hands in ``image`` (an ``mp.Image``) as the hand model reports them: the model's
         work, and no more (the pipeline builds observations off this thread)."""
-        if self.settings.video:
-            ahead = None
-            hard = not self._tracked  # palm detection runs (nothing tracked)
-            rgb = image.numpy_view() if self._look_ahead is not None else None
-            if rgb is not None and self._tracked and self._region.changed(rgb) > RegionChange.LIKELY_LOST:
-                ahead = self._look_ahead.start(image)
-            found = self._hands.video(image, self._timestamp(t))
-            self._searching = False
-            if len(found) < self._tracked:
-                self.lost_tracks += 1
-                hard = True
-                # A tracked hand moved out of its previous region (a fast move, a cut):
-                # MediaPipe has just dropped it, so a second look at the same frame runs
-                # palm detection and finds it now instead of one frame later.
-                if ahead is not None:
-                    found = ahead.result()
-                    self._look_ahead.used += 1
-                    # The VIDEO model still has nothing: it runs palm detection itself
-                    # on the next frame, so that frame needs no second look.
-                    self._tracked = 0
-                    self._searching = True
-                else:
-                    found = self._hands.video(image, self._timestamp(t))
-                    self._tracked = len(found)
+        tracking = self._tracking
+        if tracking is None:
+            return self._hands.still(image)
+        ahead = None
+        tracked = tracking.tracked
+        hard = not tracked  # palm detection runs (nothing tracked)
+        rgb = image.numpy_view() if self._look_ahead is not None else None
+        if rgb is not None and tracked and self._region.changed(rgb) > RegionChange.LIKELY_LOST:
+            ahead = self._look_ahead.start(image)
+        found = tracking.video(image, self._timestamp(t))
+        self._searching = False
+        if len(found) < tracked:
+            self.lost_tracks += 1
+            hard = True
+            # A tracked hand moved out of its previous region (a fast move, a cut): the
+            # tracking pass has just dropped it, so a second look at the same frame runs
+            # palm detection and finds it now instead of one frame later.
+            if ahead is not None:
+                found = tracking.adopt(ahead.result())
+                self._look_ahead.used += 1
+                # Tracked from the next frame on; or, with HandLandmarker's own tracking,
+                # found again by its palm detection on the next frame.
+                self._searching = not tracking.seeds
             else:
-                self._tracked = len(found)
-            if rgb is not None:
-                self._region.remember(rgb, [points for points, _, _ in found])
-            self.last_hard = hard
-        else:
-            found = self._hands.still(image)
+                found = tracking.video(image, self._timestamp(t))
+        if rgb is not None:
+            self._region.remember(rgb, [points for points, _, _ in found])
+        self.last_hard = hard
         return found
 
     def faces(self, rgb: np.ndarray) -> tuple[FaceObservation, ...]:
@@ -420,14 +610,17 @@ class Tracker:
         """How often a track was lost and looked for again, and how often the look-ahead
         had started that look early (``handmap bench``)."""
         ahead = self._look_ahead
+        tracking = self._tracking
         return {"lost_tracks": self.lost_tracks, "look_ahead_started": ahead.started if ahead else 0,
-                "look_ahead_used": ahead.used if ahead else 0}
+                "look_ahead_used": ahead.used if ahead else 0,
+                "palm_detections": tracking.palm_detections if tracking is not None else 0}
 
     @property
     def looking_hard(self) -> bool:
         """Whether finding a hand takes more than the tracking pass right now: a second
-        look running on the other core, or palm detection due on the next frame after
-        the look-ahead found a hand the VIDEO model had lost. Face checks wait meanwhile."""
+        look running on the other core, or (with ``HandLandmarker``'s own tracking) palm
+        detection due on the next frame after the look-ahead found a hand it had lost.
+        Face checks wait meanwhile."""
         return self._searching or (self._look_ahead is not None and self._look_ahead.busy)
 
     def wait_idle(self) -> None:
@@ -462,6 +655,6 @@ class Tracker:
                                 near_face_hands=near)
 
     def close(self) -> None:
-        for model in (self._hands, self._look_ahead, self._faces, self._body, self._near_face):
+        for model in (self._hands, self._tracking, self._look_ahead, self._faces, self._body, self._near_face):
             if model is not None:
                 model.close()

@@ -52,6 +52,15 @@ def test_numbers_are_positive_and_ordered(report):
     assert 100 < report["peak_rss_mb"] < 4000
 
 
+def test_second_looks_are_counted(report):
+    """session35 jumps every fifth frame: tracks are lost and looked for again, and the
+    tracker's own palm detection runs on the first frame at least."""
+    looks = report["second_looks"]
+    assert looks["palm_detections"] >= 1
+    assert 0 <= looks["look_ahead_used"] <= looks["look_ahead_started"]
+    assert looks["look_ahead_used"] <= looks["lost_tracks"]
+
+
 def test_the_bare_loop_sees_the_same_frames(report):
     # It runs in a process of its own, in turns with handmap's, over the same source.
     assert report["bare_frames"] == report["frames"] == 60
