@@ -130,7 +130,9 @@ class Begun:
     rgb: Optional[np.ndarray] = None
     recorded: Optional[FrameObservation] = None  # a trace's observation, as it was recorded
     #: The hand model ran palm detection or a second look on this frame, on top of its
-    #: tracking pass (``Tracker.last_hard``): the slowest frames.
+    #: tracking pass (``Tracker.last_hard``): the slowest frames; or a look-ahead still
+    #: runs on the other core (``Tracker.looking_hard``), which the second thread would
+    #: wait for. Such a frame is finished at once on the hand model's thread.
     hard: bool = False
 
     def observation(self, selfie: bool) -> FrameObservation:
@@ -405,7 +407,7 @@ class Pipeline:
         self.hands_observed = len(found)
         height, width = rgb.shape[:2]
         return Begun(frame, found, faces, body, near, width, height, image.numpy_view(),
-                     hard=self.tracker.last_hard)
+                     hard=self.tracker.last_hard or self.tracker.looking_hard)
 
     def _faces_after(self, begun: Begun, hands: tuple) -> None:
         """Faces and body at their own rate, after this frame's input went out; a later
@@ -490,10 +492,11 @@ class Pipeline:
             self._completed.append(Outcome(begun.frame.index, gframe=gframe))
             return
         if begun.hard:
-            # Its input is late already (palm detection, a second look): finished here,
-            # at once, rather than handed to the second thread, which a busy machine wakes
-            # only once this thread is back in the hand model (2-4 ms later). The frame
-            # before is done by now (its second half ran during this frame's model).
+            # Its input is late already (palm detection, a second look), or the other
+            # core is busy with a look-ahead: finished here, at once, rather than handed
+            # to the second thread, which a busy machine wakes only once this thread is
+            # back in the hand model (2-4 ms later). The frame before is done by now (its
+            # second half ran during this frame's model).
             self._after.settle()
             self._completed.extend(self._after.take())
             self._completed.append(Outcome(begun.frame.index, gframe=self._second_half(begun)[1]))

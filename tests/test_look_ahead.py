@@ -259,3 +259,47 @@ def test_hand_model_reads_what_mediapipe_reports(frames, bundles, mode):
     finally:
         lean.close()
         public.close()
+
+
+def test_frames_beside_a_running_look_ahead_are_finished_on_the_hand_models_thread(session35, tmp_path):
+    """With frames overlapped, a frame whose look-ahead answered a lost track, or still
+    runs on the other core, is finished at once on the hand model's thread (``Begun.hard``):
+    the second thread would wait for a core there."""
+    import cv2
+
+    from faulty import LineStream, make_home
+    from handmap.daemon.assemble import RunOptions, build
+    from handmap.daemon.sources import Frame
+
+    video = session35 / VIDEO
+    built = build(RunOptions(source=str(video), output="dry-run", stream=LineStream(), tray=False,
+                             control_socket=False, hotkey=False, window_switching=False, history=False,
+                             alerts=False, faces_async=True), env=make_home(tmp_path))
+    pipeline, tracker = built.pipeline, built.pipeline.tracker
+    capture = cv2.VideoCapture(str(video))
+    rows = []
+    try:
+        assert pipeline.overlapping
+        index = 0
+        while True:
+            ok, image = capture.read()
+            if not ok:
+                break
+            image = cv2.resize(image, (640, 480), interpolation=cv2.INTER_AREA)
+            started = tracker.second_looks["look_ahead_started"]
+            begun = pipeline.begin(Frame(t=index / 50.0, index=index, image=image))
+            rows.append((tracker.second_looks["look_ahead_started"] > started, tracker.last_hard, begun.hard))
+            pipeline.finish(begun)
+            assert all(o.error is None for o in pipeline.completed())
+            index += 1
+        pipeline.drain()
+    finally:
+        capture.release()
+        built.close()
+    ahead = [hard for started, _, hard in rows if started]
+    beside = [hard for started, lost, hard in rows if started and not lost]  # the look-ahead went unused
+    assert len(ahead) >= 10 and len(beside) >= 3, (len(ahead), len(beside))
+    # The look-ahead (about 16 ms) outlasts the tracking pass (about 11) on nearly every frame.
+    assert sum(ahead) >= 0.8 * len(ahead) and sum(beside) >= 0.6 * len(beside), (sum(ahead), sum(beside))
+    ordinary = [hard for started, lost, hard in rows if not started and not lost]
+    assert sum(ordinary) <= 0.1 * len(ordinary), (sum(ordinary), len(ordinary))
