@@ -17,6 +17,8 @@ misses. Nothing here touches the network.
 from __future__ import annotations
 
 import logging
+import os
+import struct
 import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -278,6 +280,25 @@ class HandGraphs:
     def __init__(self, bundle: Path, min_detection: float, min_presence: float) -> None:
         from mediapipe.framework.formats import rect_pb2
         from mediapipe.python import packet_creator, packet_getter
+
+        # The models are read in place from the bundle (mapped, as MediaPipe maps a .task
+        # file), not copied into memory: the file stays open while the graphs live.
+        palm_model, landmark_model = _stored_member(bundle, PALM_MODEL_FILE), _stored_member(bundle, LANDMARK_MODEL_FILE)
+        self._fd = os.open(bundle, os.O_RDONLY)
+        self._palm = self._landmarks = None
+        try:
+            self._build(palm_model, landmark_model, min_detection, min_presence)
+        except BaseException:
+            self.close()
+            raise
+        self._create, self._get = packet_creator, packet_getter
+        # The whole image, upright: where palm detection looks.
+        self._whole = rect_pb2.NormalizedRect(x_center=0.5, y_center=0.5, width=1.0, height=1.0, rotation=0.0)
+        self._us = 0  # the graphs' own clock (each call a step: they keep no state between frames)
+        self.palm_detections = 0
+
+    def _build(self, palm_model: tuple[int, int], landmark_model: tuple[int, int], min_detection: float,
+               min_presence: float) -> None:
         from mediapipe.python._framework_bindings import task_runner
         from mediapipe.tasks.cc.core.proto import base_options_pb2, external_file_pb2
         from mediapipe.tasks.cc.vision.hand_detector.proto import hand_detector_graph_options_pb2 as palm_pb2
@@ -286,18 +307,16 @@ class HandGraphs:
         )
         from mediapipe.tasks.python.core.task_info import TaskInfo
 
-        with zipfile.ZipFile(bundle) as task:
-            palm_model, landmark_model = task.read(PALM_MODEL_FILE), task.read(LANDMARK_MODEL_FILE)
-
-        def model(content: bytes):
-            return base_options_pb2.BaseOptions(model_asset=external_file_pb2.ExternalFile(file_content=content))
+        def model(member: tuple[int, int]):
+            offset, length = member
+            where = external_file_pb2.FileDescriptorMeta(fd=self._fd, length=length, offset=offset)
+            return base_options_pb2.BaseOptions(model_asset=external_file_pb2.ExternalFile(file_descriptor_meta=where))
 
         def runner(graph: str, inputs: list, outputs: list, options):
             info = TaskInfo(task_graph=graph, input_streams=inputs, output_streams=outputs,
                             task_options=_Options(options))
             return task_runner.TaskRunner.create(info.generate_graph_config())
 
-        self._create, self._get = packet_creator, packet_getter
         self._palm = runner("mediapipe.tasks.vision.hand_detector.HandDetectorGraph",
                             ["IMAGE:image", "NORM_RECT:whole"], ["HAND_RECTS:regions"],
                             palm_pb2.HandDetectorGraphOptions(base_options=model(palm_model), num_hands=1,
@@ -307,10 +326,6 @@ class HandGraphs:
                                  ["LANDMARKS:landmarks", "HANDEDNESS:handedness", "HAND_RECT_NEXT_FRAME:next"],
                                  landmarks_pb2.HandLandmarksDetectorGraphOptions(
                                      base_options=model(landmark_model), min_detection_confidence=min_presence))
-        # The whole image, upright: where palm detection looks.
-        self._whole = rect_pb2.NormalizedRect(x_center=0.5, y_center=0.5, width=1.0, height=1.0, rotation=0.0)
-        self._us = 0  # the graphs' own clock (each call a step: they keep no state between frames)
-        self.palm_detections = 0
 
     @classmethod
     def create(cls, bundle: Path, min_detection: float, min_presence: float) -> Optional["HandGraphs"]:
@@ -351,8 +366,33 @@ class HandGraphs:
         return (hand,), (self._get.get_proto(out["next"]),)
 
     def close(self) -> None:
-        self._palm.close()
-        self._landmarks.close()
+        for graph in (self._palm, self._landmarks):
+            if graph is not None:
+                graph.close()
+        self._palm = self._landmarks = None
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def _stored_member(bundle: Path, name: str) -> tuple[int, int]:
+    """Where a file stored uncompressed in a zip (a ``.task`` bundle) lies in it: the
+    offset of its bytes, and their length."""
+    with zipfile.ZipFile(bundle) as task:
+        info = task.getinfo(name)
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise ValueError(f"{bundle}: {name} is compressed")
+    with open(bundle, "rb") as raw:
+        raw.seek(info.header_offset)
+        header = raw.read(ZIP_LOCAL_HEADER)
+    if len(header) < ZIP_LOCAL_HEADER or header[:4] != b"PK\x03\x04":
+        raise ValueError(f"{bundle}: {name} has no local header")
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    return info.header_offset + ZIP_LOCAL_HEADER + name_length + extra_length, info.file_size
+
+
+#: A zip member's local header: 30 bytes, then its name and extra field.
+ZIP_LOCAL_HEADER = 30
 
 
 class _Options:

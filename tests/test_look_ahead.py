@@ -120,10 +120,15 @@ def test_the_tracking_kept_by_handmap_gives_handlandmarkers_own_landmarks(frames
 
     from handmap.daemon.tracker import GraphTracking, HandGraphs
 
+    import os
+
     full = bundles[0]
+
     graphs = HandGraphs.create(full, 0.5, 0.5)
     assert graphs is not None, "the pinned mediapipe's graphs were not found"
     ours = GraphTracking(graphs)
+    mapped_from = f"/proc/self/fd/{graphs._fd}"
+    assert os.path.realpath(mapped_from) == os.path.realpath(full)  # the models are mapped from the bundle
     public = vision.HandLandmarker.create_from_options(vision.HandLandmarkerOptions(
         base_options=mp_tasks.BaseOptions(model_asset_path=str(full)), running_mode=vision.RunningMode.VIDEO,
         num_hands=1))
@@ -145,6 +150,7 @@ def test_the_tracking_kept_by_handmap_gives_handlandmarkers_own_landmarks(frames
     finally:
         ours.close()
         public.close()
+    assert not os.path.exists(mapped_from)  # and the bundle is closed with them
 
 
 def test_two_hands_are_tracked_by_handlandmarker(frames, bundles):
@@ -303,3 +309,28 @@ def test_frames_beside_a_running_look_ahead_are_finished_on_the_hand_models_thre
     assert sum(ahead) >= 0.8 * len(ahead) and sum(beside) >= 0.6 * len(beside), (sum(ahead), sum(beside))
     ordinary = [hard for started, lost, hard in rows if not started and not lost]
     assert sum(ordinary) <= 0.1 * len(ordinary), (sum(ordinary), len(ordinary))
+
+
+def test_without_the_graphs_handlandmarker_tracks_the_same_hands(frames, bundles, monkeypatch):
+    """Where the graphs ``HandGraphs`` builds on are missing (another mediapipe than the
+    pinned one, which cannot be installed here beside it: simulated by ``create``
+    answering None, as it does then), ``HandLandmarker``'s VIDEO mode tracks, with the
+    same hands."""
+    import mediapipe as mp
+
+    from handmap.daemon import tracker as tracking
+
+    results = []
+    for missing in (False, True):
+        if missing:
+            monkeypatch.setattr(tracking.HandGraphs, "create", classmethod(lambda cls, *args: None))
+        tracker = Tracker(TrackerSettings(hand_model=bundles[0], faces=None, video=True, look_ahead=True,
+                                          look_ahead_model=bundles[1]))
+        try:
+            kind = type(tracker._tracking)
+            results.append([tracker.find(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb), i / 50.0)
+                            for i, rgb in enumerate(frames[:60])])
+        finally:
+            tracker.close()
+    assert kind is tracking.LandmarkerTracking
+    assert [len(f) for f in results[0]] == [len(f) for f in results[1]] and sum(map(len, results[0])) >= 50
