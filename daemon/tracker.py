@@ -129,7 +129,7 @@ class TrackerSettings:
     video: bool = True  # VIDEO mode (a stream) or IMAGE mode (independent stills)
     min_face_confidence: float = 0.5
     #: VIDEO mode: start the second look on another thread when a hand's region changed
-    #: a lot (``LookAhead``); costs a second copy of the hand model (about 55 MB lite,
+    #: a lot (``LookAhead``); costs a second copy of the hand model (about 60 MB lite,
     #: 85 MB full).
     look_ahead: bool = True
     look_ahead_model: Optional[Path] = None  # its bundle (default: ``hand_model``)
