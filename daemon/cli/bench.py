@@ -42,6 +42,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..libpages import release_library_pages
+
+    release_library_pages()  # before OpenCV and MediaPipe load: see libpages
     from ..bench import BenchOptions, benchmark, format_report
     from . import UserError
 

@@ -32,6 +32,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..libpages import release_library_pages
+
+    release_library_pages()  # before OpenCV and MediaPipe load: see libpages
     from ..app import DaemonFailed
     from ..assemble import RunOptions, SetupError, build
     from . import UserError
