@@ -410,6 +410,26 @@ PALM_MODEL_FILE = "hand_detector.tflite"
 LANDMARK_MODEL_FILE = "hand_landmarks_detector.tflite"
 
 
+class HandTracking(Protocol):
+    """How a stream's hands are tracked from frame to frame (``GraphTracking``,
+    ``LandmarkerTracking``)."""
+
+    #: Whether a hand found by a second look is tracked on the next frame (``adopt``).
+    seeds: bool
+
+    @property
+    def tracked(self) -> int: ...  # hands tracked into the next frame
+
+    @property
+    def palm_detections(self) -> int: ...
+
+    def video(self, image, timestamp_ms: int) -> tuple[RawHand, ...]: ...
+
+    def adopt(self, looked) -> tuple[RawHand, ...]: ...  # a second look's answer, as this frame's hands
+
+    def close(self) -> None: ...
+
+
 class GraphTracking:
     """Tracking over ``HandGraphs``, as ``HandLandmarker``'s VIDEO mode does it for one
     hand: the landmark model in the region the frame before predicted, palm detection
@@ -436,10 +456,6 @@ class GraphTracking:
         else:
             found, self._regions = self._graphs.detect(image)
         return found
-
-    def look(self, image) -> tuple[tuple[RawHand, ...], tuple[Region, ...]]:
-        """A second look at a frame (for the look-ahead): its hands and their regions."""
-        return self._graphs.detect(image)
 
     def adopt(self, looked) -> tuple[RawHand, ...]:
         found, self._regions = looked
@@ -536,7 +552,7 @@ class Tracker:
         self.settings = settings
         self._vision = vision
         self._hands: Optional[HandModel] = None  # stills (IMAGE mode)
-        self._tracking = None  # streams: GraphTracking or LandmarkerTracking
+        self._tracking: Optional[HandTracking] = None  # streams
         self._look_ahead = None
         self._region = RegionChange()
         if not settings.video:
