@@ -35,6 +35,7 @@ from handmap.gestures.types import (
     Handedness,
 )
 
+from .models import HAND_BUNDLE_MEMBERS  # (palm detection, landmarks)
 from .priority import background
 
 log = logging.getLogger("handmap.tracker")
@@ -283,7 +284,7 @@ class HandGraphs:
 
         # The models are read in place from the bundle (mapped, as MediaPipe maps a .task
         # file), not copied into memory: the file stays open while the graphs live.
-        palm_model, landmark_model = _stored_member(bundle, PALM_MODEL_FILE), _stored_member(bundle, LANDMARK_MODEL_FILE)
+        palm_model, landmark_model = (_stored_member(bundle, name) for name in HAND_BUNDLE_MEMBERS)
         self._fd = os.open(bundle, os.O_RDONLY)
         self._palm = self._landmarks = None
         try:
@@ -403,11 +404,6 @@ class _Options:
 
     def to_pb2(self):
         return self._proto
-
-
-#: The model files inside a hand landmarker ``.task`` bundle.
-PALM_MODEL_FILE = "hand_detector.tflite"
-LANDMARK_MODEL_FILE = "hand_landmarks_detector.tflite"
 
 
 class HandTracking(Protocol):
