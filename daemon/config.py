@@ -8,14 +8,13 @@ import reprlib
 import stat
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from handmap.daemon.paths import user_config_dir
 from handmap.mappings.yamlpos import MAX_DEPTH, MAX_VALUES, SafeLoader, limit_error
-
-from .paths import user_config_dir
 
 PACKAGED_CONFIG = "config.yaml"
 #: Limits on a configuration file, checked before it is parsed: the packaged file is ~2 KB,
@@ -61,7 +60,7 @@ class CameraConfig(_Section):
 
 class ModelConfig(_Section):
     size: Literal["full", "lite"] = "full"
-    task_file: Optional[Path] = None
+    task_file: Path | None = None
     max_hands: int = Field(1, ge=1, le=4)
     min_detection_confidence: float = Field(0.5, ge=0, le=1)
     min_presence_confidence: float = Field(0.5, ge=0, le=1)
@@ -94,7 +93,7 @@ class Config(_Section):
     profile: str = Field("desktop", min_length=1)
     tray: bool = True
     alerts: AlertsConfig = AlertsConfig()
-    pause_hotkey: Optional[str] = "<ctrl>+<alt>+h"
+    pause_hotkey: str | None = "<ctrl>+<alt>+h"
     gestures: dict[str, Any] = Field(default_factory=dict)
     face_touch: dict[str, Any] = Field(default_factory=dict)
 
@@ -119,7 +118,7 @@ def check_yaml_limits(text: str, name: str) -> None:
         raise ConfigError(f"{name}:{line}:{column}: {message}")
 
 
-def _read_yaml(text: str, name: str) -> tuple[dict, Optional[yaml.Node]]:
+def _read_yaml(text: str, name: str) -> tuple[dict, yaml.Node | None]:
     try:
         check_yaml_limits(text, name)
         node = yaml.compose(text, Loader=SafeLoader)
@@ -141,7 +140,7 @@ def _read_yaml(text: str, name: str) -> tuple[dict, Optional[yaml.Node]]:
     return data, node
 
 
-def _node_at(node: Optional[yaml.Node], loc: tuple) -> Optional[yaml.Node]:
+def _node_at(node: yaml.Node | None, loc: tuple) -> yaml.Node | None:
     """The YAML node at a validation error's location (for its line and column)."""
     current = node
     for part in loc:
@@ -156,7 +155,7 @@ def _node_at(node: Optional[yaml.Node], loc: tuple) -> Optional[yaml.Node]:
     return current
 
 
-def _describe(err: dict, name: str, node: Optional[yaml.Node]) -> str:
+def _describe(err: dict, name: str, node: yaml.Node | None) -> str:
     loc = tuple(err["loc"])
     key = _key_text(".".join(str(p) for p in loc))
     target = _node_at(node, loc)
@@ -173,7 +172,7 @@ def packaged_config_text() -> str:
     return resources.files("handmap.daemon").joinpath(PACKAGED_CONFIG).read_text(encoding="utf-8")
 
 
-def user_config_path(env: Optional[dict] = None) -> Path:
+def user_config_path(env: dict | None = None) -> Path:
     return user_config_dir(env) / "config.yaml"
 
 
@@ -209,7 +208,7 @@ def read_config_text(path: Path) -> str:
                           "save the file as UTF-8") from None
 
 
-def load_config(path: Optional[Path] = None, env: Optional[dict] = None) -> Config:
+def load_config(path: Path | None = None, env: dict | None = None) -> Config:
     """The packaged defaults, with ``path`` (or the user's config.yaml if present) over them."""
     base, _ = _read_yaml(packaged_config_text(), "packaged config.yaml")
     if path is None:

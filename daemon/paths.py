@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping, Optional
 
 APP = "handmap"
 
 
-def _xdg(env: Optional[Mapping[str, str]], var: str, fallback: str) -> Path:
+def _xdg(env: Mapping[str, str] | None, var: str, fallback: str) -> Path:
     env = os.environ if env is None else env
     value = env.get(var)
     if value and os.path.isabs(value):
@@ -18,23 +18,23 @@ def _xdg(env: Optional[Mapping[str, str]], var: str, fallback: str) -> Path:
     return home / fallback / APP
 
 
-def user_config_dir(env: Optional[Mapping[str, str]] = None) -> Path:
+def user_config_dir(env: Mapping[str, str] | None = None) -> Path:
     return _xdg(env, "XDG_CONFIG_HOME", ".config")
 
 
-def user_profiles_dir(env: Optional[Mapping[str, str]] = None) -> Path:
+def user_profiles_dir(env: Mapping[str, str] | None = None) -> Path:
     return user_config_dir(env) / "profiles"
 
 
-def data_dir(env: Optional[Mapping[str, str]] = None) -> Path:
+def data_dir(env: Mapping[str, str] | None = None) -> Path:
     return _xdg(env, "XDG_DATA_HOME", ".local/share")
 
 
-def cache_dir(env: Optional[Mapping[str, str]] = None) -> Path:
+def cache_dir(env: Mapping[str, str] | None = None) -> Path:
     return _xdg(env, "XDG_CACHE_HOME", ".cache")
 
 
-def runtime_dir(env: Optional[Mapping[str, str]] = None) -> Path:
+def runtime_dir(env: Mapping[str, str] | None = None) -> Path:
     """$XDG_RUNTIME_DIR (the control socket and the held-input journal live here)."""
     env = os.environ if env is None else env
     value = env.get("XDG_RUNTIME_DIR")
@@ -43,5 +43,5 @@ def runtime_dir(env: Optional[Mapping[str, str]] = None) -> Path:
     return Path("/tmp") / f"{APP}-{os.getuid()}"
 
 
-def control_socket_path(env: Optional[Mapping[str, str]] = None) -> Path:
+def control_socket_path(env: Mapping[str, str] | None = None) -> Path:
     return runtime_dir(env) / f"{APP}.sock"

@@ -14,15 +14,15 @@ Stages (each its own module, no camera, no input library, no globals):
 - ``trace``: the landmark trace format (record and replay).
 """
 
-from .engine import FaceTouchDetector, GestureConfig, GestureEngine
-from .face_touch import FaceTouchConfig, FaceTouchTracker, touch_score
-from .poses import LandmarkError, PoseSpecError, check_pose_spec, classify
-from .trace import TraceError
-from .types import (
+from handmap.gestures.engine import FaceTouchDetector, GestureConfig, GestureEngine
+from handmap.gestures.face_touch import FaceTouchConfig, FaceTouchTracker, touch_score
+from handmap.gestures.poses import LandmarkError, PoseSpecError, check_pose_spec, classify
+from handmap.gestures.trace import TraceError
+from handmap.gestures.types import (
     FrameObservation,
     GestureFrame,
-    HandObservation,
     Handedness,
+    HandObservation,
     Pose,
     PoseResult,
     PoseSpec,

@@ -17,20 +17,21 @@ from __future__ import annotations
 import difflib
 import logging
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping, Optional, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .filters import OneEuroParams
-from .landmarks import NUM_HAND_LANDMARKS
-from .motion import HoldTimer, SwipeDetector, SwipeParams
-from .pointer import ControlPoint, PointerParams, PointerTracker
-from . import poses
-from .poses import LandmarkError, classify
-from .temporal import DebounceParams, PoseDebouncer
-from .tracking import HandTracker, TrackerParams
-from .types import (
+from handmap.gestures import poses
+from handmap.gestures.filters import OneEuroParams
+from handmap.gestures.landmarks import NUM_HAND_LANDMARKS
+from handmap.gestures.motion import HoldTimer, SwipeDetector, SwipeParams
+from handmap.gestures.pointer import ControlPoint, PointerParams, PointerTracker
+from handmap.gestures.poses import LandmarkError, classify
+from handmap.gestures.temporal import DebounceParams, PoseDebouncer
+from handmap.gestures.tracking import HandTracker, TrackerParams
+from handmap.gestures.types import (
     FaceTouch,
     FrameObservation,
     GestureEvent,
@@ -41,7 +42,7 @@ from .types import (
     TrackedHand,
 )
 
-log = logging.getLogger("handmap.gestures")
+log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------------
@@ -145,7 +146,7 @@ class GestureConfig:
                 f"gesture setting pinch_enter ({self.pinch_enter}) must be below pinch_exit ({self.pinch_exit})")
 
     @classmethod
-    def from_mapping(cls, data: Optional[Mapping[str, Any]]) -> "GestureConfig":
+    def from_mapping(cls, data: Mapping[str, Any] | None) -> GestureConfig:
         """Build from a config file's mapping; a bad key or value raises a ValueError
         naming it. Integers are accepted for numbers, lists for ``hold_durations_ms``."""
         if data is None:
@@ -214,7 +215,7 @@ class _HandState:
     pointer: PointerTracker
     swipe: SwipeDetector
     hold: HoldTimer
-    last: Optional[TrackedHand] = None  # as it stood the last time it was seen
+    last: TrackedHand | None = None  # as it stood the last time it was seen
 
 
 def _usable(hand: HandObservation) -> bool:
@@ -232,7 +233,7 @@ class GestureEngine:
         self,
         config: GestureConfig = GestureConfig(),
         classify_custom: Sequence[PoseSpec] = (),
-        face_touch: Optional[FaceTouchDetector] = None,
+        face_touch: FaceTouchDetector | None = None,
     ) -> None:
         self.config = config
         self._custom: tuple[PoseSpec, ...] = ()
@@ -241,7 +242,7 @@ class GestureEngine:
         self._tracker = HandTracker(config.tracker_params())
         self._hands: dict[int, _HandState] = {}
         self._hold_durations = tuple(config.hold_durations_ms)
-        self._last_t: Optional[float] = None
+        self._last_t: float | None = None
 
     # -- configuration --------------------------------------------------------------
 

@@ -25,13 +25,14 @@ models did not run (``faces is None``) keep the last decision.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
-from .landmarks import BodyLandmark, FaceKeypoint, HandLandmark
-from .types import (
+from handmap.gestures.landmarks import BodyLandmark, FaceKeypoint, HandLandmark
+from handmap.gestures.types import (
     FaceObservation,
     FaceTouch,
     FaceTouchState,
@@ -161,7 +162,7 @@ class FaceTouchConfig:
             raise ValueError("face_touch: " + "; ".join(problems))
 
     @classmethod
-    def from_mapping(cls, settings: Mapping[str, Any] | None) -> "FaceTouchConfig":
+    def from_mapping(cls, settings: Mapping[str, Any] | None) -> FaceTouchConfig:
         """From the ``face_touch:`` section of config.yaml (field names as keys; the
         defaults for the rest). Unknown keys and non-numbers raise ValueError naming them."""
         known = {f.name: f for f in fields(cls)}
@@ -186,7 +187,7 @@ class HandCues:
     """Why one hand scored what it did against one face (for debugging and tests)."""
 
     source: str  # "hand" (hand model) or "body" (pose model's hand points)
-    hand: Optional[Handedness]
+    hand: Handedness | None
     face_index: int  # into obs.faces; -1: the pose model's head (no face detected)
     contact: float  # 0..1 from the fingertips' ellipse radius
     tip_radius: float  # smallest fingertip ellipse radius (face radii)
@@ -199,7 +200,7 @@ class HandCues:
 @dataclass(frozen=True)
 class FaceTouchDecision:
     touching: bool
-    hand: Optional[Handedness]
+    hand: Handedness | None
     score: float
     reason: str
     cues: tuple[HandCues, ...] = ()
@@ -289,7 +290,7 @@ KEYPOINT_EYE_Y = 0.28  # box heights from the top
 KEYPOINT_EYE_TO_MOUTH = 0.45  # box heights
 
 
-def _keypoint_box(face: FaceObservation, w: float, h: float) -> Optional[tuple[float, float, float, float]]:
+def _keypoint_box(face: FaceObservation, w: float, h: float) -> tuple[float, float, float, float] | None:
     """(centre x, centre y, width, height) in pixels of the box the keypoints imply."""
     if len(face.keypoints) <= FaceKeypoint.LEFT_EAR:
         return None
@@ -309,7 +310,7 @@ def _keypoint_box(face: FaceObservation, w: float, h: float) -> Optional[tuple[f
 def _trusted_faces(
     faces: Sequence[FaceObservation],
     hands: Sequence[HandObservation],
-    body: Optional[np.ndarray],
+    body: np.ndarray | None,
     w: float,
     h: float,
     config: FaceTouchConfig,
@@ -356,7 +357,7 @@ def _face_is_this_hand(face: FaceObservation, hand: HandObservation, w: float, h
     return ix * iy >= config.false_face_cover * fw * fh
 
 
-def _body_face(body: np.ndarray, w: float, h: float, config: FaceTouchConfig) -> Optional[_Face]:
+def _body_face(body: np.ndarray, w: float, h: float, config: FaceTouchConfig) -> _Face | None:
     """A face region from the pose model's face points, when the face detector saw none
     (a hand over the face often hides it from the detector)."""
     vis = [p for p in BODY_FACE_POINTS if body[p, VIS] >= config.min_body_visibility]
@@ -439,7 +440,7 @@ def _ramp_down(value: float, start: float, end: float) -> float:
     return (end - value) / (end - start)
 
 
-def _shoulder_width(body: Optional[np.ndarray], w: float, h: float, config: FaceTouchConfig) -> float:
+def _shoulder_width(body: np.ndarray | None, w: float, h: float, config: FaceTouchConfig) -> float:
     if body is None:
         return float("nan")
     ls, rs = body[BodyLandmark.LEFT_SHOULDER], body[BodyLandmark.RIGHT_SHOULDER]
@@ -449,7 +450,7 @@ def _shoulder_width(body: Optional[np.ndarray], w: float, h: float, config: Face
     return float(math.hypot((ls[X] - rs[X]) * w, (ls[Y] - rs[Y]) * h)) / w
 
 
-def _body_dz(body: Optional[np.ndarray], points: Sequence[BodyLandmark], shoulder: float, config: FaceTouchConfig) -> float:
+def _body_dz(body: np.ndarray | None, points: Sequence[BodyLandmark], shoulder: float, config: FaceTouchConfig) -> float:
     """(nose z - nearest visible hand point z) in shoulder widths: positive = hand nearer."""
     if body is None or not math.isfinite(shoulder) or shoulder <= 0:
         return float("nan")
@@ -461,7 +462,7 @@ def _body_dz(body: Optional[np.ndarray], points: Sequence[BodyLandmark], shoulde
     return float((body[BodyLandmark.NOSE, Z] - min(zs)) / shoulder)
 
 
-def _body_side_for(hand: HandObservation, body: Optional[np.ndarray], w: float, h: float, config: FaceTouchConfig):
+def _body_side_for(hand: HandObservation, body: np.ndarray | None, w: float, h: float, config: FaceTouchConfig):
     """The pose model's hand (wrist + finger points) that is this detected hand, if any."""
     if body is None:
         return None
@@ -482,7 +483,7 @@ def _body_side_for(hand: HandObservation, body: Optional[np.ndarray], w: float, 
 def _hand_cues(
     hand: HandObservation,
     face: _Face,
-    body: Optional[np.ndarray],
+    body: np.ndarray | None,
     shoulder: float,
     w: float,
     h: float,
@@ -511,7 +512,7 @@ def _hand_cues(
 
 
 def _body_hand_cues(
-    body: Optional[np.ndarray],
+    body: np.ndarray | None,
     faces: Sequence[_Face],
     hands: Sequence[HandObservation],
     shoulder: float,
@@ -558,12 +559,12 @@ def _reason(best: HandCues, touching: bool, config: FaceTouchConfig) -> str:
 
 @dataclass
 class _TrackerState:
-    decided_t: Optional[float] = None  # when the face/body models last ran
+    decided_t: float | None = None  # when the face/body models last ran
     raw: bool = False
-    raw_hand: Optional[Handedness] = None
-    since: Optional[float] = None  # when ``raw`` last changed
+    raw_hand: Handedness | None = None
+    since: float | None = None  # when ``raw`` last changed
     active: bool = False
-    active_hand: Optional[Handedness] = None
+    active_hand: Handedness | None = None
     last: FaceTouchDecision = field(default_factory=lambda: NO_TOUCH)
 
 

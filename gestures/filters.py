@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -48,12 +47,12 @@ class OneEuroFilter:
 
     def __init__(self, params: OneEuroParams = OneEuroParams()) -> None:
         self.params = params
-        self._t: Optional[float] = None
-        self._x: Optional[np.ndarray] = None
-        self._dx: Optional[np.ndarray] = None
+        self._t: float | None = None
+        self._x: np.ndarray | None = None
+        self._dx: np.ndarray | None = None
 
     @property
-    def value(self) -> Optional[np.ndarray]:
+    def value(self) -> np.ndarray | None:
         """The last filtered value (None before the first sample)."""
         return None if self._x is None else self._x.copy()
 

@@ -15,17 +15,16 @@ return movement does not swipe back).
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass
-from typing import Optional, Sequence
-
 import math
 import statistics
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from .tracking import hand_size, palm_centre
-from .types import Handedness, PoseHeld, Swipe, SwipeDirection
+from handmap.gestures.tracking import hand_size, palm_centre
+from handmap.gestures.types import Handedness, PoseHeld, Swipe, SwipeDirection
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ class SwipeDetector:
         self.hand_id = hand_id
         self.params = params
         self._history: deque[tuple[float, np.ndarray, float]] = deque()  # t, centre, size
-        self._stroke_start: Optional[np.ndarray] = None
+        self._stroke_start: np.ndarray | None = None
         self._stroke_peak = 0.0
         self._stroke_fired = False
         self._quiet_until = -np.inf
@@ -57,7 +56,7 @@ class SwipeDetector:
 
     def update(
         self, t: float, frame: int, hand: Handedness, landmarks: np.ndarray, aspect: float = 1.0
-    ) -> Optional[Swipe]:
+    ) -> Swipe | None:
         p = self.params
         centre = palm_centre(landmarks, aspect)
         size = max(hand_size(landmarks, aspect), 1e-6)
@@ -106,11 +105,11 @@ class HoldTimer:
     def __init__(self, hand_id: int, durations_ms: Sequence[float] = ()) -> None:
         self.hand_id = hand_id
         self.durations_ms = tuple(sorted(set(float(d) for d in durations_ms)))
-        self._pose: Optional[str] = None
+        self._pose: str | None = None
         self._since = 0.0
         self._fired: set[float] = set()
 
-    def update(self, t: float, frame: int, hand: Handedness, pose: Optional[str], since: Optional[float]) -> list[PoseHeld]:
+    def update(self, t: float, frame: int, hand: Handedness, pose: str | None, since: float | None) -> list[PoseHeld]:
         """Feed the hand's stable pose and when it became stable; returns the held events."""
         if pose is None or since is None:
             self._pose = None

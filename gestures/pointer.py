@@ -20,13 +20,12 @@ import math
 from collections import deque
 from dataclasses import dataclass
 from enum import Enum
-from typing import Optional
 
 import numpy as np
 
-from .filters import OneEuroFilter, OneEuroParams
-from .landmarks import FINGER_JOINTS, Finger, HandLandmark
-from .tracking import PALM_POINTS, hand_size
+from handmap.gestures.filters import OneEuroFilter, OneEuroParams
+from handmap.gestures.landmarks import FINGER_JOINTS, Finger, HandLandmark
+from handmap.gestures.tracking import PALM_POINTS, hand_size
 
 
 class ControlPoint(str, Enum):
@@ -90,15 +89,15 @@ class PointerTracker:
         self.params = params
         self._filter = OneEuroFilter(params.filter)
         self._history: deque[tuple[float, float, float, np.ndarray]] = deque()  # t, pinch, curl, filtered
-        self._locked_at: Optional[float] = None
-        self._frozen: Optional[np.ndarray] = None
+        self._locked_at: float | None = None
+        self._frozen: np.ndarray | None = None
         self._rearm_at = -math.inf  # no new lock before this time (after an unlock)
 
     @property
     def locked(self) -> bool:
         return self._locked_at is not None
 
-    def unlock(self, t: Optional[float] = None) -> None:
+    def unlock(self, t: float | None = None) -> None:
         """End the lock; with ``t``, no new lock for one lock window (the closing that
         caused this one must not lock the pointer again)."""
         self._locked_at = None

@@ -58,13 +58,13 @@ camera, as a fist.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
-from .landmarks import FINGER_JOINTS, NUM_HAND_LANDMARKS, Finger, HandLandmark
-from .types import FingerState, Pose, PoseResult, PoseSpec
+from handmap.gestures.landmarks import FINGER_JOINTS, NUM_HAND_LANDMARKS, Finger, HandLandmark
+from handmap.gestures.types import FingerState, Pose, PoseResult, PoseSpec
 
 #: Typical knuckle span over wrist-to-middle-knuckle length (median over real hands).
 PALM_WIDTH_RATIO = 0.7
@@ -371,9 +371,9 @@ def spec_score(spec: PoseSpec, features: HandFeatures) -> float:
     return min(scores) if scores else 0.0
 
 
-def best_custom(specs: Iterable[PoseSpec], features: HandFeatures) -> Optional[tuple[PoseSpec, float]]:
+def best_custom(specs: Iterable[PoseSpec], features: HandFeatures) -> tuple[PoseSpec, float] | None:
     """The matching custom pose with most constraints (then best score, then first)."""
-    best: Optional[tuple[int, float, PoseSpec]] = None
+    best: tuple[int, float, PoseSpec] | None = None
     for spec in specs:
         check_pose_spec(spec)
         score = spec_score(spec, features)

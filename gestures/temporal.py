@@ -12,10 +12,10 @@ observations' own time, so behaviour is the same at 15 and 60 fps.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
 
-from .types import Handedness, Pose, PoseEntered, PoseExited, PoseResult
+from handmap.gestures.types import Handedness, Pose, PoseEntered, PoseExited, PoseResult
 
 #: Labels that end a stable pinch even while the pinch distance is inside the hysteresis
 #: band: in a fist the thumb lies close to the curled index, which is not a pinch.
@@ -39,9 +39,9 @@ class DebounceParams:
 class DebounceUpdate:
     """What one frame did to a hand's stable pose."""
 
-    evidence: Optional[str]  # the label this frame counted as (None: not evidence)
-    exited: Optional[PoseExited] = None
-    entered: Optional[PoseEntered] = None
+    evidence: str | None  # the label this frame counted as (None: not evidence)
+    exited: PoseExited | None = None
+    entered: PoseEntered | None = None
 
 
 class PoseDebouncer:
@@ -50,14 +50,14 @@ class PoseDebouncer:
     def __init__(self, hand_id: int, params: DebounceParams = DebounceParams()) -> None:
         self.hand_id = hand_id
         self.params = params
-        self.stable: Optional[str] = None
-        self.stable_since: Optional[float] = None
+        self.stable: str | None = None
+        self.stable_since: float | None = None
         self._stable_score = 0.0
-        self._candidate: Optional[str] = None
+        self._candidate: str | None = None
         self._candidate_since = 0.0
         self._candidate_score = 0.0
 
-    def evidence(self, result: PoseResult) -> Optional[str]:
+    def evidence(self, result: PoseResult) -> str | None:
         """The pose this frame's classification counts for, or None if it is not evidence."""
         p = self.params
         if not (math.isfinite(result.score) and result.score >= p.min_score):
@@ -102,7 +102,7 @@ class PoseDebouncer:
         self._candidate = None
         return DebounceUpdate(label, exited, entered)
 
-    def release(self, t: float, frame: int, hand: Handedness) -> Optional[PoseExited]:
+    def release(self, t: float, frame: int, hand: Handedness) -> PoseExited | None:
         """The hand is gone: exit its stable pose (if any) and forget it."""
         previous = self.stable
         self.stable = self.stable_since = self._candidate = None

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
-from .landmarks import NUM_BODY_LANDMARKS, NUM_HAND_LANDMARKS
-from .types import BodyObservation, FaceObservation, FrameObservation, HandObservation, Handedness
+from handmap.gestures.landmarks import NUM_BODY_LANDMARKS, NUM_HAND_LANDMARKS
+from handmap.gestures.types import BodyObservation, FaceObservation, FrameObservation, Handedness, HandObservation
 
 TRACE_FORMAT = "handmap-trace"
 TRACE_VERSION = 1
@@ -42,7 +43,7 @@ class TraceError(ValueError):
     """A trace line that cannot be read; the message names the line and the problem."""
 
 
-def _where(line_number: Optional[int]) -> str:
+def _where(line_number: int | None) -> str:
     return f"trace line {line_number}" if line_number is not None else "trace line"
 
 
@@ -50,7 +51,7 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number")
 
 
-def _loads(line: str, line_number: Optional[int]) -> Any:
+def _loads(line: str, line_number: int | None) -> Any:
     if len(line) > MAX_LINE_CHARS:
         raise TraceError(f"{_where(line_number)}: line is {len(line)} characters long (at most {MAX_LINE_CHARS})")
     text = line.strip()
@@ -70,7 +71,7 @@ def encode_header(**extra: Any) -> str:
     return json.dumps({"format": TRACE_FORMAT, "version": TRACE_VERSION, **extra}, separators=(",", ":"))
 
 
-def decode_header(line: str, line_number: Optional[int] = 1) -> dict:
+def decode_header(line: str, line_number: int | None = 1) -> dict:
     """Check a trace's first line; returns it as a dict."""
     data = _loads(line, line_number)
     if not isinstance(data, dict) or data.get("format") != TRACE_FORMAT:
@@ -122,7 +123,7 @@ def encode_observation(obs: FrameObservation) -> str:
 class _Reader:
     """Field checks for one line, each failure naming the line and the field."""
 
-    def __init__(self, line_number: Optional[int]) -> None:
+    def __init__(self, line_number: int | None) -> None:
         self.where = _where(line_number)
 
     def fail(self, message: str) -> TraceError:
@@ -170,7 +171,7 @@ class _Reader:
         return out
 
 
-def decode_line(line: str, line_number: Optional[int] = None) -> FrameObservation:
+def decode_line(line: str, line_number: int | None = None) -> FrameObservation:
     """One trace line back into a :class:`FrameObservation`; raises :class:`TraceError`."""
     r = _Reader(line_number)
     data = _loads(line, line_number)

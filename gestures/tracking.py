@@ -11,15 +11,14 @@ away on the same side, with no other hand of that side in view, keeps its id.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Optional, Sequence
-
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .landmarks import PALM_KNUCKLES, HandLandmark
-from .types import HandObservation, Handedness
+from handmap.gestures.landmarks import PALM_KNUCKLES, HandLandmark
+from handmap.gestures.types import Handedness, HandObservation
 
 #: The landmarks whose mean is the palm centre: the wrist and the four knuckles.
 PALM_POINTS = (HandLandmark.WRIST, *PALM_KNUCKLES)
@@ -98,7 +97,7 @@ class HandTracker:
     def ids(self) -> tuple[int, ...]:
         return tuple(sorted(self._tracks))
 
-    def handedness(self, hand_id: int) -> Optional[Handedness]:
+    def handedness(self, hand_id: int) -> Handedness | None:
         track = self._tracks.get(hand_id)
         return track.handedness if track else None
 

@@ -11,13 +11,13 @@ z MediaPipe's relative depth (smaller is nearer the camera; may be all zero).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Mapping, Optional, Union
 
 import numpy as np
 
-from .landmarks import Finger
+from handmap.gestures.landmarks import Finger
 
 
 class Pose(str, Enum):
@@ -72,7 +72,7 @@ class PoseResult:
     pinch_distance: float = float("nan")
     #: The built-in pose (a Pose value) whatever ``label`` says: ``label`` is a custom
     #: pose's name when one matched. ``classify`` always sets it.
-    builtin: Optional[str] = None
+    builtin: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,10 +114,10 @@ class FrameObservation:
     width: int
     height: int
     hands: tuple[HandObservation, ...] = ()
-    faces: Optional[tuple[FaceObservation, ...]] = None
-    body: Optional[BodyObservation] = None
+    faces: tuple[FaceObservation, ...] | None = None
+    body: BodyObservation | None = None
     #: Hands found only by a second look in a crop around each face
-    #: (``handmap.daemon.body.FaceRegionHandFinder``, on face-model frames): face-touch
+    #: (``handmap.daemon.perception.body.FaceRegionHandFinder``, on face-model frames): face-touch
     #: detection uses them, the gesture engine does not track them as hands.
     near_face_hands: tuple[HandObservation, ...] = ()
 
@@ -154,7 +154,7 @@ class PoseEntered:
     hand: Handedness
     pose: str
     score: float
-    previous: Optional[str] = None
+    previous: str | None = None
 
 
 @dataclass(frozen=True)
@@ -196,7 +196,7 @@ class HandLost:
     frame: int
     hand_id: int
     hand: Handedness
-    last_pose: Optional[str]
+    last_pose: str | None
 
 
 @dataclass(frozen=True)
@@ -204,10 +204,10 @@ class FaceTouch:
     t: float
     frame: int
     state: FaceTouchState
-    hand: Optional[Handedness]
+    hand: Handedness | None
 
 
-GestureEvent = Union[PoseEntered, PoseExited, PoseHeld, Swipe, HandLost, FaceTouch]
+GestureEvent = PoseEntered | PoseExited | PoseHeld | Swipe | HandLost | FaceTouch
 
 
 @dataclass(frozen=True, eq=False)
@@ -216,7 +216,7 @@ class TrackedHand:
 
     hand_id: int  # stable while the hand stays in view
     handedness: Handedness
-    pose: Optional[str]  # the stable (debounced) pose; None until one is established
+    pose: str | None  # the stable (debounced) pose; None until one is established
     raw: PoseResult  # this frame's classification, undebounced
     pointer: tuple[float, float]  # filtered control point, normalised
     pointer_locked: bool  # frozen while a click pose closes ("click lock")
@@ -253,5 +253,5 @@ class PoseSpec:
 
     name: str
     fingers: Mapping[Finger, bool] = field(default_factory=dict)
-    pinch_below: Optional[float] = None
-    pinch_above: Optional[float] = None
+    pinch_below: float | None = None
+    pinch_above: float | None = None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Optional, Union
 
 
 class Button(str, Enum):
@@ -66,7 +65,7 @@ class ReportPose:
 @dataclass(frozen=True)
 class ReportFaceTouch:
     state: str  # "start" / "end"
-    hand: Optional[str]
+    hand: str | None
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,7 @@ class ReportResumed:
     pass
 
 
-InputAction = Union[MouseMove, MouseDown, MouseUp, Scroll, KeyDown, KeyUp, TypeText]
+InputAction = MouseMove | MouseDown | MouseUp | Scroll | KeyDown | KeyUp | TypeText
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,7 @@ class Stamped:
 @dataclass(frozen=True)
 class HandReport:
     hand: str
-    pose: Optional[str]  # stable pose, None while none is established
+    pose: str | None  # stable pose, None while none is established
     score: float
     x: float  # filtered pointer, normalised
     y: float
@@ -112,5 +111,5 @@ class ReportHands:
     hands: tuple[HandReport, ...]
 
 
-Report = Union[ReportPose, ReportFaceTouch, ReportProfile, ReportPaused, ReportResumed, ReportHands]
-Action = Union[InputAction, Report]
+Report = ReportPose | ReportFaceTouch | ReportProfile | ReportPaused | ReportResumed | ReportHands
+Action = InputAction | Report

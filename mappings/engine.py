@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional, Union
 
-from ..gestures.types import (
+from handmap.gestures.types import (
     FaceTouch,
     GestureFrame,
     Handedness,
@@ -35,12 +35,12 @@ from ..gestures.types import (
     Swipe,
     TrackedHand,
 )
-from . import actions as act
-from . import schema as sc
-from .keys import parse_combo
-from .pointer import PointerDriver, ScreenGeometry, make_driver
+from handmap.mappings import actions as act
+from handmap.mappings import schema as sc
+from handmap.mappings.keys import parse_combo
+from handmap.mappings.pointer import PointerDriver, ScreenGeometry, make_driver
 
-log = logging.getLogger("handmap.mapping")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,8 @@ class RequestResume:
     """A binding asked to resume (the daemon calls :meth:`MappingEngine.resume`)."""
 
 
-Request = Union[RequestProfile, RequestPause, RequestResume]
-Output = Union[act.Action, Request]
+Request = RequestProfile | RequestPause | RequestResume
+Output = act.Action | Request
 
 # Owners of a press: ("pose", hand_id, pose), ("hand", hand_id), ("joystick",), ("global",)
 Owner = tuple
@@ -71,8 +71,8 @@ Owner = tuple
 @dataclass
 class _DragScroll:
     spec: sc.DragScrollSpec
-    pose: Optional[str]
-    last: Optional[tuple[float, float]] = None
+    pose: str | None
+    last: tuple[float, float] | None = None
     acc_x: float = 0.0
     acc_y: float = 0.0
 
@@ -82,7 +82,7 @@ def _steps(amount: float) -> int:
     return int(amount + math.copysign(1e-6, amount))
 
 
-def _hand_matches(selector: str, hand: Optional[Handedness]) -> bool:
+def _hand_matches(selector: str, hand: Handedness | None) -> bool:
     return selector == "any" or (hand is not None and hand.value == selector)
 
 
@@ -90,18 +90,18 @@ class MappingEngine:
     """Gesture frames in, input actions and daemon requests out."""
 
     def __init__(self, profile: sc.Profile, screen: ScreenGeometry,
-                 cursor: Optional[tuple[float, float]] = None):
+                 cursor: tuple[float, float] | None = None):
         self._screen = screen
         b = screen.bounds
         self._cursor: tuple[float, float] = cursor if cursor is not None else (
             b.x + b.width / 2.0, b.y + b.height / 2.0)
-        self._emitted: Optional[tuple[int, int]] = None
+        self._emitted: tuple[int, int] | None = None
         self._buttons: dict[act.Button, set] = {}
         self._keys: dict[str, set] = {}
-        self._poses: dict[int, Optional[str]] = {}
+        self._poses: dict[int, str | None] = {}
         self._fired: set[tuple[int, int]] = set()
         self._scroll: dict[int, _DragScroll] = {}
-        self._pointer_hand: Optional[int] = None
+        self._pointer_hand: int | None = None
         self._paused = False
         self._hands: dict[int, TrackedHand] = {}
         self._set_profile(profile)
@@ -190,7 +190,7 @@ class MappingEngine:
     def _set_profile(self, profile: sc.Profile) -> None:
         self._profile = profile
         self._bindings = tuple(enumerate(profile.bindings))
-        self._driver: Optional[PointerDriver] = make_driver(profile.pointer, self._screen)
+        self._driver: PointerDriver | None = make_driver(profile.pointer, self._screen)
         self._pointer_hand = None
         self._fired.clear()
 
@@ -280,7 +280,7 @@ class MappingEngine:
         self._keys[key] = {owner}
         out.append(act.KeyDown(key))
 
-    def _release_key(self, key: str, owner: Optional[Owner], out: list) -> None:
+    def _release_key(self, key: str, owner: Owner | None, out: list) -> None:
         owners = self._keys.get(key)
         if owners is None:
             return
@@ -318,7 +318,7 @@ class MappingEngine:
 
     # -- internals: events and bindings ---------------------------------------------------
 
-    def _end_pose(self, hid: int, pose: Optional[str], out: list) -> None:
+    def _end_pose(self, hid: int, pose: str | None, out: list) -> None:
         self._release_where(lambda o: o[0] == "pose" and o[1] == hid and (pose is None or o[2] == pose), out)
         st = self._scroll.get(hid)
         if st is not None and (pose is None or st.pose == pose):
@@ -391,7 +391,7 @@ class MappingEngine:
             for a in b.do:
                 self._run(a, hid, owner, out)
 
-    def _run(self, a, hid: Optional[int], owner: Owner, out: list) -> None:
+    def _run(self, a, hid: int | None, owner: Owner, out: list) -> None:
         if isinstance(a, sc.Control):
             want = a.control if a.control != "toggle_pause" else ("resume" if self._paused else "pause")
             if want == "pause" and not self._paused:

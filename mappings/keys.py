@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import difflib
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
 
 #: Modifier keys, as pynput names them.
 MODIFIER_KEYS: frozenset[str] = frozenset(

@@ -18,13 +18,13 @@ import stat
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import ValidationError
 
-from .keys import suggest
-from .schema import _NAME_RE, MIGRATIONS, SCHEMA_VERSION, TRIGGERS, Profile
-from .yamlpos import (
+from handmap.mappings.keys import suggest
+from handmap.mappings.schema import _NAME_RE, MIGRATIONS, SCHEMA_VERSION, TRIGGERS, Profile
+from handmap.mappings.yamlpos import (
     LoadedYaml,
     SourceError,
     SourceErrors,
@@ -35,7 +35,7 @@ from .yamlpos import (
     wrap_in_list,
 )
 
-log = logging.getLogger("handmap.profiles")
+log = logging.getLogger(__name__)
 
 #: An error in a profile file: ``file``, ``line``, ``column``, ``message``; ``str()`` gives
 #: ``file:line:col: message``.
@@ -92,7 +92,7 @@ class ProfileSource:
     file: str  # how errors name the file
     text: str
     origin: str  # "user", "bundled" or "file"
-    directory: Optional[Path] = None  # where its siblings are, for ``extends``
+    directory: Path | None = None  # where its siblings are, for ``extends``
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,7 @@ class _Merged:
 class ProfileStore:
     """The profiles a user has: their own files over the bundled ones."""
 
-    def __init__(self, user_dir: Optional[Path] = None):
+    def __init__(self, user_dir: Path | None = None):
         self.user_dir = Path(user_dir) if user_dir is not None else None
 
     # -- finding files ------------------------------------------------------------------
@@ -220,7 +220,7 @@ class ProfileStore:
         return f"no profile named '{name}'" + suggest(name, self.names()) + \
             f" (profiles: {', '.join(self.names()) or 'none'})"
 
-    def source(self, name: str, *, bundled_only: bool = False, near: Optional[Path] = None) -> ProfileSource:
+    def source(self, name: str, *, bundled_only: bool = False, near: Path | None = None) -> ProfileSource:
         """The file for profile ``name``: next to ``near`` first, then user, then bundled.
         Only a valid profile name is looked up (never a path: ``../x`` is no profile)."""
         if not isinstance(name, str):
@@ -278,7 +278,7 @@ class ProfileStore:
             raise ProfileLoadError(errors)
         return profile
 
-    def _resolve(self, src: ProfileSource, chain: tuple, errors: list) -> tuple[Optional[_Resolved], Optional[LoadedYaml]]:
+    def _resolve(self, src: ProfileSource, chain: tuple, errors: list) -> tuple[_Resolved | None, LoadedYaml | None]:
         try:
             loaded = load_yaml(src.text, src.file)
         except SourceErrors as exc:
@@ -342,7 +342,7 @@ class ProfileStore:
         errors = []
         poses = profile.pose_names()
 
-        def check_pose(name: Optional[str], path: tuple) -> None:
+        def check_pose(name: str | None, path: tuple) -> None:
             if name is not None and name not in poses:
                 errors.append(merged.error(path, f"{dotted(path)}: unknown pose '{name}'" + suggest(name, poses)
                                            + f" (poses: {', '.join(poses)}; define others under 'poses')"))

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional, Protocol
+from typing import Protocol
 
-from .schema import Absolute, Joystick, Relative
+from handmap.mappings.schema import Absolute, Joystick, Relative
 
 #: Longest frame gap used for speed and joystick integration (a stall is not a fling).
 MAX_DT_S = 0.2
@@ -63,7 +63,7 @@ class ScreenGeometry:
             raise ValueError("a screen needs at least one monitor")
 
     @classmethod
-    def single(cls, width: int, height: int) -> "ScreenGeometry":
+    def single(cls, width: int, height: int) -> ScreenGeometry:
         return cls((Rect(0, 0, width, height),))
 
     @property
@@ -74,7 +74,7 @@ class ScreenGeometry:
         y1 = max(m.bottom for m in self.monitors)
         return Rect(x0, y0, x1 - x0, y1 - y0)
 
-    def target(self, monitor: Optional[int]) -> Rect:
+    def target(self, monitor: int | None) -> Rect:
         """The chosen monitor, or the bounds of all when ``monitor`` is None or absent."""
         if monitor is not None and 0 <= monitor < len(self.monitors):
             return self.monitors[monitor]
@@ -93,7 +93,7 @@ class PointerUpdate:
     """A driver's answer for one frame: where the cursor goes (None: stays) and, in
     joystick keys mode, which keys should be held now."""
 
-    cursor: Optional[tuple[float, float]] = None
+    cursor: tuple[float, float] | None = None
     keys: frozenset[str] = frozenset()
 
 
@@ -130,7 +130,7 @@ class RelativeDriver:
     def __init__(self, cfg: Relative, screen: ScreenGeometry):
         self.cfg = cfg
         self.screen = screen
-        self._last: Optional[tuple[float, float, float]] = None
+        self._last: tuple[float, float, float] | None = None
 
     def reset(self) -> None:
         self._last = None
@@ -153,8 +153,8 @@ class JoystickDriver:
     def __init__(self, cfg: Joystick, screen: ScreenGeometry):
         self.cfg = cfg
         self.screen = screen
-        self._neutral: Optional[tuple[float, float]] = None
-        self._last_t: Optional[float] = None
+        self._neutral: tuple[float, float] | None = None
+        self._last_t: float | None = None
 
     def reset(self) -> None:
         self._neutral = None
@@ -195,7 +195,7 @@ class JoystickDriver:
         return PointerUpdate(cursor=self.screen.clamp(nx, ny))
 
 
-def make_driver(pointer, screen: ScreenGeometry) -> Optional[PointerDriver]:
+def make_driver(pointer, screen: ScreenGeometry) -> PointerDriver | None:
     """The driver for a profile's ``pointer`` section (None for mode ``none``)."""
     if pointer.mode == "absolute":
         return AbsoluteDriver(pointer.absolute, screen)

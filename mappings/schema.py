@@ -21,11 +21,11 @@ Nothing here runs a program: actions are mouse, keys, text, profile and pause on
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Annotated, Any, Literal, Union
 
 import regex
-from types import MappingProxyType
-from typing import Annotated, Any, Callable, Literal, Mapping, Optional, Union
-
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -39,9 +39,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from ..gestures.landmarks import Finger
-from ..gestures.types import Pose, PoseSpec
-from .keys import KeyNameError, canonical_key, parse_combo, suggest
+from handmap.gestures.landmarks import Finger
+from handmap.gestures.types import Pose, PoseSpec
+from handmap.mappings.keys import KeyNameError, canonical_key, parse_combo, suggest
 
 #: The schema version this handmap writes and reads.
 SCHEMA_VERSION = 1
@@ -119,12 +119,12 @@ class Match(Strict):
     """Which windows activate the profile (any rule matching is enough)."""
 
     window_class: Annotated[list[str], BeforeValidator(_as_list)] = Field(default_factory=list, alias="class")
-    title: Optional[str] = None  # a regular expression searched in the window title
+    title: str | None = None  # a regular expression searched in the window title
     process: Annotated[list[str], BeforeValidator(_as_list)] = Field(default_factory=list)
 
     @field_validator("title")
     @classmethod
-    def _regex(cls, value: Optional[str]) -> Optional[str]:
+    def _regex(cls, value: str | None) -> str | None:
         if value is not None:
             try:
                 re.compile(value)
@@ -161,11 +161,11 @@ class PoseDef(Strict):
     """A user pose: finger states (unnamed fingers may be either) and pinch bounds."""
 
     fingers: dict[Finger, FingerRule] = Field(default_factory=dict)
-    pinch_below: Optional[Annotated[float, Field(gt=0)]] = None
-    pinch_above: Optional[Annotated[float, Field(ge=0)]] = None
+    pinch_below: Annotated[float, Field(gt=0)] | None = None
+    pinch_above: Annotated[float, Field(ge=0)] | None = None
 
     @model_validator(mode="after")
-    def _something(self) -> "PoseDef":
+    def _something(self) -> PoseDef:
         if not any(r != "any" for r in self.fingers.values()) and self.pinch_below is None \
                 and self.pinch_above is None:
             raise ValueError("a pose needs at least one finger state or pinch bound")
@@ -197,7 +197,7 @@ class Region(Strict):
     bottom: Fraction = 0.85
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Region":
+    def _ordered(self) -> Region:
         if self.right - self.left < 0.05 or self.bottom - self.top < 0.05:
             raise ValueError("the region must have left < right and top < bottom (at least 0.05 apart)")
         return self
@@ -205,7 +205,7 @@ class Region(Strict):
 
 class Absolute(Strict):
     region: Region = Field(default_factory=Region)
-    monitor: Optional[Annotated[int, Field(ge=0, le=MAX_MONITOR)]] = None  # None: all monitors
+    monitor: Annotated[int, Field(ge=0, le=MAX_MONITOR)] | None = None  # None: all monitors
 
 
 class Relative(Strict):
@@ -223,14 +223,14 @@ class JoystickKeys(Strict):
 
 class Joystick(Strict):
     output: Literal["cursor", "keys"] = "cursor"
-    neutral: Union[Literal["start"], tuple[Fraction, Fraction]] = (0.5, 0.5)
+    neutral: Literal["start"] | tuple[Fraction, Fraction] = (0.5, 0.5)
     dead_zone: Annotated[float, Field(ge=0, lt=0.5)] = 0.06
     full_offset: Annotated[float, Field(gt=0, le=1)] = 0.25  # offset giving full speed
     speed: Annotated[float, Field(gt=0, le=MAX_CURSOR_SPEED)] = 1200.0  # cursor pixels per second at full offset
     keys: JoystickKeys = Field(default_factory=JoystickKeys)
 
     @model_validator(mode="after")
-    def _zones(self) -> "Joystick":
+    def _zones(self) -> Joystick:
         if self.full_offset <= self.dead_zone:
             raise ValueError("full_offset must be larger than dead_zone")
         return self
@@ -244,8 +244,8 @@ class Pointer(Strict):
     #: Flip left and right. The daemon already mirrors camera frames (config camera.mirror),
     #: so this is for a source that is not mirrored.
     mirror: bool = False
-    poses: Optional[list[str]] = None  # poses in which the pointer moves; none given: any
-    clutch: Optional[str] = None  # a pose that moves the hand without moving the pointer
+    poses: list[str] | None = None  # poses in which the pointer moves; none given: any
+    clutch: str | None = None  # a pose that moves the hand without moving the pointer
     absolute: Absolute = Field(default_factory=Absolute)
     relative: Relative = Field(default_factory=Relative)
     joystick: Joystick = Field(default_factory=Joystick)
@@ -397,7 +397,7 @@ def _normalise_actions(value: Any) -> Any:
 
 
 ActionSpec = Annotated[
-    Union[tuple(Annotated[m, Tag(t)] for t, m in _ACTION_MODELS.items())
+    Union[tuple(Annotated[m, Tag(t)] for t, m in _ACTION_MODELS.items())  # noqa: UP007 (built at run time)
           + (Annotated[UnknownAction, Tag("__unknown__")],)],  # type: ignore[valid-type]
     Discriminator(_action_tag),
 ]
@@ -417,17 +417,17 @@ class Binding(Strict):
     """One trigger (exactly one of ``enter``, ``exit``, ``held``, ``swipe``,
     ``face_touch``), an optional hand, and the actions to run."""
 
-    enter: Optional[str] = None  # a pose became stable
-    exit: Optional[str] = None  # a pose ended
-    held: Optional[str] = None  # a pose lasted ``ms`` milliseconds
-    ms: Optional[Annotated[int, Field(gt=0, le=60000)]] = None
-    swipe: Optional[Literal["left", "right", "up", "down", "any"]] = None
-    face_touch: Optional[Literal["start", "end"]] = None
+    enter: str | None = None  # a pose became stable
+    exit: str | None = None  # a pose ended
+    held: str | None = None  # a pose lasted ``ms`` milliseconds
+    ms: Annotated[int, Field(gt=0, le=60000)] | None = None
+    swipe: Literal["left", "right", "up", "down", "any"] | None = None
+    face_touch: Literal["start", "end"] | None = None
     hand: HandSelector = "any"
     do: Annotated[list[ActionSpec], BeforeValidator(_normalise_actions)] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _one_trigger(self) -> "Binding":
+    def _one_trigger(self) -> Binding:
         given = [t for t in TRIGGERS if getattr(self, t) is not None]
         if len(given) != 1:
             raise ValueError(
@@ -450,7 +450,7 @@ class Binding(Strict):
         return next(t for t in TRIGGERS if getattr(self, t) is not None)
 
     @property
-    def pose(self) -> Optional[str]:
+    def pose(self) -> str | None:
         return self.enter or self.exit or self.held
 
     def trigger_key(self) -> tuple:
@@ -460,9 +460,9 @@ class Binding(Strict):
 
 class Profile(Strict):
     version: int
-    name: Optional[Name] = None
+    name: Name | None = None
     description: str = ""
-    extends: Optional[Name] = None
+    extends: Name | None = None
     match: Match = Field(default_factory=Match)
     alerts: Alerts = Field(default_factory=Alerts)
     poses: dict[Name, PoseDef] = Field(default_factory=dict)

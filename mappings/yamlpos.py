@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .keys import suggest
+from handmap.mappings.keys import suggest
 
 Path_ = tuple[Any, ...]
 
@@ -127,7 +128,7 @@ class SafeLoader(yaml.SafeLoader):
                 None, None, f"{value} is not a valid {kind}{detail}", node.start_mark) from None
 
 
-def limit_error(text: str) -> Optional[tuple[int, int, str]]:
+def limit_error(text: str) -> tuple[int, int, str] | None:
     """``(line, column, message)`` (1-based) when the YAML ``text`` is nested deeper than
     :data:`MAX_DEPTH`, holds more than :data:`MAX_VALUES` values once its aliases are
     expanded, or puts an explicit tag on a mapping or list; None when it is fine.
@@ -284,7 +285,7 @@ def _hashable(value: Any) -> bool:
     return True
 
 
-def wrap_in_list(loaded: "LoadedYaml", path: Path_) -> None:
+def wrap_in_list(loaded: LoadedYaml, path: Path_) -> None:
     """Where ``path`` holds a single value that a validator wraps into a list, make the
     data and positions say ``[value]`` so error locations line up. Edits in place."""
     parent = loaded.data
@@ -347,7 +348,7 @@ def _tags(tp: Any) -> dict:
     return out
 
 
-def model_at(model: type, loc: Sequence[Any]) -> Optional[type]:
+def model_at(model: type, loc: Sequence[Any]) -> type | None:
     """The pydantic model class validating the value at ``loc`` (None if unknown)."""
     candidates = [model]
     for el in loc:

@@ -26,9 +26,9 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
 
 POSES = ("open", "closed", "pinch", "point")
 LABEL_ROWS = POSES + ("other",)
@@ -47,7 +47,7 @@ class LabelledHand:
     image: str  # path relative to the data folder
     pose: str  # open, closed, pinch, point or other
     also_acceptable: str  # "" or a second answer that is not wrong
-    center: Optional[tuple[float, float]]  # None where MediaPipe finds no hand
+    center: tuple[float, float] | None  # None where MediaPipe finds no hand
     note: str = ""
 
 
@@ -246,7 +246,7 @@ def format_report(report: Report) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("HANDMAP_TEST_DATA", DEFAULT_DATA)))
     parser.add_argument("--landmarks-json", type=Path, help="classify these dumped landmarks instead of running detect")

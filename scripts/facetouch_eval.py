@@ -40,11 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     from mediapipe.tasks import python as mp_tasks
     from mediapipe.tasks.python import vision
 
-    from handmap.daemon.body import BodyTracker, FaceRegionHandFinder, RunningMode
+    from handmap.daemon.perception.body import BodyTracker, FaceRegionHandFinder, RunningMode
+    from handmap.daemon.perception.models import hand_bundle
     from handmap.gestures.face_touch import touch_score
     from handmap.gestures.types import FrameObservation, Handedness, HandObservation
-
-    from handmap.daemon.models import hand_bundle
 
     cache = Path(tempfile.mkdtemp(prefix="handmap-eval-"))
     atexit.register(shutil.rmtree, cache, True)  # the models built for this run
@@ -57,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             num_hands=4,
         )
     )
-    from handmap.daemon.tracker import FullRangeFaces, ShortRangeFaces
+    from handmap.daemon.perception.tracker import FullRangeFaces, ShortRangeFaces
 
     if args.faces == "full":
         face_model = FullRangeFaces(0.5)

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Set up handmap with its test dependencies (see setup.sh) and run the whole test suite.
+# Set up handmap with its test dependencies (see setup.sh), run the quality gates (ruff
+# and mypy, configured in pyproject.toml), then the whole test suite.
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -k poses`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --tests
+echo "handmap tests: ruff" >&2
+.venv/bin/ruff check --quiet .
+echo "handmap tests: mypy" >&2
+.venv/bin/python scripts/typecheck.py
 exec .venv/bin/python -m pytest "$@"

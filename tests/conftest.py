@@ -14,7 +14,7 @@ settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
-from desktop import Desktop, missing_programs, start_desktop
+from desktop import missing_programs, start_desktop  # noqa: E402  (after the hypothesis profile)
 
 PROJECT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("HANDMAP_TEST_DATA", PROJECT.parent / "shared" / "data"))

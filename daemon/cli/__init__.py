@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
-from ..log import divert_native_stderr, quiet_mediapipe, setup_logging
+from handmap.daemon.log import divert_native_stderr, quiet_mediapipe, setup_logging
 
 #: Subcommand modules, in the order ``handmap --help`` lists them.
 SUBCOMMANDS = ("run", "detect", "bench", "profiles", "control", "stats", "service", "doctor")
@@ -45,13 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
-    from ..config import ConfigError
-    from ..models import ModelError
-    from ..sources import SourceError
+    from handmap.daemon.capture.sources import SourceError
+    from handmap.daemon.config import ConfigError
+    from handmap.daemon.perception.models import ModelError
 
     errors: list[type[BaseException]] = [UserError, ConfigError, ModelError, SourceError]
     try:
-        from ..outputs import OutputUnavailable
+        from handmap.daemon.outputs import OutputUnavailable
 
         errors.append(OutputUnavailable)
     except ImportError:
@@ -59,7 +58,7 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     quiet_mediapipe()
     parser = build_parser()
     args = parser.parse_args(argv)

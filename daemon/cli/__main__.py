@@ -1,5 +1,5 @@
 import sys
 
-from . import main
+from handmap.daemon.cli import main
 
 sys.exit(main())

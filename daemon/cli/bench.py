@@ -1,5 +1,5 @@
 """``handmap bench --source SOURCE [--json]``: speed of the full pipeline beside a bare
-MediaPipe loop on the same frames (see ``handmap.daemon.bench``)."""
+MediaPipe loop on the same frames (see ``handmap.daemon.tools.bench``)."""
 
 from __future__ import annotations
 
@@ -42,16 +42,16 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..libpages import release_library_pages
+    from handmap.daemon.runtime.libpages import release_library_pages
 
     release_library_pages()  # before OpenCV and MediaPipe load: see libpages
-    from ..bench import BenchOptions, benchmark, format_report
-    from . import UserError
+    from handmap.daemon.cli import UserError
+    from handmap.daemon.tools.bench import BenchOptions, benchmark, format_report
 
     if args.source.strip().isdigit():
         raise UserError("bench needs a file source it can play twice (a video or an image folder), not a camera")
     if args.idle:
-        from ..bench import STEADY_AFTER_S, idle_benchmark
+        from handmap.daemon.tools.bench import STEADY_AFTER_S, idle_benchmark
 
         report = idle_benchmark(BenchOptions(source=args.source, config_path=args.config, profile=args.profile),
                                 args.seconds)

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..control import ControlClient, ControlError, NotRunningError
+from handmap.daemon.control.protocol import ControlClient, ControlError, NotRunningError
 
 EXIT_OK = 0
 EXIT_REFUSED = 1

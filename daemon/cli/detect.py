@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 from pathlib import Path
 
-from ..config import load_config
-from ..sources import SourceError, read_image
+from handmap.daemon.capture.sources import SourceError, read_image
+from handmap.daemon.config import load_config
 
 #: Photos often hold several hands; the live daemon's max_hands is for tracking.
 DETECT_MAX_HANDS = 8
@@ -55,11 +54,10 @@ def _table(result: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     import cv2
 
+    from handmap.daemon.perception.factory import make_tracker
+    from handmap.daemon.tools.annotate import draw_predictions
+    from handmap.daemon.tools.predictions import detect_json, predictions_for
     from handmap.gestures import classify
-
-    from ..annotate import draw_predictions
-    from ..factory import make_tracker
-    from ..predictions import detect_json, predictions_for
 
     images = []
     for name in args.images:  # check every file before loading any model

@@ -11,8 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-from ..doctor import Check, Status, format_checks, run_checks
-from ..outputs import OUTPUT_NAMES
+from handmap.daemon.outputs import OUTPUT_NAMES
+from handmap.daemon.tools.doctor import Check, Status, format_checks, run_checks
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -33,7 +33,7 @@ def _configured_output(args, env) -> tuple[str | None, Check | None]:
     if args.output:
         return args.output, None
     try:
-        from ..config import ConfigError, load_config
+        from handmap.daemon.config import ConfigError, load_config
     except ImportError:
         return None, None
     try:

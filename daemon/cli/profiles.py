@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Optional, TextIO
+from typing import TextIO
 
 import yaml
 
-from ...mappings.loader import ProfileLoadError, ProfileStore, default_user_dir
+from handmap.mappings.loader import ProfileLoadError, ProfileStore, default_user_dir
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -37,7 +37,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
     store = ProfileStore(args.dir if getattr(args, "dir", None) is not None else default_user_dir())

@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-log = logging.getLogger("handmap")
+log = logging.getLogger(__name__)
 
 
 def add_parser(subparsers) -> None:
@@ -32,12 +32,12 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..libpages import release_library_pages
+    from handmap.daemon.runtime.libpages import release_library_pages
 
     release_library_pages()  # before OpenCV and MediaPipe load: see libpages
-    from ..app import DaemonFailed
-    from ..assemble import RunOptions, SetupError, build
-    from . import UserError
+    from handmap.daemon.cli import UserError
+    from handmap.daemon.runtime.assemble import RunOptions, SetupError, build
+    from handmap.daemon.runtime.daemon import DaemonFailed
 
     options = RunOptions(
         config_path=args.config, profile=args.profile, source=args.source, output=args.output,
@@ -47,11 +47,11 @@ def run(args: argparse.Namespace) -> int:
     )
     import os
 
-    from ..service import running_as_service
-    from ..waiting import has_display, wait_for_display
+    from handmap.daemon.desktop.service import running_as_service
+    from handmap.daemon.desktop.waiting import has_display, wait_for_display
 
     if running_as_service() and not has_display(os.environ) and (args.output or "auto") != "dry-run":
-        from ..config import load_config
+        from handmap.daemon.config import load_config
 
         if not wait_for_display(os.environ, args.profile or load_config(args.config).profile):
             return 0

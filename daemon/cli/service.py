@@ -12,7 +12,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from ..service import (
+from handmap.daemon.desktop.service import (
     GRAPHICAL_TARGET,
     WANTED_BY_CHOICES,
     ServiceError,

@@ -8,11 +8,11 @@ import logging
 import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Optional, TextIO
+from typing import TextIO
 
-from ..store import HOURS_PER_DAY, TouchStore, default_history_path
+from handmap.daemon.history.store import HOURS_PER_DAY, TouchStore, default_history_path
 
-log = logging.getLogger("handmap.stats")
+log = logging.getLogger(__name__)
 
 DEFAULT_DAYS = 7
 BAR_WIDTH = 40
@@ -96,7 +96,7 @@ def plot(path: Path, per_day: list[tuple[date, int]], per_hour: list[int]) -> No
     fig.savefig(path, format="png")
 
 
-def run(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = sys.stdout if out is None else out
     if args.plot is not None and args.plot.suffix.lower() != ".png":
         print(f"handmap stats: --plot writes PNG; name the file with .png (got {args.plot}).", file=sys.stderr)

@@ -16,14 +16,15 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Mapping, Optional, TextIO
+from typing import TextIO
 
-from .held import ExitSignal, HeldInput, HeldInputs, InputKind, guard, recover_stale_held
+from handmap.daemon.outputs.held import ExitSignal, HeldInput, HeldInputs, InputKind, guard, recover_stale_held
 
-log = logging.getLogger("handmap.outputs")
+log = logging.getLogger(__name__)
 
 AUTO = "auto"
 PYNPUT = "pynput"
@@ -74,20 +75,20 @@ class Choice:
 
     name: str
     reason: str
-    problem: Optional[OutputUnavailable] = None
+    problem: OutputUnavailable | None = None
 
     @property
     def usable(self) -> bool:
         return self.problem is None
 
 
-def _uinput_problem(platform: str) -> Optional[OutputUnavailable]:
-    from .uinput_backend import uinput_problem
+def _uinput_problem(platform: str) -> OutputUnavailable | None:
+    from handmap.daemon.outputs.uinput_backend import uinput_problem
 
     return uinput_problem(platform=platform)
 
 
-def _pynput_problem(env: Mapping[str, str], platform: str) -> Optional[OutputUnavailable]:
+def _pynput_problem(env: Mapping[str, str], platform: str) -> OutputUnavailable | None:
     if platform.startswith("linux") and not env.get("DISPLAY"):
         return OutputUnavailable(
             "the pynput output needs an X display, and DISPLAY is not set",
@@ -97,10 +98,10 @@ def _pynput_problem(env: Mapping[str, str], platform: str) -> Optional[OutputUna
 
 
 def choose_output(
-    name: Optional[str],
+    name: str | None,
     env: Mapping[str, str],
     platform: str = sys.platform,
-    uinput_problem: Optional[OutputUnavailable] = None,
+    uinput_problem: OutputUnavailable | None = None,
     check_uinput: bool = True,
 ) -> Choice:
     """Resolve ``name`` (None or ``auto`` included) to a backend for this desktop, with the reason.
@@ -114,7 +115,7 @@ def choose_output(
     if requested not in OUTPUT_NAMES:
         raise OutputUnavailable(f"unknown output {name!r}", "use one of pynput, uinput, dry-run or auto")
 
-    def uinput_issue() -> Optional[OutputUnavailable]:
+    def uinput_issue() -> OutputUnavailable | None:
         if uinput_problem is not None:
             return uinput_problem
         return _uinput_problem(platform) if check_uinput else None
@@ -163,7 +164,7 @@ def choose_output(
     )
 
 
-def screen_size(env: Mapping[str, str]) -> Optional[tuple[int, int]]:
+def screen_size(env: Mapping[str, str]) -> tuple[int, int] | None:
     """The X screen's size in pixels (Xwayland's under Wayland), or None when unknown."""
     display = env.get("DISPLAY")
     if not display:
@@ -183,12 +184,12 @@ def screen_size(env: Mapping[str, str]) -> Optional[tuple[int, int]]:
 
 
 def select_output(
-    name: Optional[str],
-    env: Optional[Mapping[str, str]] = None,
+    name: str | None,
+    env: Mapping[str, str] | None = None,
     *,
-    stream: Optional[TextIO] = None,
-    screen: Optional[tuple[int, int]] = None,
-    journal: Optional[Path] = None,
+    stream: TextIO | None = None,
+    screen: tuple[int, int] | None = None,
+    journal: Path | None = None,
     platform: str = sys.platform,
 ):
     """Build the output backend ``name`` (``auto``/None: the best one here).
@@ -204,15 +205,15 @@ def select_output(
     if choice.problem is not None:
         raise choice.problem
     if choice.name == DRY_RUN:
-        from .dryrun import DryRunOutput
+        from handmap.daemon.outputs.dryrun import DryRunOutput
 
         output = DryRunOutput(stream)
     elif choice.name == PYNPUT:
-        from .pynput_backend import PynputOutput
+        from handmap.daemon.outputs.pynput_backend import PynputOutput
 
         output = PynputOutput(env, journal=journal)
     else:
-        from .uinput_backend import DEFAULT_SCREEN, UInputOutput
+        from handmap.daemon.outputs.uinput_backend import DEFAULT_SCREEN, UInputOutput
 
         size = screen or screen_size(env)
         if size is None:

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Optional, TextIO
+from typing import TextIO
 
+from handmap.daemon.outputs.held import HoldingOutput
 from handmap.mappings import actions as a
-
-from .held import HoldingOutput
 
 #: Characters whose pynput-style key name is a word, for typed text.
 CHAR_KEY_NAMES = {" ": "space", "\n": "enter", "\t": "tab"}
@@ -35,7 +34,7 @@ class DryRunOutput(HoldingOutput):
     name = "dry-run"
     injects = False
 
-    def __init__(self, stream: Optional[TextIO] = None) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
         super().__init__(journal=None)
         self._stream = stream if stream is not None else sys.stdout
         self._last_t = 0.0

@@ -24,14 +24,14 @@ import os
 import signal
 import tempfile
 import threading
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Iterator, Mapping, Optional, Sequence
 
 from handmap.mappings import actions as a
 
-log = logging.getLogger("handmap.outputs")
+log = logging.getLogger(__name__)
 
 JOURNAL_NAME = "handmap-held.json"
 JOURNAL_VERSION = 1
@@ -54,7 +54,7 @@ class HeldInput:
     name: str
 
 
-def journal_path(env: Mapping[str, str]) -> Optional[Path]:
+def journal_path(env: Mapping[str, str]) -> Path | None:
     """Where the held-input journal lives, or None when there is no runtime directory."""
     runtime = env.get("XDG_RUNTIME_DIR")
     if not runtime:
@@ -69,14 +69,14 @@ class HeldInputs:
     stale journal from a killed run is still there for :func:`recover_stale_held`.
     """
 
-    def __init__(self, journal: Optional[Path] = None, backend: str = "") -> None:
+    def __init__(self, journal: Path | None = None, backend: str = "") -> None:
         self._held: dict[HeldInput, None] = {}  # insertion-ordered set
         self._journal = journal
         self._backend = backend
         self._lock = threading.Lock()
 
     @property
-    def journal(self) -> Optional[Path]:
+    def journal(self) -> Path | None:
         return self._journal
 
     def press(self, item: HeldInput) -> bool:
@@ -155,7 +155,7 @@ class StaleJournal:
     held: tuple[HeldInput, ...]
 
 
-def read_journal(path: Path) -> Optional[StaleJournal]:
+def read_journal(path: Path) -> StaleJournal | None:
     """The journal at ``path``, or None when absent; unreadable journals are logged and None."""
     try:
         data = json.loads(path.read_text())
@@ -180,7 +180,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def recover_stale_held(output, journal: Optional[Path] = None) -> tuple[HeldInput, ...]:
+def recover_stale_held(output, journal: Path | None = None) -> tuple[HeldInput, ...]:
     """Release what a killed previous run left held, as its journal recorded; return it.
 
     Call once at startup, after the output backend is built and before the first frame.
@@ -188,7 +188,7 @@ def recover_stale_held(output, journal: Optional[Path] = None) -> tuple[HeldInpu
     journal for the next injecting run) when ``output`` injects nothing (dry-run), or
     when the journal's process is still alive (another handmap holds those inputs).
     """
-    held_inputs: Optional[HeldInputs] = getattr(output, "held", None)
+    held_inputs: HeldInputs | None = getattr(output, "held", None)
     path = journal if journal is not None else (held_inputs.journal if held_inputs is not None else None)
     if path is None or not getattr(output, "injects", False) or held_inputs is None:
         return ()
@@ -273,7 +273,7 @@ class HoldingOutput:
     name = "base"
     injects = True
 
-    def __init__(self, journal: Optional[Path] = None) -> None:
+    def __init__(self, journal: Path | None = None) -> None:
         self.held = HeldInputs(journal if self.injects else None, backend=self.name)
         self._lock = threading.RLock()
         self._closed = False

@@ -15,16 +15,16 @@ from __future__ import annotations
 import logging
 import sys
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Mapping, Optional
+from typing import Any
 
+from handmap.daemon.outputs import OutputUnavailable
+from handmap.daemon.outputs.held import HoldingOutput, journal_path
 from handmap.mappings import actions as a
 
-from . import OutputUnavailable
-from .held import HoldingOutput, journal_path
-
-log = logging.getLogger("handmap.outputs")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ class PynputOutput(HoldingOutput):
     name = "pynput"
     injects = True
 
-    def __init__(self, env: Mapping[str, str], journal=None, modules: Optional[PynputModules] = None) -> None:
+    def __init__(self, env: Mapping[str, str], journal=None, modules: PynputModules | None = None) -> None:
         super().__init__(journal=journal if journal is not None else journal_path(env))
         self._pynput = modules or load_pynput(env)
         try:
@@ -118,7 +118,7 @@ class PynputOutput(HoldingOutput):
         self._down: Counter = Counter()  # pynput keys pressed, counted
         self._xorg_display = getattr(self._keyboard, "_display", None) if type(self._keyboard).__module__.endswith(
             "._xorg") else None
-        self.display_lost: Optional[OutputUnavailable] = None
+        self.display_lost: OutputUnavailable | None = None
 
     def emit(self, item: a.Stamped) -> None:
         if self.display_lost:

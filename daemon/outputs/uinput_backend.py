@@ -25,14 +25,14 @@ import importlib.util
 import os
 import sys
 from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable, Mapping, Optional, Protocol, Sequence
+from typing import Protocol
 
+from handmap.daemon.outputs import OutputUnavailable
+from handmap.daemon.outputs.held import HoldingOutput, journal_path
 from handmap.mappings import actions as a
-
-from . import OutputUnavailable
-from .held import HoldingOutput, journal_path
 
 UINPUT_DEVNODE = "/dev/uinput"
 POINTER_NAME = "handmap pointer"
@@ -214,7 +214,7 @@ class Device(Protocol):
 DeviceFactory = Callable[[dict, str], Device]
 
 
-def uinput_problem(devnode: str = UINPUT_DEVNODE, platform: str = sys.platform) -> Optional[OutputUnavailable]:
+def uinput_problem(devnode: str = UINPUT_DEVNODE, platform: str = sys.platform) -> OutputUnavailable | None:
     """Why uinput cannot work here (with the fix), or None when it can."""
     if not platform.startswith("linux"):
         return OutputUnavailable("the uinput output exists only on Linux", "use --output pynput")
@@ -257,7 +257,7 @@ class UInputOutput(HoldingOutput):
         env: Mapping[str, str],
         screen: tuple[int, int] = DEFAULT_SCREEN,
         journal=None,
-        device_factory: Optional[DeviceFactory] = None,
+        device_factory: DeviceFactory | None = None,
     ) -> None:
         super().__init__(journal=journal if journal is not None else journal_path(env))
         if device_factory is None:

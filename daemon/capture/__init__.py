@@ -1,0 +1,1 @@
+"""Capture stage: where frames come from (camera, video file, image folder, landmark trace)."""

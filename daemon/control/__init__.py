@@ -1,0 +1,1 @@
+"""Control: the daemon's Unix control socket (protocol, server, client)."""

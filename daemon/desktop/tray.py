@@ -1,0 +1,552 @@
+"""Tray stage: a system-tray icon (pystray) showing the daemon's state, the active
+profile and today's face-touch count, with a menu to switch profile, pause/resume,
+mute alerts and quit.
+
+The tray is optional: ``available()`` says why it cannot run (no display, no tray
+manager, no pystray) and ``Tray.start()`` then returns False so the daemon carries on
+without it. The icon's event loop runs on its own thread; ``update()`` only stores the
+latest status and wakes the tray's refresh thread, so the frame loop never waits on X.
+
+pystray's X11 backend (``xorg``, the one available without PyGObject) draws no menu:
+there the icon shows the state (colour and glyph) and its tooltip, and a left click
+pauses or resumes (the menu's default item). The gtk/appindicator backends, when
+PyGObject is installed, show the full menu.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
+from handmap.daemon.runtime.state import Controller, DaemonState, StatusSnapshot
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "handmap"
+ICON_SIZE = 64
+ICON_MARGIN = 4
+STOP_TIMEOUT_S = 2.0
+START_TIMEOUT_S = 5.0
+#: Longest wait for pystray's X11 event loop to carry out one request.
+X_CALL_TIMEOUT_S = 5.0
+#: How often the X11 icon checks that it is docked (pystray docks only once).
+DOCK_CHECK_S = 2.0
+#: How long an unanswered dock request is given before it is sent again.
+REDOCK_AFTER_S = 10.0
+
+#: Icon colour per state (RGB).
+STATE_COLOURS: Mapping[DaemonState, tuple[int, int, int]] = {
+    DaemonState.STARTING: (130, 130, 130),
+    DaemonState.RUNNING: (40, 167, 69),
+    DaemonState.NO_HAND: (52, 120, 200),
+    DaemonState.PAUSED: (240, 173, 78),
+    DaemonState.CAMERA_LOST: (217, 83, 79),
+    DaemonState.WAITING_FOR_CAMERA: (217, 83, 79),
+    DaemonState.WAITING_FOR_DISPLAY: (130, 130, 130),
+    DaemonState.STOPPING: (90, 90, 90),
+}
+GLYPH_COLOUR = (255, 255, 255, 255)
+MUTED_BADGE_COLOUR = (40, 40, 40, 255)
+
+
+def _x_tray_owner(display_name: str) -> tuple[bool, str]:
+    """Whether an X system-tray manager owns ``_NET_SYSTEM_TRAY_S<screen>``."""
+    try:
+        import Xlib.display
+        import Xlib.X
+    except ImportError as exc:
+        return False, f"python-xlib is not installed ({exc})"
+    try:
+        display = Xlib.display.Display(display_name)
+    except Exception as exc:  # Xlib.error.DisplayError and friends
+        return False, f"cannot open X display {display_name} ({exc})"
+    try:
+        atom = display.intern_atom(f"_NET_SYSTEM_TRAY_S{display.get_default_screen()}")
+        owner = display.get_selection_owner(atom)
+        if owner == Xlib.X.NONE:
+            return False, f"no system tray on display {display_name} (no tray manager is running)"
+        return True, ""
+    finally:
+        display.close()
+
+
+def available(env: Mapping[str, str] | None = None) -> tuple[bool, str]:
+    """(True, "") when a tray icon can be shown here, else (False, why not)."""
+    env = os.environ if env is None else env
+    if sys.platform == "darwin":
+        return False, "the macOS menu-bar icon needs the main thread, which the frame loop uses"
+    if sys.platform.startswith("linux") or "bsd" in sys.platform:
+        if not env.get("DISPLAY"):
+            if env.get("WAYLAND_DISPLAY"):
+                return False, "Wayland without XWayland (DISPLAY is not set): no tray"
+            return False, "no graphical session (DISPLAY is not set)"
+    try:
+        import pystray
+    except ImportError as exc:
+        return False, f"pystray is not usable here ({exc})"
+    except Exception as exc:  # a backend failing to load
+        return False, f"pystray failed to load ({exc})"
+    if pystray.Icon.__module__.endswith("._xorg"):
+        return _x_tray_owner(env["DISPLAY"])
+    return True, ""
+
+
+def draw_icon(state: DaemonState, muted: bool = False, size: int = ICON_SIZE):
+    """The tray image: a disc in the state's colour with a glyph (dot: hand in view,
+    ring: no hand, bars: paused, cross: camera lost) and a dark corner badge when
+    alerts are muted."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    d = ImageDraw.Draw(img)
+    m = ICON_MARGIN * size // ICON_SIZE
+    d.ellipse((m, m, size - 1 - m, size - 1 - m), fill=STATE_COLOURS.get(state, (130, 130, 130)) + (255,))
+    c = size / 2
+    r = size * 0.18
+    w = max(2, size // 10)
+    if state is DaemonState.RUNNING:
+        d.ellipse((c - r, c - r, c + r, c + r), fill=GLYPH_COLOUR)
+    elif state is DaemonState.NO_HAND:
+        d.ellipse((c - r, c - r, c + r, c + r), outline=GLYPH_COLOUR, width=w)
+    elif state is DaemonState.PAUSED:
+        d.rectangle((c - r, c - r * 1.2, c - r + w * 1.3, c + r * 1.2), fill=GLYPH_COLOUR)
+        d.rectangle((c + r - w * 1.3, c - r * 1.2, c + r, c + r * 1.2), fill=GLYPH_COLOUR)
+    elif state in (DaemonState.CAMERA_LOST, DaemonState.WAITING_FOR_CAMERA):
+        d.line((c - r, c - r, c + r, c + r), fill=GLYPH_COLOUR, width=w)
+        d.line((c - r, c + r, c + r, c - r), fill=GLYPH_COLOUR, width=w)
+    else:
+        d.ellipse((c - w, c - w, c + w, c + w), fill=GLYPH_COLOUR)
+    if muted:
+        b = size * 0.34
+        d.rectangle((size - b, size - b, size - 1, size - 1), fill=MUTED_BADGE_COLOUR)
+    return img
+
+
+def tooltip(snapshot: StatusSnapshot) -> str:
+    text = f"handmap: {snapshot.state.value}, profile {snapshot.profile or '-'}"
+    text += f", {snapshot.face_touches_today} face touches today"
+    if snapshot.alerts_muted:
+        text += " (alerts muted)"
+    return text
+
+
+class Tray:
+    """The tray icon for a running daemon; every menu action goes to ``controller``."""
+
+    def __init__(self, controller: Controller, profiles: Sequence[str], name: str = APP_NAME,
+                 env: Mapping[str, str] | None = None) -> None:
+        self._controller = controller
+        self._profiles = tuple(profiles)
+        self._name = name
+        self._env = env
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._snapshot: StatusSnapshot | None = None
+        self._dirty = False
+        self._stopping = False
+        self._ready = threading.Event()
+        self._icon = None
+        self._loop_thread: threading.Thread | None = None
+        self._refresh_thread: threading.Thread | None = None
+        self._driver: _Driver | None = None
+        self.reason = ""  # why the tray is not running, when it is not
+
+    # -- what the menu shows ---------------------------------------------------------
+
+    def _current(self) -> StatusSnapshot:
+        with self._lock:
+            snap = self._snapshot
+        if snap is None:
+            snap = self._controller.status()
+            with self._lock:
+                if self._snapshot is None:
+                    self._snapshot = snap
+        return snap
+
+    def profiles(self) -> tuple[str, ...]:
+        snap = self._current()
+        return snap.profiles or self._profiles
+
+    def build_menu(self):
+        """The pystray menu; its texts and checks read the latest status when shown."""
+        import pystray
+
+        Item, Menu = pystray.MenuItem, pystray.Menu
+
+        def profile_items():
+            return tuple(
+                Item(p, self._profile_action(p), checked=lambda item, p=p: self._current().profile == p, radio=True)
+                for p in self.profiles()
+            ) or (Item("(no profiles)", None, enabled=False),)
+
+        return Menu(
+            Item(lambda item: f"handmap: {self._current().state.value}", None, enabled=False),
+            Item(lambda item: f"Profile: {self._current().profile or '-'}", None, enabled=False),
+            Item("Profiles", Menu(profile_items)),
+            Menu.SEPARATOR,
+            Item(lambda item: "Resume" if self._current().state is DaemonState.PAUSED else "Pause",
+                 self._on_toggle_pause, default=True),
+            Item("Mute alerts", self._on_mute, checked=lambda item: self._current().alerts_muted),
+            Item(lambda item: f"Face touches today: {self._current().face_touches_today}", None, enabled=False),
+            Menu.SEPARATOR,
+            Item("Quit", self._on_quit),
+        )
+
+    # -- menu actions (run on pystray's thread) ----------------------------------------
+
+    def _profile_action(self, name: str) -> Callable[[], None]:
+        def action() -> None:
+            try:
+                self._controller.switch_profile(name)
+            except KeyError as exc:
+                log.warning("tray: %s", exc.args[0] if exc.args else exc)
+            self._refresh_from_controller()
+        return action
+
+    def _on_toggle_pause(self) -> None:
+        self._controller.toggle_pause()
+        self._refresh_from_controller()
+
+    def _on_mute(self) -> None:
+        self._controller.set_alerts_muted(not self._current().alerts_muted)
+        self._refresh_from_controller()
+
+    def _on_quit(self) -> None:
+        self._controller.quit()
+
+    def _refresh_from_controller(self) -> None:
+        try:
+            self.update(self._controller.status())
+        except Exception:
+            log.debug("tray: status after a menu action failed", exc_info=True)
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._ready.is_set() and not self._stopping
+
+    @property
+    def icon(self):
+        """The pystray Icon (None before ``start`` and after ``stop``)."""
+        return self._icon
+
+    def start(self) -> bool:
+        """Show the icon. False (with the reason logged and in ``reason``) when no tray
+        can be shown here; the daemon then runs without one."""
+        ok, why = available(self._env)
+        if not ok:
+            return self._fail(why)
+        try:
+            import pystray
+
+            snap = self._current()
+            self._icon = pystray.Icon(self._name, draw_icon(snap.state, snap.alerts_muted), tooltip(snap),
+                                      menu=self.build_menu())
+            self._driver = _XorgDriver.for_icon(self._icon) or _PystrayDriver(self._icon)
+        except Exception as exc:
+            return self._fail(f"cannot create the tray icon ({exc})")
+        self._loop_thread = threading.Thread(target=self._run_icon, name="handmap-tray", daemon=True)
+        self._loop_thread.start()
+        if not self._ready.wait(START_TIMEOUT_S):
+            self._stop_icon()
+            return self._fail("the tray icon did not come up")
+        self._refresh_thread = threading.Thread(target=self._refresh_loop, name="handmap-tray-refresh", daemon=True)
+        self._refresh_thread.start()
+        log.info("tray icon shown (%s backend)", type(self._icon).__module__.rsplit("._", 1)[-1])
+        return True
+
+    def _fail(self, why: str) -> bool:
+        self.reason = why
+        log.info("running without a tray icon: %s", why)
+        return False
+
+    def _run_icon(self) -> None:
+        driver = self._driver
+
+        def setup(icon) -> None:
+            try:
+                driver.show()
+            except Exception:
+                log.warning("tray: showing the icon failed", exc_info=True)
+                return
+            self._ready.set()
+
+        try:
+            self._icon.run(setup)
+        except Exception:
+            log.warning("tray: the icon's event loop failed", exc_info=True)
+
+    def update(self, snapshot: StatusSnapshot) -> None:
+        """Show this status; returns at once (the refresh thread redraws)."""
+        with self._wake:
+            self._snapshot = snapshot
+            self._dirty = True
+            self._wake.notify()
+
+    def _refresh_loop(self) -> None:
+        icon, driver = self._icon, self._driver
+        shown: tuple = ()
+        next_check = time.monotonic() + DOCK_CHECK_S
+        while True:
+            with self._wake:
+                if not self._dirty and not self._stopping:
+                    self._wake.wait(max(0.0, next_check - time.monotonic()))
+                if self._stopping:
+                    return
+                dirty, self._dirty = self._dirty, False
+                snap = self._snapshot
+            # The dock check keeps its own clock: the daemon's refreshes (every second)
+            # must not put it off for good.
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + DOCK_CHECK_S
+                try:
+                    self._check_docked(driver)
+                except Exception:
+                    if self._stopping:
+                        return
+                    log.warning("tray: checking that the icon is docked failed", exc_info=True)
+            if not dirty:
+                continue
+            try:
+                look = (snap.state, snap.alerts_muted)
+                if look != shown:
+                    driver.set_image(draw_icon(snap.state, snap.alerts_muted))
+                title = tooltip(snap)
+                if title != icon.title:
+                    driver.set_title(title)
+                icon.update_menu()
+                shown = look
+            except Exception:
+                if self._stopping:
+                    return
+                log.warning("tray: refreshing the icon failed", exc_info=True)
+
+    def _check_docked(self, driver: _Driver) -> None:
+        """Dock again when a new tray manager has appeared (started after the daemon,
+        or restarted) or when a dock request went unanswered for ``REDOCK_AFTER_S``."""
+        if driver.is_docked() is not False:
+            return
+        reason = driver.needs_dock()
+        if reason:
+            log.info("tray: the icon is not docked (%s); asking the tray manager again", reason)
+            driver.dock()
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
+        """Remove the icon and end its threads (bounded wait: never hangs the exit)."""
+        with self._wake:
+            if self._stopping:
+                return
+            self._stopping = True
+            self._wake.notify_all()
+        if self._refresh_thread is not None:
+            self._refresh_thread.join(timeout)
+        self._stop_icon(timeout)
+
+    def _stop_icon(self, timeout: float = STOP_TIMEOUT_S) -> None:
+        if self._icon is None:
+            return
+        driver, loop = self._driver, self._loop_thread
+        # Bounded: if the X connection is gone, pystray would wait for its loop forever.
+        stopper = threading.Thread(target=driver.stop, name="handmap-tray-stop", daemon=True)
+        stopper.start()
+        stopper.join(timeout)
+        if loop is not None:
+            loop.join(timeout)
+        self._ready.clear()
+        if loop is None or not loop.is_alive():
+            # Drop the icon now, while the X connection is still there to close cleanly.
+            self._icon = None
+            driver.close()
+
+
+class _Driver(Protocol):
+    """How the tray thread changes the icon (one per pystray backend family)."""
+
+    def show(self) -> None: ...
+
+    def set_image(self, image) -> None: ...
+
+    def set_title(self, title: str) -> None: ...
+
+    def is_docked(self) -> bool | None: ...
+
+    def needs_dock(self) -> str:
+        """Why the icon should ask to be docked again ("" when it should not)."""
+
+    def dock(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _PystrayDriver:
+    """pystray's public API, for the backends whose icons are safe to change from any
+    thread (gtk, appindicator, win32)."""
+
+    def __init__(self, icon) -> None:
+        self._icon = icon
+
+    def show(self) -> None:
+        self._icon.visible = True
+
+    def set_image(self, image) -> None:
+        self._icon.icon = image
+
+    def set_title(self, title: str) -> None:
+        self._icon.title = title
+
+    def is_docked(self) -> bool | None:
+        return None
+
+    def needs_dock(self) -> str:
+        return ""
+
+    def dock(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        self._icon.stop()
+
+    def close(self) -> None:
+        pass
+
+
+class _XorgDriver:
+    """Changes pystray's X11 icon without touching its X connection from another thread.
+
+    pystray 0.19 runs each change to an X11 icon (image, title, show, stop) on its
+    event-loop thread: the caller sends the icon window a ClientMessage naming the change
+    (atom ``_PYSTRAY_<METHOD>``) over the icon's own X connection, then waits on the
+    icon's reply queue. python-xlib 0.33 does not share one connection between threads
+    reliably: measured here, about one such call in a few hundred never came back, and
+    once the loop itself deadlocked inside python-xlib. So this driver sends the same
+    ClientMessage over a second X connection of its own; the icon's connection is then
+    used by its loop thread alone. The waits are bounded (``X_CALL_TIMEOUT_S``). It also
+    enables left clicks (pystray's window does not select ButtonPress) and can tell
+    whether the icon is docked, to dock it again when the tray manager was late.
+    """
+
+    def __init__(self, icon, display_name: str) -> None:
+        import Xlib.display
+
+        self._icon = icon
+        self._window_id = icon._window.id
+        self._lock = threading.Lock()
+        self._display = Xlib.display.Display(display_name)
+        self._dock_manager: int | None = None
+        self._dock_time = 0.0
+        self._enable_clicks()
+
+    @classmethod
+    def for_icon(cls, icon) -> _XorgDriver | None:
+        if not type(icon).__module__.endswith("._xorg") or not hasattr(icon, "_window"):
+            return None
+        return cls(icon, os.environ.get("DISPLAY", ""))
+
+    def _enable_clicks(self) -> None:
+        # Before the loop starts: the icon's connection has a single user here.
+        import Xlib.X
+
+        try:
+            self._icon._window.change_attributes(
+                event_mask=Xlib.X.ExposureMask | Xlib.X.StructureNotifyMask | Xlib.X.ButtonPressMask)
+            self._icon._display.flush()
+        except Exception:
+            log.debug("tray: could not enable clicks on the X11 icon", exc_info=True)
+
+    def _call(self, method: str, timeout: float = X_CALL_TIMEOUT_S) -> None:
+        """Run the icon's ``method`` on its loop thread and wait until it has run."""
+        import Xlib.protocol.event
+
+        with self._lock:
+            replies = self._icon._queue
+            while not replies.empty():  # a late reply to a call that timed out
+                replies.get_nowait()
+            window = self._display.create_resource_object("window", self._window_id)
+            atom = self._display.intern_atom(f"_PYSTRAY_{method.upper()}")
+            window.send_event(Xlib.protocol.event.ClientMessage(
+                window=window, client_type=atom, data=(32, [0] * 5)), event_mask=0)
+            self._display.flush()
+            try:
+                result = replies.get(timeout=timeout)
+            except queue.Empty:
+                raise TimeoutError(f"the tray icon's event loop did not run {method} within {timeout} s") from None
+        if result is not True:
+            raise result[1].with_traceback(result[2])
+
+    def show(self) -> None:
+        # What pystray's ``visible = True`` does, with the calls carried by _call.
+        icon = self._icon
+        if not icon._icon_valid:
+            self._call("_update_icon")
+        self.dock()
+        icon._visible = True
+
+    def set_image(self, image) -> None:
+        self._icon._icon = image
+        self._icon._icon_valid = False
+        self._call("_update_icon")
+
+    def set_title(self, title: str) -> None:
+        self._icon._title = title
+        self._call("_update_title")
+
+    def dock(self) -> None:
+        self._dock_manager = self._tray_manager()
+        self._dock_time = time.monotonic()
+        self._call("_show")
+
+    def _tray_manager(self) -> int | None:
+        """The window owning the system-tray selection now, if any."""
+        import Xlib.X
+
+        with self._lock:
+            try:
+                atom = self._display.intern_atom(f"_NET_SYSTEM_TRAY_S{self._display.get_default_screen()}")
+                owner = self._display.get_selection_owner(atom)
+                return None if owner == Xlib.X.NONE else owner.id
+            except Exception:
+                log.debug("tray: could not find the tray manager", exc_info=True)
+                return None
+
+    def needs_dock(self) -> str:
+        manager = self._tray_manager()
+        if manager is None:
+            return ""
+        if manager != self._dock_manager:
+            return "a new tray manager appeared"
+        if time.monotonic() - self._dock_time >= REDOCK_AFTER_S:
+            return f"no answer to the dock request within {REDOCK_AFTER_S:.0f} s"
+        return ""
+
+    def is_docked(self) -> bool | None:
+        with self._lock:
+            try:
+                tree = self._display.create_resource_object("window", self._window_id).query_tree()
+                return tree.parent.id != tree.root.id
+            except Exception:
+                log.debug("tray: could not check docking", exc_info=True)
+                return None
+
+    def stop(self) -> None:
+        if not self._icon._running:
+            return
+        # The loop ends when it sees its window destroyed (pystray's _stop).
+        self._call("_stop")
+        self._icon._running = False
+        self._icon._visible = False
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._display.close()
+            except Exception:
+                pass

@@ -1,0 +1,1 @@
+"""History: face-touch episodes, stored."""

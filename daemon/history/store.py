@@ -1,0 +1,204 @@
+"""Face-touch history stage: every episode (start, end, hand, profile) in SQLite.
+
+Durability: the database runs in WAL mode with ``synchronous=NORMAL``. Each
+``start_episode``/``end_episode`` is its own transaction, committed before the call
+returns, and in WAL mode a commit is a ``write()`` of the transaction's pages to the
+``-wal`` file: once that returns, the data is in the kernel's page cache and survives the
+process being killed (``kill -9``, a crash, an OOM kill) at any later moment. What
+``NORMAL`` gives up against ``FULL`` is the fsync per commit, so only an operating-system
+crash or power loss can drop the last few commits; the database stays consistent
+either way. That trade keeps an fsync (milliseconds on a slow disk) off the frame loop
+that records an episode. ``synchronous="FULL"`` is available for who wants it.
+
+Counts by day and hour use local time (the user's day), computed in Python from the
+stored Unix times.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from handmap.daemon.paths import data_dir
+
+log = logging.getLogger(__name__)
+
+HISTORY_FILENAME = "history.sqlite3"
+SCHEMA_VERSION = 1
+HOURS_PER_DAY = 24
+BUSY_TIMEOUT_MS = 5000
+SYNCHRONOUS_MODES = ("NORMAL", "FULL")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS episodes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    start_wall REAL NOT NULL,
+    end_wall REAL,
+    duration_s REAL,
+    hand TEXT NOT NULL,
+    profile TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS episodes_start_wall ON episodes(start_wall);
+"""
+
+
+def default_history_path(env: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_DATA_HOME/handmap/history.sqlite3``."""
+    return data_dir(env) / HISTORY_FILENAME
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One face touch. ``end_wall``/``duration_s`` are None while it lasts (or when the
+    daemon was killed during it)."""
+
+    id: int
+    start_wall: float
+    end_wall: float | None
+    duration_s: float | None
+    hand: str
+    profile: str
+
+
+def _local_midnight(day: date) -> float:
+    return datetime(day.year, day.month, day.day).timestamp()
+
+
+class TouchStore:
+    """The episode history. Thread-safe: one connection guarded by a lock, so the frame
+    loop, the tray and the control socket may all call it."""
+
+    def __init__(self, path: str | Path | None = None, synchronous: str = "NORMAL") -> None:
+        if synchronous not in SYNCHRONOUS_MODES:
+            raise ValueError(f"synchronous must be one of {SYNCHRONOUS_MODES}, not {synchronous!r}")
+        self.path = Path(path) if path is not None else default_history_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        # isolation_level=None: autocommit, every statement below is its own transaction
+        # and is committed when execute() returns.
+        self._conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000,
+                                     isolation_level=None, check_same_thread=False)
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                # WAL needs shared memory (not on some network file systems): fall back to
+                # a rollback journal with an fsync per commit, durable against crashes too.
+                log.warning("history %s: WAL mode unavailable (journal %s); using synchronous=FULL", self.path, mode)
+                synchronous = "FULL"
+            self._conn.execute(f"PRAGMA synchronous = {synchronous}")
+            self._conn.executescript(_SCHEMA)
+            self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except sqlite3.DatabaseError:
+            self._conn.close()
+            raise
+        self.journal_mode = str(mode).lower()
+        self.synchronous = synchronous
+
+    # -- writing -------------------------------------------------------------------------
+
+    def start_episode(self, hand: str, start_wall: float | None = None, profile: str = "") -> int:
+        """Record the start of a face touch; committed before it returns. Returns its id."""
+        start = time.time() if start_wall is None else float(start_wall)
+        with self._lock:
+            cur = self._conn.execute(
+                "INSERT INTO episodes (start_wall, hand, profile) VALUES (?, ?, ?)",
+                (start, _hand_name(hand), profile))
+            return int(cur.lastrowid)
+
+    def end_episode(self, episode_id: int, end_wall: float | None = None) -> None:
+        """Record the end of an episode (its duration is end - start); committed at once."""
+        end = time.time() if end_wall is None else float(end_wall)
+        with self._lock:
+            cur = self._conn.execute(
+                "UPDATE episodes SET end_wall = ?, duration_s = max(0.0, ? - start_wall) WHERE id = ?",
+                (end, end, int(episode_id)))
+        if cur.rowcount == 0:
+            raise KeyError(f"no face-touch episode with id {episode_id}")
+
+    # -- reading -------------------------------------------------------------------------
+
+    def episodes(self, since: float | None = None, until: float | None = None) -> list[Episode]:
+        lo = float("-inf") if since is None else since
+        hi = float("inf") if until is None else until
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, start_wall, end_wall, duration_s, hand, profile FROM episodes "
+                "WHERE start_wall >= ? AND start_wall < ? ORDER BY start_wall, id", (lo, hi)).fetchall()
+        return [Episode(*row) for row in rows]
+
+    def _starts(self, since: float, until: float) -> list[float]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT start_wall FROM episodes WHERE start_wall >= ? AND start_wall < ?", (since, until)).fetchall()
+        return [r[0] for r in rows]
+
+    def count_today(self, now: float | None = None) -> int:
+        """Episodes that started today (local time)."""
+        today = datetime.fromtimestamp(time.time() if now is None else now).date()
+        since = _local_midnight(today)
+        until = _local_midnight(today + timedelta(days=1))
+        with self._lock:
+            return int(self._conn.execute(
+                "SELECT count(*) FROM episodes WHERE start_wall >= ? AND start_wall < ?", (since, until)).fetchone()[0])
+
+    def per_day(self, days: int = 7, now: float | None = None) -> list[tuple[date, int]]:
+        """Touches per local day for the last ``days`` days, oldest first, today last,
+        days without touches included as 0."""
+        if days < 1:
+            raise ValueError("days must be at least 1")
+        today = datetime.fromtimestamp(time.time() if now is None else now).date()
+        first = today - timedelta(days=days - 1)
+        counts = {first + timedelta(days=i): 0 for i in range(days)}
+        for t in self._starts(_local_midnight(first), _local_midnight(today + timedelta(days=1))):
+            d = datetime.fromtimestamp(t).date()
+            if d in counts:
+                counts[d] += 1
+        return sorted(counts.items())
+
+    def per_hour(self, day: date | None = None) -> list[int]:
+        """Touches in each local hour (0..23) of ``day`` (default today)."""
+        day = datetime.now().date() if day is None else day
+        hours = [0] * HOURS_PER_DAY
+        for t in self._starts(_local_midnight(day), _local_midnight(day + timedelta(days=1))):
+            hours[datetime.fromtimestamp(t).hour] += 1
+        return hours
+
+    def hour_of_day(self, days: int = 7, now: float | None = None) -> list[int]:
+        """Touches per hour of the day (0..23), summed over the last ``days`` days."""
+        today = datetime.fromtimestamp(time.time() if now is None else now).date()
+        first = today - timedelta(days=days - 1)
+        hours = [0] * HOURS_PER_DAY
+        for t in self._starts(_local_midnight(first), _local_midnight(today + timedelta(days=1))):
+            hours[datetime.fromtimestamp(t).hour] += 1
+        return hours
+
+    def integrity_check(self) -> str:
+        with self._lock:
+            return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> TouchStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _hand_name(hand) -> str:
+    """``Handedness.LEFT`` or ``"left"`` -> ``"left"``; None -> ``"unknown"``."""
+    if hand is None:
+        return "unknown"
+    return str(getattr(hand, "value", hand))
+

@@ -1,0 +1,1 @@
+"""Runtime: the per-frame pipeline, its threads, the run loop, the daemon's state and the composition root."""

@@ -1,0 +1,340 @@
+"""Builds a daemon from the configuration and the command line: every object is made
+here and passed in (no singletons, no module globals). Parts that cannot run here (no
+display for the tray, no session bus for notifications, no window manager) are left
+out with a logged reason; the daemon runs without them."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from handmap.daemon.capture.sources import Source, open_source
+from handmap.daemon.config import Config, load_config, user_config_path
+from handmap.daemon.outputs import screen_size, select_output
+from handmap.daemon.paths import user_profiles_dir
+from handmap.daemon.perception.factory import make_tracker
+from handmap.daemon.runtime.daemon import Daemon, FaceTouchLog, Services
+from handmap.daemon.runtime.pipeline import Pipeline, PipelineSettings
+from handmap.gestures.engine import GestureConfig, GestureEngine
+from handmap.gestures.face_touch import FaceTouchConfig, FaceTouchTracker
+from handmap.mappings.loader import ProfileStore
+from handmap.mappings.pointer import Rect, ScreenGeometry
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SCREEN = (1920, 1080)
+
+
+class SetupError(Exception):
+    """The daemon cannot be built as asked; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What ``handmap run`` (or ``bench``) asks for beyond the configuration."""
+
+    config_path: Path | None = None
+    profile: str | None = None
+    source: str | None = None
+    output: str | None = None
+    realtime: bool = False
+    preview: bool = False
+    record: Path | None = None
+    tray: bool = True
+    folder_fps: float | None = None
+    mirror: bool | None = None
+    report_frames: bool = False
+    alerts: bool | None = None  # default: on for cameras, off for file replays
+    history: bool | None = None  # likewise
+    control_socket: bool = True
+    window_switching: bool = True
+    hotkey: bool = True
+    idle: bool = True
+    #: Faces on their own thread, and frames overlapped (``PipelineSettings``); default:
+    #: for cameras and --realtime replays.
+    faces_async: bool | None = None
+    stream: object = None  # where dry-run writes (stdout)
+
+
+@dataclass
+class Built:
+    daemon: Daemon
+    pipeline: Pipeline
+    output: object
+    first_source: Source
+    closers: list = field(default_factory=list)
+
+    def close(self) -> None:
+        for close in reversed(self.closers):
+            try:
+                close()
+            except Exception:
+                log.exception("error while closing")
+
+
+def _settings(cls, data: dict, section: str):
+    """A frozen settings dataclass from a config section, naming an unknown key."""
+    from_mapping = getattr(cls, "from_mapping", None)
+    if from_mapping is not None:
+        return from_mapping(data)
+    import dataclasses
+
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in known:
+            raise ValueError(f"unknown {section} setting {key!r} (known: {', '.join(sorted(known))})")
+    return cls(**data)
+
+
+def screen_geometry(env) -> ScreenGeometry:
+    """The monitors (X RandR where available), else the screen, else 1920x1080."""
+    monitors = _randr_monitors(env)
+    if monitors:
+        return ScreenGeometry(monitors=tuple(monitors))
+    size = screen_size(env) or DEFAULT_SCREEN
+    return ScreenGeometry.single(*size)
+
+
+def _randr_monitors(env) -> list:
+    display_name = env.get("DISPLAY")
+    if not display_name:
+        return []
+    try:
+        from Xlib import display as xdisplay
+
+        disp = xdisplay.Display(display_name)
+        try:
+            if not disp.has_extension("RANDR"):
+                return []
+            reply = disp.xrandr_get_monitors(disp.screen().root, is_active=True)
+            return [Rect(m.x, m.y, m.width_in_pixels, m.height_in_pixels) for m in reply.monitors]
+        finally:
+            disp.close()
+    except Exception:  # no RandR 1.5, no X: fall back to the screen size
+        return []
+
+
+def build(options: RunOptions, env: dict | None = None, config: Config | None = None) -> Built:
+    env = dict(os.environ if env is None else env)
+    config = config or load_config(options.config_path, env)
+    source_spec = options.source if options.source is not None else str(config.camera.index)
+    is_camera = source_spec.strip().isdigit()
+    mirror = options.mirror if options.mirror is not None else (config.camera.mirror and is_camera)
+
+    from handmap.daemon.desktop.service import running_as_service
+
+    as_service = running_as_service(env)
+
+    def opener() -> Source:
+        return open_source(source_spec, width=config.camera.width, height=config.camera.height,
+                           fps=config.camera.fps, realtime=options.realtime, folder_fps=options.folder_fps)
+
+    from handmap.daemon.capture.sources import SourceError
+
+    first: Source | None
+    try:
+        first = opener()  # a clear error before any model loads
+    except SourceError:
+        if not (is_camera and as_service):
+            raise
+        first = None  # a service waits for its camera
+    pending = [first]
+
+    def open_next() -> Source:
+        if pending[0] is not None:
+            source, pending[0] = pending[0], None
+            return source
+        return opener()
+
+    closers: list = []
+    is_trace = first is not None and first.__class__.__name__ == "TraceSource"
+    try:
+        gesture_config = GestureConfig.from_mapping(config.gestures)
+        face_config = _settings(FaceTouchConfig, config.face_touch, "face_touch")
+    except (TypeError, ValueError) as exc:
+        raise SetupError(f"configuration: {exc}") from None
+    tracker = None if is_trace else make_tracker(config, video=True, env=env)
+    if tracker is not None:
+        closers.append(tracker.close)
+    gestures = GestureEngine(gesture_config, face_touch=FaceTouchTracker(face_config) if config.faces.enabled else None)
+
+    store = ProfileStore(user_profiles_dir(env))
+    output = select_output(options.output or config.output, env, stream=options.stream)
+    closers.append(output.close)
+    if getattr(output, "injects", False):
+        from handmap.daemon.outputs.held import recover_stale_held
+
+        released = recover_stale_held(output)
+        if released:
+            log.warning("released %d input(s) a previous run left held", len(released))
+    from handmap.daemon.runtime.mapping_stage import MappingStage
+
+    try:
+        mapping = MappingStage(store, options.profile or config.profile, screen_geometry(env), gestures)
+    except KeyError as exc:
+        raise SetupError(str(exc.args[0]) if exc.args else str(exc)) from None
+    except Exception as exc:  # a broken profile file
+        raise SetupError(f"profile {options.profile or config.profile}: {exc}") from None
+
+    recorder = None
+    if options.record:
+        from handmap.daemon.capture.trace import TraceRecorder
+
+        recorder = TraceRecorder(options.record, source=first.name if first else source_spec)
+        closers.append(recorder.close)
+    preview = None
+    if options.preview:
+        from handmap.daemon.tools.preview import Preview
+
+        region = None
+        pointer = mapping.profile.pointer
+        if pointer.mode == "absolute":
+            r = pointer.absolute.region
+            region = lambda: (r.left, r.top, r.right - r.left, r.bottom - r.top)  # noqa: E731
+        preview = Preview(region)
+        closers.append(preview.close)
+    live = options.faces_async if options.faces_async is not None else (is_camera or options.realtime)
+    pipeline = Pipeline(
+        tracker, gestures, mapping, output,
+        PipelineSettings(selfie=mirror, mirror=mirror, faces_rate_hz=config.faces.rate_hz,
+                         report_frames=options.report_frames, faces_async=live, overlap=live and preview is None),
+        recorder=recorder, preview=preview,
+    )
+    closers.append(pipeline.close)
+
+    services = Services()
+    history = options.history if options.history is not None else is_camera
+    alerts_on = options.alerts if options.alerts is not None else is_camera
+    face_log = FaceTouchLog(profile=lambda: mapping.name,  # the active profile can turn alerts off
+                            alerts_wanted=lambda: bool(getattr(mapping.profile.alerts, "face_touch", True)))
+    if history:
+        from handmap.daemon.history.store import TouchStore, default_history_path
+
+        try:
+            face_log.store = TouchStore(default_history_path(env))
+            closers.append(face_log.store.close)
+        except Exception as exc:
+            log.warning("face-touch history is off: %s", exc)
+    if alerts_on and config.alerts.notify:
+        face_log.alerts = _alerts(config, env, closers)
+    services.face_touches = face_log
+
+    daemon = Daemon(pipeline, mapping, open_next, output_name=output.name, services=services,
+                    wait_for_camera=is_camera and as_service, idle=options.idle,
+                    profile_names=store.names)
+    daemon.set_alerts_muted(config.alerts.muted)
+
+    if options.window_switching:
+        services.switcher = _switcher(env, store, options.profile or config.profile, closers)
+    services.reloader = _reloader(daemon, mapping, store, options, env, config, services)
+    if options.control_socket:
+        _control(daemon, env, is_camera, closers)
+    if options.hotkey and config.pause_hotkey and (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")):
+        _hotkey(daemon, config.pause_hotkey, closers)
+    if options.tray and config.tray:
+        services.tray_factory = lambda: _tray(daemon, store, env, closers)  # noqa: E731
+    return Built(daemon=daemon, pipeline=pipeline, output=output, first_source=first, closers=closers)
+
+
+def _alerts(config: Config, env, closers: list):
+    from handmap.daemon.desktop.notify import DesktopNotifications, FaceTouchAlerts, NullNotifier
+
+    notifier = NullNotifier()
+    if env.get("DBUS_SESSION_BUS_ADDRESS") or env.get("XDG_RUNTIME_DIR"):
+        notifier = DesktopNotifications()
+        closers.append(notifier.close)
+    alerts = FaceTouchAlerts(notifier, cooldown_s=config.alerts.cooldown_s, sound=config.alerts.sound,
+                             muted=config.alerts.muted)
+    return alerts
+
+
+def _switcher(env, store, default_profile: str, closers: list):
+    """Automatic switching; windows no profile matches get ``default_profile`` (the one
+    ``--profile`` named, else the configured one), so ``--profile`` is not undone by the
+    first window the watcher reports."""
+    from handmap.daemon.desktop.window import AutoSwitcher, NoneWatcher, ProfileMatcher, select_window_watcher
+
+    try:
+        watcher = select_window_watcher(env=env)
+        watcher.start()
+    except (OSError, ValueError) as exc:
+        log.warning("automatic profile switching is off: %s", exc)
+        watcher = NoneWatcher(str(exc))
+    closers.append(watcher.stop)
+    return AutoSwitcher(watcher, ProfileMatcher.from_store(store, default=default_profile))
+
+
+def _reloader(daemon: Daemon, mapping, store, options: RunOptions, env, config: Config, services: Services):
+    from handmap.daemon.desktop.window import ProfileMatcher
+    from handmap.daemon.runtime.reload import HotReloader, ReloadMonitor
+
+    config_file = options.config_path or user_config_path(env)
+    profiles_dir = user_profiles_dir(env)
+
+    def validate(path: Path):
+        if path == config_file:
+            return load_config(path, env)
+        return store.validate_file(path)
+
+    def apply(paths) -> None:
+        if config_file in paths:
+            log.info("%s changed; camera, model and output settings apply after a restart", config_file)
+        profile_paths = [p for p in paths if p != config_file]
+        if profile_paths:
+            try:
+                # Reloading releases held input: only when the active profile (or one it
+                # extends) changed, so saving another profile does not drop a drag.
+                if store.load(mapping.name) != mapping.profile:
+                    daemon.reload_profile()
+            except Exception as exc:
+                log.error("%s (keeping the last good version of profile %s)", exc, mapping.name)
+            if services.switcher is not None:
+                services.switcher.set_matcher(ProfileMatcher.from_store(store, default=options.profile or config.profile))
+
+    return HotReloader(ReloadMonitor([profiles_dir, config_file]), validate, apply)
+
+
+def _control(daemon: Daemon, env, is_camera: bool, closers: list) -> None:
+    from handmap.daemon.control.protocol import AlreadyRunningError, ControlError, ControlServer, default_socket_path
+
+    server = ControlServer(daemon, default_socket_path(env))
+    try:
+        server.start()
+    except AlreadyRunningError as exc:
+        if is_camera:
+            raise SetupError(str(exc)) from None
+        log.warning("no control socket for this run: %s", exc)
+        return
+    except ControlError as exc:
+        log.warning("no control socket: %s", exc)
+        return
+    closers.append(server.stop)
+
+
+def _hotkey(daemon: Daemon, combo: str, closers: list) -> None:
+    from handmap.daemon.control.protocol import HotkeyUnavailable, PauseHotkey
+
+    try:
+        hotkey = PauseHotkey(combo, daemon)
+        hotkey.start()
+    except HotkeyUnavailable as exc:
+        log.info("no pause hotkey: %s", exc)
+        return
+    closers.append(hotkey.stop)
+
+
+def _tray(daemon: Daemon, store, env, closers: list):
+    from handmap.daemon.desktop.tray import Tray, available
+
+    ok, reason = available(env)
+    if not ok:
+        log.info("no tray icon: %s", reason)
+        return None
+    tray = Tray(daemon, store.names(), env=env)
+    if not tray.start():
+        log.info("no tray icon: %s", tray.reason)
+        return None
+    closers.append(tray.stop)
+    return tray

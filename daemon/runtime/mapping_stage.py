@@ -1,0 +1,105 @@
+"""The mapping stage as the daemon runs it: the active profile (from the profile store),
+the pure mapping engine, and the gesture engine's profile-defined poses and hold times,
+kept in step. Requests a binding makes (switch profile, pause, resume) are split from
+the input actions and left for the daemon loop to carry out."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from handmap.gestures.types import GestureFrame
+from handmap.mappings.engine import MappingEngine, Request, RequestPause, RequestProfile, RequestResume
+from handmap.mappings.loader import ProfileStore
+from handmap.mappings.pointer import ScreenGeometry
+from handmap.mappings.schema import Profile
+
+log = logging.getLogger(__name__)
+
+REQUEST_TYPES = (RequestProfile, RequestPause, RequestResume)
+RESUMING_CONTROLS = ("resume", "toggle_pause")
+
+
+class MappingStage:
+    def __init__(self, store: ProfileStore, profile_name: str, screen: ScreenGeometry, gestures) -> None:
+        self.store = store
+        self.gestures = gestures
+        profile = store.load(profile_name)
+        self.name = profile_name
+        self.engine = MappingEngine(profile, screen)
+        self._requests: list[Request] = []
+        # Frames may be mapped on the pipeline's second thread while the daemon loop
+        # takes the requests they made: the list changes hands under this lock.
+        self._requests_lock = threading.Lock()
+        self._configure(profile)
+
+    @property
+    def profile(self) -> Profile:
+        return self.engine.profile
+
+    @property
+    def paused(self) -> bool:
+        return self.engine.paused
+
+    def _configure(self, profile: Profile) -> None:
+        self.gestures.set_custom_poses(profile.pose_specs())
+        durations = profile.hold_durations_ms()
+        if durations:
+            self.gestures.set_hold_durations(sorted(durations))
+
+    def _split(self, outputs: list) -> list:
+        actions = []
+        for item in outputs:
+            if isinstance(item, REQUEST_TYPES):
+                with self._requests_lock:
+                    self._requests.append(item)
+            else:
+                actions.append(item)
+        return actions
+
+    def take_requests(self) -> list[Request]:
+        with self._requests_lock:
+            requests, self._requests = self._requests, []
+        return requests
+
+    # -- the Mapper protocol (pipeline) ---------------------------------------------------
+
+    def handle(self, frame: GestureFrame) -> list:
+        return self._split(self.engine.handle(frame))
+
+    def release_all(self) -> list:
+        return self._split(self.engine.release_all())
+
+    # -- mode changes (the daemon loop) ---------------------------------------------------
+
+    def switch(self, name: str) -> list:
+        """Releases, then switches; KeyError / ProfileLoadError leave the old profile on."""
+        profile = self.store.load(name)
+        self._configure(profile)
+        self.name = name
+        return self._split(self.engine.switch_profile(profile))
+
+    def reload(self) -> list | None:
+        """The active profile again from its file; on error the old one stays, and the
+        error propagates for the daemon to report."""
+        profile = self.store.load(self.name)
+        self._configure(profile)
+        return self._split(self.engine.reload(profile))
+
+    def pause(self) -> list:
+        return self._split(self.engine.pause())
+
+    def resume(self) -> list:
+        return self._split(self.engine.resume())
+
+    def shutdown(self) -> list:
+        return self._split(self.engine.shutdown())
+
+    def wants_frames_while_paused(self) -> bool:
+        """Whether a binding can resume from a gesture (so frames are still analysed)."""
+        for binding in self.profile.bindings:
+            dos = binding.do if isinstance(binding.do, (list, tuple)) else [binding.do]
+            for action in dos:
+                if getattr(action, "control", None) in RESUMING_CONTROLS:
+                    return True
+        return False

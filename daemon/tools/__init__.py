@@ -1,0 +1,1 @@
+"""Tools: the commands around the daemon (bench, doctor, detect's drawing, preview)."""

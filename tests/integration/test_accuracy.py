@@ -1,0 +1,131 @@
+"""Pose accuracy on real photos and webcam frames, through ``handmap detect --json``.
+
+The issue's floors: at least 97% of labelled open/closed/pinch/point hands right, at most
+10% of ``other`` hands given one of the four poses (``also_acceptable`` counts as right).
+The scoring is scripts/accuracy.py's, so the figures here are the ones it prints.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "accuracy.py"
+
+
+def _load_accuracy():
+    spec = importlib.util.spec_from_file_location("handmap_accuracy_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+accuracy = _load_accuracy()
+
+
+@pytest.fixture(scope="module")
+def labelled(data_dir, session35):
+    return accuracy.load_labels(data_dir)
+
+
+@pytest.fixture(scope="module")
+def detected(data_dir, labelled):
+    """One ``handmap detect --json`` run (MediaPipe, full model) over every labelled image."""
+    return accuracy.predict_with_detect(data_dir, (h.image for h in labelled))
+
+
+@pytest.mark.slow
+def test_detect_meets_the_pose_floors(labelled, detected):
+    report = accuracy.match_hands(labelled, detected)
+    text = accuracy.format_report(report)
+    # Nearly every hand MediaPipe can find is found and matched (the labels say which
+    # hands it cannot find).
+    assert len(report.matches) >= 95, text
+    assert len(report.pose_hands) >= 50 and len(report.other_hands) >= 45, text
+    assert report.pose_accuracy >= accuracy.POSE_ACCURACY_FLOOR, text
+    assert report.other_false_rate <= accuracy.OTHER_FALSE_CEILING, text
+    assert report.passes()
+
+
+@pytest.mark.slow
+def test_without_depth_poses_stay_right_and_others_mostly_hand(labelled, detected):
+    """2D traces (z dropped): the four poses stay right; ``other`` hands are harder
+    without depth (measured 12% given a pose, over the 10% ceiling), held at 15%."""
+    report = accuracy.match_hands(labelled, accuracy.reclassify(detected, flat=True))
+    text = accuracy.format_report(report)
+    assert report.pose_accuracy >= accuracy.POSE_ACCURACY_FLOOR, text
+    assert report.other_false_rate <= 0.15, text
+
+
+@pytest.mark.slow
+def test_script_check_passes_and_prints_the_matrix(data_dir, detected, tmp_path, capsys):
+    """The script's own entry point on the detected landmarks (--landmarks-json path)."""
+    records: dict[str, dict] = {}
+    for p in detected:
+        record = records.setdefault(p.image, {"file": p.image, "width": 1000, "height": round(1000 / p.aspect), "hands": []})
+        record["hands"].append({"landmarks": [list(q) for q in p.landmarks]})
+    dump = tmp_path / "dump.json"
+    dump.write_text(json.dumps(list(records.values())))
+    assert accuracy.main(["--data", str(data_dir), "--landmarks-json", str(dump), "--check"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split()[-5:] == ["open", "closed", "pinch", "point", "hand"]
+    assert "pose accuracy: " in out and "other hands given a pose: " in out
+
+
+def _hand(image, pose, center, also=""):
+    return accuracy.LabelledHand(image, pose, also, center)
+
+
+def _pred(image, label, center):
+    return accuracy.PredictedHand(image, label, 0.9, center)
+
+
+def test_matching_pairs_nearest_centres_within_an_image():
+    labelled = [
+        _hand("a.jpg", "open", (0.2, 0.5)),
+        _hand("a.jpg", "point", (0.3, 0.5)),
+        _hand("a.jpg", "closed", None),  # MediaPipe does not find it
+        _hand("b.jpg", "other", (0.5, 0.5), also="point"),
+    ]
+    predicted = [
+        _pred("a.jpg", "point", (0.29, 0.51)),
+        _pred("a.jpg", "open", (0.21, 0.49)),
+        _pred("a.jpg", "open", (0.8, 0.8)),  # no label near it
+        _pred("b.jpg", "point", (0.49, 0.5)),
+        _pred("c.jpg", "open", (0.5, 0.5)),  # unlabelled image
+    ]
+    report = accuracy.match_hands(labelled, predicted)
+    pairs = sorted((m.truth.pose, m.predicted.label) for m in report.matches)
+    assert pairs == [("open", "open"), ("other", "point"), ("point", "point")]
+    assert [h.pose for h in report.missed] == ["closed"]
+    assert len(report.extra) == 2
+    assert report.pose_accuracy == 1.0
+    assert report.other_false_rate == 0.0  # point is acceptable for that hand
+    assert report.confusion[("other", "point")] == 1
+
+
+def test_scoring_counts_other_as_hand_and_wrong_poses_against_the_floors():
+    labelled = [_hand(f"{i}.jpg", pose, (0.5, 0.5)) for i, pose in enumerate(["open", "closed", "other", "other"])]
+    predicted = [
+        _pred("0.jpg", "open", (0.5, 0.5)),
+        _pred("1.jpg", "hand", (0.5, 0.5)),  # a fist called hand: wrong
+        _pred("2.jpg", "hand", (0.5, 0.5)),  # other called hand: right
+        _pred("3.jpg", "pinch", (0.5, 0.5)),  # other called pinch: a false pose
+    ]
+    report = accuracy.match_hands(labelled, predicted)
+    assert report.pose_accuracy == 0.5
+    assert report.other_false_rate == 0.5
+    assert not report.passes()
+    text = accuracy.format_report(report)
+    assert "1/2 = 50.0%" in text and "labelled closed, predicted hand" in text
+
+
+def test_labels_cover_photos_and_session35(labelled):
+    images = {h.image.split("/")[0] for h in labelled}
+    assert images == {"hands", "sequences"}
+    assert {h.pose for h in labelled} == {"open", "closed", "pinch", "point", "other"}

@@ -1,0 +1,98 @@
+"""`handmap stats` (daemon/cli/stats.py): tables of touches per day and per hour from a
+real history database, and the --plot PNG."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import random
+import re
+from datetime import datetime, timedelta
+
+import pytest
+from PIL import Image
+
+from handmap.daemon.cli import stats
+from handmap.daemon.history.store import TouchStore
+
+
+def _parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="handmap")
+    stats.add_parser(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["stats", *argv])
+
+
+def _at(day_offset: int, hour: int, minute: int = 0) -> float:
+    d = datetime.now().date() + timedelta(days=day_offset)
+    return datetime(d.year, d.month, d.day, hour, minute).timestamp()
+
+
+@pytest.fixture()
+def history(tmp_path):
+    """A week of touches: more in the afternoon, none three days ago."""
+    db = tmp_path / "history.sqlite3"
+    rng = random.Random(7)
+    with TouchStore(db) as store:
+        for day in range(-6, 1):
+            if day == -3:
+                continue
+            for _ in range(5 + 2 * (day + 6)):
+                hour = rng.choice([9, 10, 14, 15, 15, 16, 16, 16, 21])
+                eid = store.start_episode(rng.choice(["left", "right"]), _at(day, hour, rng.randrange(60)))
+                store.end_episode(eid, _at(day, hour, 0) + 3600)
+        store.start_episode("left", _at(0, 8, 30))  # today, still open (daemon killed mid-touch)
+    return db
+
+
+def test_tables(history):
+    out = io.StringIO()
+    args = _parse("--db", str(history), "--days", "7")
+    assert args.func is stats.run
+    assert stats.run(args, out) == 0
+    text = out.getvalue()
+    day_lines = [row for row in text.splitlines() if re.match(r"  \d{4}-\d\d-\d\d ", row)]
+    assert len(day_lines) == 7
+    today = datetime.now().date()
+    assert day_lines[-1].split()[0] == today.isoformat()
+    assert int(day_lines[-1].split()[2]) == 5 + 2 * 6 + 1  # the open episode counts too
+    assert int(day_lines[3].split()[2]) == 0  # three days ago: none
+    with TouchStore(history) as store:
+        expected_total = sum(n for _, n in store.per_day(7))
+    assert f"total{expected_total:>15d}".replace(" ", "") in text.replace(" ", "")
+    hour_lines = [row for row in text.splitlines() if row.strip()[:2].isdigit() and ":00-" in row]
+    assert len(hour_lines) == 24
+    assert int(hour_lines[8].split()[1]) == 1  # 08h: only the open episode
+    assert int(hour_lines[16].split()[1]) > int(hour_lines[9].split()[1])  # afternoon peak
+
+
+def test_plot_png(history, tmp_path):
+    png = tmp_path / "out" / "touches.png"
+    out = io.StringIO()
+    assert stats.run(_parse("--db", str(history), "--plot", str(png)), out) == 0
+    assert png.stat().st_size > 10_000
+    with Image.open(png) as img:
+        assert img.format == "PNG" and img.size == (1000, 700)
+        colours = img.convert("RGB").getcolors(maxcolors=1 << 16)
+    # Not a blank canvas: the red day bars and the blue hour bars are drawn.
+    assert colours is not None and len(colours) > 20
+    by_colour = {c: n for n, c in colours}
+    assert by_colour.get((0xD9, 0x53, 0x4F), 0) > 2000
+    assert by_colour.get((0x5B, 0x8B, 0xD9), 0) > 2000
+
+
+def test_no_history_yet(tmp_path):
+    out = io.StringIO()
+    assert stats.run(_parse("--db", str(tmp_path / "none.sqlite3")), out) == 0
+    assert "No face touches recorded yet" in out.getvalue()
+    assert not (tmp_path / "none.sqlite3").exists()
+
+
+def test_bad_arguments(history, tmp_path, capsys):
+    assert stats.run(_parse("--db", str(history), "--plot", str(tmp_path / "x.jpg")), io.StringIO()) == 2
+    assert "PNG" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _parse("--days", "0")
+    bad = tmp_path / "garbage.sqlite3"
+    bad.write_bytes(b"this is not a database" * 100)
+    assert stats.run(_parse("--db", str(bad)), io.StringIO()) == 1
+    assert "cannot read" in capsys.readouterr().err
