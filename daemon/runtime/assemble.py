@@ -314,7 +314,7 @@ def _control(daemon: Daemon, env, is_camera: bool, closers: list) -> None:
 
 
 def _hotkey(daemon: Daemon, combo: str, closers: list) -> None:
-    from handmap.daemon.control.protocol import HotkeyUnavailable, PauseHotkey
+    from handmap.daemon.desktop.hotkey import HotkeyUnavailable, PauseHotkey
 
     try:
         hotkey = PauseHotkey(combo, daemon)

@@ -27,13 +27,11 @@ from handmap.daemon.control.protocol import (
     ControlClient,
     ControlError,
     ControlServer,
-    HotkeyUnavailable,
     NotRunningError,
-    PauseHotkey,
     default_socket_path,
-    normalize_combo,
     runtime_dir,
 )
+from handmap.daemon.desktop.hotkey import HotkeyUnavailable, PauseHotkey, normalize_combo
 from handmap.daemon.runtime.state import DaemonState, StatusSnapshot
 
 NOBODY = 65534
