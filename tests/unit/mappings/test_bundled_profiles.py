@@ -6,8 +6,8 @@ import csv
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
 import pytest
+from builders import hand
 
 from handmap.gestures.types import (
     FaceTouch,
@@ -18,10 +18,8 @@ from handmap.gestures.types import (
     PoseEntered,
     PoseExited,
     PoseHeld,
-    PoseResult,
     Swipe,
     SwipeDirection,
-    TrackedHand,
 )
 from handmap.mappings.actions import (
     Button,
@@ -47,10 +45,6 @@ def bundled_files() -> list[Path]:
     return sorted(Path(str(p)) for p in BUNDLED.iterdir() if p.name.endswith(".yaml"))
 
 
-def hand(pose, x=0.5, y=0.5, hid=1, side=R):
-    return TrackedHand(hid, side, pose, PoseResult(pose or "hand", 0.9), (x, y), False, np.zeros((21, 3)))
-
-
 class Driver:
     """Feeds one hand through an engine at 30 fps, emitting enter/exit on pose changes."""
 
@@ -69,7 +63,7 @@ class Driver:
                 evs.append(PoseExited(self.n / 30, self.n, self.hid, self.side, self.pose))
             evs.append(PoseEntered(self.n / 30, self.n, self.hid, self.side, pose, 0.9, self.pose))
             self.pose = pose
-        out = self.engine.handle(GestureFrame(self.n / 30, self.n, (hand(pose, x, y, self.hid, self.side),),
+        out = self.engine.handle(GestureFrame(self.n / 30, self.n, (hand(self.hid, pose, x, y, self.side),),
                                               tuple(evs) + tuple(events)))
         self.out.extend(out)
         return out

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
+from builders import Clock, entered, exited, hand, profile
 
 from handmap.gestures.types import (
     FaceTouch,
     FaceTouchState,
-    GestureFrame,
     Handedness,
     HandLost,
-    PoseEntered,
-    PoseExited,
     PoseHeld,
-    PoseResult,
     Swipe,
     SwipeDirection,
-    TrackedHand,
 )
 from handmap.mappings.actions import (
     Button,
@@ -36,40 +31,10 @@ from handmap.mappings.actions import (
 )
 from handmap.mappings.engine import MappingEngine, RequestPause, RequestProfile, RequestResume
 from handmap.mappings.pointer import Rect, ScreenGeometry
-from handmap.mappings.schema import Profile
 
 R, L = Handedness.RIGHT, Handedness.LEFT
 SCREEN = ScreenGeometry.single(1000, 500)
 LEFT_BTN = Button.LEFT
-
-
-def hand(hid=1, pose="open", x=0.5, y=0.5, side=R, locked=False) -> TrackedHand:
-    return TrackedHand(hid, side, pose, PoseResult(pose or "hand", 0.9), (x, y), locked, np.zeros((21, 3)))
-
-
-class Clock:
-    """Frames at 30 fps with increasing frame numbers."""
-
-    def __init__(self):
-        self.n = 0
-
-    def frame(self, hands=(), events=()) -> GestureFrame:
-        self.n += 1
-        return GestureFrame(self.n / 30.0, self.n, tuple(hands), tuple(events))
-
-
-def profile(**kw) -> Profile:
-    kw.setdefault("version", 1)
-    kw.setdefault("name", "test")
-    return Profile.model_validate(kw)
-
-
-def entered(pose, hid=1, side=R, prev=None):
-    return PoseEntered(0.0, 0, hid, side, pose, 0.9, prev)
-
-
-def exited(pose, hid=1, side=R):
-    return PoseExited(0.0, 0, hid, side, pose)
 
 
 def inputs(actions):

@@ -9,7 +9,7 @@ shutdown.
 
 from __future__ import annotations
 
-import numpy as np
+from builders import entered, exited, hand
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,10 +22,8 @@ from handmap.gestures.types import (
     PoseEntered,
     PoseExited,
     PoseHeld,
-    PoseResult,
     Swipe,
     SwipeDirection,
-    TrackedHand,
 )
 from handmap.mappings.actions import Button, KeyDown, KeyUp, MouseDown, MouseMove, MouseUp
 from handmap.mappings.engine import MappingEngine
@@ -70,8 +68,8 @@ PROFILES = [SINK] + [STORE.load(n) for n in ("desktop", "game-wasd", "game-aim",
 hand_ids = st.sampled_from([1, 2])
 poses = st.sampled_from(POSES)
 events = st.one_of(
-    st.builds(lambda h, p: PoseEntered(0, 0, h, SIDES[h], p, 0.9), hand_ids, poses),
-    st.builds(lambda h, p: PoseExited(0, 0, h, SIDES[h], p), hand_ids, poses),
+    st.builds(lambda h, p: entered(p, h, SIDES[h]), hand_ids, poses),
+    st.builds(lambda h, p: exited(p, h, SIDES[h]), hand_ids, poses),
     st.builds(lambda h, p, ms: PoseHeld(0, 0, h, SIDES[h], p, ms), hand_ids, poses,
               st.sampled_from([300.0, 500.0, 1000.0, 1500.0, 2000.0, 3000.0])),
     st.builds(lambda h, d: Swipe(0, 0, h, SIDES[h], d, 2.0), hand_ids, st.sampled_from(list(SwipeDirection))),
@@ -80,8 +78,7 @@ events = st.one_of(
               st.sampled_from([None, Handedness.LEFT, Handedness.RIGHT])),
 )
 tracked = st.builds(
-    lambda h, p, x, y, locked: TrackedHand(h, SIDES[h], p, PoseResult(p or "hand", 0.8), (x, y), locked,
-                                           np.zeros((21, 3))),
+    lambda h, p, x, y, locked: hand(h, p, x, y, SIDES[h], locked, score=0.8),
     hand_ids, st.one_of(st.none(), poses), st.floats(0, 1), st.floats(0, 1), st.booleans())
 frames = st.tuples(st.just("frame"), st.lists(tracked, max_size=2, unique_by=lambda h: h.hand_id),
                    st.lists(events, max_size=4))
