@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     from handmap.daemon.desktop.service import running_as_service
-    from handmap.daemon.desktop.waiting import has_display, wait_for_display
+    from handmap.daemon.desktop.session import has_display
+    from handmap.daemon.desktop.waiting import wait_for_display
 
     if running_as_service() and not has_display(os.environ) and (args.output or "auto") != "dry-run":
         from handmap.daemon.config import load_config

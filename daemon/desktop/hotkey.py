@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
 
+from handmap.daemon.desktop.session import needs_x_display, x_display
 from handmap.daemon.runtime.state import Controller
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class PauseHotkey:
     def start(self) -> None:
         if self._listener is not None:
             return
-        if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+        if needs_x_display() and not x_display(os.environ):
             raise HotkeyUnavailable("the global pause hotkey needs an X11 display (DISPLAY is not set; "
                                     "pynput cannot listen on Wayland)")
         try:

@@ -23,7 +23,10 @@ import time
 import wave
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from desktop_notifier import DesktopNotifier
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +77,7 @@ class DesktopNotifications:
         self._pending: set[concurrent.futures.Future] = set()
         self._pending_lock = threading.Lock()
         # Touched only on the loop thread:
-        self._notifier = None
+        self._notifier: DesktopNotifier | None = None  # imported on first use: pulls in dbus-fast
         self._send_lock: asyncio.Lock | None = None
         self._server_ok = False
         self._next_probe = 0.0

@@ -43,6 +43,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from handmap.daemon.desktop.session import SESSION_TYPE_VAR, WAYLAND_DISPLAY_VAR, X_DISPLAY_VAR, has_display
+
 log = logging.getLogger(__name__)
 
 UNIT_NAME = "handmap.service"
@@ -52,7 +54,7 @@ GRAPHICAL_TARGET = "graphical-session.target"
 DEFAULT_TARGET = "default.target"
 WANTED_BY_CHOICES = (GRAPHICAL_TARGET, DEFAULT_TARGET)
 #: What a GUI program needs from the session; imported into the user manager by ``install``.
-DISPLAY_ENV_VARS = ("DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY", "XDG_SESSION_TYPE", "XDG_CURRENT_DESKTOP")
+DISPLAY_ENV_VARS = (X_DISPLAY_VAR, WAYLAND_DISPLAY_VAR, "XAUTHORITY", SESSION_TYPE_VAR, "XDG_CURRENT_DESKTOP")
 RESTART_SEC = 5
 START_LIMIT_INTERVAL_S = 300
 START_LIMIT_BURST = 10
@@ -356,7 +358,7 @@ def install(*, platform: str | None = None, env: Mapping[str, str] | None = None
             ("systemctl", "--user", "restart", UNIT_NAME),
         ]
         notes = []
-        if not any(env.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY")):
+        if not has_display(env):
             notes.append("this shell has no DISPLAY or WAYLAND_DISPLAY: run `systemctl --user import-environment "
                          f"{' '.join(DISPLAY_ENV_VARS)}` from a terminal in your graphical session (or let the "
                          "session import them) so the service can reach the display")
@@ -375,16 +377,16 @@ def install(*, platform: str | None = None, env: Mapping[str, str] | None = None
     log_dir.mkdir(parents=True, exist_ok=True)
     _write_atomic(path, render_launch_agent(command, log_dir=log_dir))
     domain = f"gui/{os.getuid()}"
-    notes = tuple(macos_permission_notes(executable))
+    agent_notes = tuple(macos_permission_notes(executable))
     # Unload an older copy first (its failure only means it was not loaded).
     commands = [("launchctl", "enable", f"{domain}/{LAUNCH_AGENT_LABEL}"), ("launchctl", "bootstrap", domain, os.fspath(path))]
     if not enable:
-        return InstallReport(path, False, False, (), tuple(shlex.join(c) for c in commands), notes)
+        return InstallReport(path, False, False, (), tuple(shlex.join(c) for c in commands), agent_notes)
     steps = [_run(("launchctl", "bootout", f"{domain}/{LAUNCH_AGENT_LABEL}"), env)] if shutil.which(
         "launchctl", path=env.get("PATH")) else []
     more, manual = _run_until_failure(commands, env)
     # The plist in ~/Library/LaunchAgents loads at every login; bootstrap also starts it now.
-    return InstallReport(path, not manual, not manual, tuple(steps + more), tuple(manual), notes)
+    return InstallReport(path, not manual, not manual, tuple(steps + more), tuple(manual), agent_notes)
 
 
 def _wants_links(unit_dir: Path) -> list[Path]:

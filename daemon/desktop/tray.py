@@ -18,12 +18,12 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
+from handmap.daemon.desktop.session import SessionKind, detect, needs_x_display, x_display
 from handmap.daemon.runtime.state import Controller, DaemonState, StatusSnapshot
 
 log = logging.getLogger(__name__)
@@ -55,22 +55,34 @@ GLYPH_COLOUR = (255, 255, 255, 255)
 MUTED_BADGE_COLOUR = (40, 40, 40, 255)
 
 
-def _x_tray_owner(display_name: str) -> tuple[bool, str]:
-    """Whether an X system-tray manager owns ``_NET_SYSTEM_TRAY_S<screen>``."""
+def tray_selection(display: Any) -> Any:
+    """The atom ``_NET_SYSTEM_TRAY_S<screen>`` a system-tray manager owns, on an open Xlib display."""
+    return display.intern_atom(f"_NET_SYSTEM_TRAY_S{display.get_default_screen()}")
+
+
+def tray_manager(display: Any) -> int | None:
+    """The window owning the system-tray selection on an open Xlib display, or None."""
+    import Xlib.X
+
+    owner = display.get_selection_owner(tray_selection(display))
+    return None if owner == Xlib.X.NONE else int(owner.id)
+
+
+def x_tray_owner(display_name: str) -> tuple[bool | None, str]:
+    """Whether an X system-tray manager runs on ``display_name``: (True, ""), (False, why
+    not) when none owns the selection, (None, why not) when the display cannot be asked."""
     try:
         import Xlib.display
-        import Xlib.X
     except ImportError as exc:
-        return False, f"python-xlib is not installed ({exc})"
+        return None, f"python-xlib is not installed ({exc})"
     try:
         display = Xlib.display.Display(display_name)
     except Exception as exc:  # Xlib.error.DisplayError and friends
-        return False, f"cannot open X display {display_name} ({exc})"
+        return None, f"cannot open X display {display_name} ({exc})"
     try:
-        atom = display.intern_atom(f"_NET_SYSTEM_TRAY_S{display.get_default_screen()}")
-        owner = display.get_selection_owner(atom)
-        if owner == Xlib.X.NONE:
-            return False, f"no system tray on display {display_name} (no tray manager is running)"
+        if tray_manager(display) is None:
+            return False, (f"no system tray on display {display_name} (_NET_SYSTEM_TRAY_S"
+                           f"{display.get_default_screen()} has no owner: no tray manager is running)")
         return True, ""
     finally:
         display.close()
@@ -79,13 +91,13 @@ def _x_tray_owner(display_name: str) -> tuple[bool, str]:
 def available(env: Mapping[str, str] | None = None) -> tuple[bool, str]:
     """(True, "") when a tray icon can be shown here, else (False, why not)."""
     env = os.environ if env is None else env
-    if sys.platform == "darwin":
+    session = detect(env)
+    if session.kind is SessionKind.MACOS:
         return False, "the macOS menu-bar icon needs the main thread, which the frame loop uses"
-    if sys.platform.startswith("linux") or "bsd" in sys.platform:
-        if not env.get("DISPLAY"):
-            if env.get("WAYLAND_DISPLAY"):
-                return False, "Wayland without XWayland (DISPLAY is not set): no tray"
-            return False, "no graphical session (DISPLAY is not set)"
+    if needs_x_display() and not session.x_display:
+        if session.wayland_display:
+            return False, "Wayland without XWayland (DISPLAY is not set): no tray"
+        return False, "no graphical session (DISPLAY is not set)"
     try:
         import pystray
     except ImportError as exc:
@@ -93,7 +105,8 @@ def available(env: Mapping[str, str] | None = None) -> tuple[bool, str]:
     except Exception as exc:  # a backend failing to load
         return False, f"pystray failed to load ({exc})"
     if pystray.Icon.__module__.endswith("._xorg"):
-        return _x_tray_owner(env["DISPLAY"])
+        owned, why = x_tray_owner(session.x_display)
+        return bool(owned), why
     return True, ""
 
 
@@ -151,7 +164,7 @@ class Tray:
         self._dirty = False
         self._stopping = False
         self._ready = threading.Event()
-        self._icon = None
+        self._icon: Any = None  # a pystray.Icon (pystray ships no types)
         self._loop_thread: threading.Thread | None = None
         self._refresh_thread: threading.Thread | None = None
         self._driver: _Driver | None = None
@@ -268,7 +281,9 @@ class Tray:
         return False
 
     def _run_icon(self) -> None:
-        driver = self._driver
+        icon, driver = self._icon, self._driver
+        if icon is None or driver is None:  # start() makes both before this thread
+            return
 
         def setup(icon) -> None:
             try:
@@ -279,7 +294,7 @@ class Tray:
             self._ready.set()
 
         try:
-            self._icon.run(setup)
+            icon.run(setup)
         except Exception:
             log.warning("tray: the icon's event loop failed", exc_info=True)
 
@@ -292,6 +307,8 @@ class Tray:
 
     def _refresh_loop(self) -> None:
         icon, driver = self._icon, self._driver
+        if icon is None or driver is None:  # start() makes both before this thread
+            return
         shown: tuple = ()
         next_check = time.monotonic() + DOCK_CHECK_S
         while True:
@@ -312,7 +329,7 @@ class Tray:
                     if self._stopping:
                         return
                     log.warning("tray: checking that the icon is docked failed", exc_info=True)
-            if not dirty:
+            if not dirty or snap is None:
                 continue
             try:
                 look = (snap.state, snap.alerts_muted)
@@ -449,7 +466,7 @@ class _XorgDriver:
     def for_icon(cls, icon) -> _XorgDriver | None:
         if not type(icon).__module__.endswith("._xorg") or not hasattr(icon, "_window"):
             return None
-        return cls(icon, os.environ.get("DISPLAY", ""))
+        return cls(icon, x_display(os.environ))  # pystray's own connection reads os.environ
 
     def _enable_clicks(self) -> None:
         # Before the loop starts: the icon's connection has a single user here.
@@ -506,13 +523,9 @@ class _XorgDriver:
 
     def _tray_manager(self) -> int | None:
         """The window owning the system-tray selection now, if any."""
-        import Xlib.X
-
         with self._lock:
             try:
-                atom = self._display.intern_atom(f"_NET_SYSTEM_TRAY_S{self._display.get_default_screen()}")
-                owner = self._display.get_selection_owner(atom)
-                return None if owner == Xlib.X.NONE else owner.id
+                return tray_manager(self._display)
             except Exception:
                 log.debug("tray: could not find the tray manager", exc_info=True)
                 return None

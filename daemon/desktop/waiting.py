@@ -13,16 +13,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping, MutableMapping
 
+from handmap.daemon.desktop.session import detect, has_display
 from handmap.daemon.runtime.state import DaemonState, StatusSnapshot
 
 log = logging.getLogger(__name__)
 
 #: How often the user manager's environment is asked for the display.
 POLL_S = 2.0
-
-
-def has_display(env: Mapping[str, str]) -> bool:
-    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
 
 
 class WaitingController:
@@ -68,9 +65,10 @@ def wait_for_display(env: MutableMapping[str, str], profile: str,
 
     read_manager = read_manager or (lambda: manager_display_environment(env))
     controller = WaitingController(profile)
-    server = ControlServer(controller, socket_path)
+    made = ControlServer(controller, socket_path)
+    server: ControlServer | None = made
     try:
-        server.start()
+        made.start()
     except ControlError as exc:
         log.warning("no control socket while waiting for the display: %s", exc)
         server = None
@@ -80,7 +78,7 @@ def wait_for_display(env: MutableMapping[str, str], profile: str,
             found = dict(read_manager())
             if has_display(found):
                 env.update(found)  # the daemon passes os.environ: pynput and pystray read it
-                log.warning("display %s is there", found.get("WAYLAND_DISPLAY") or found.get("DISPLAY"))
+                log.warning("display %s is there", detect(found).display_name)
                 return True
             controller.stop.wait(poll_s)
         return False

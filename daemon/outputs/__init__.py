@@ -18,10 +18,10 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import TextIO
 
+from handmap.daemon.desktop.session import SessionKind, detect, needs_x_display, session_kind, x_display
 from handmap.daemon.outputs.held import ExitSignal, HeldInput, HeldInputs, InputKind, guard, recover_stale_held
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ OUTPUT_NAMES = (AUTO, PYNPUT, UINPUT, DRY_RUN)
 
 __all__ = [
     "OUTPUT_NAMES", "Choice", "ExitSignal", "HeldInput", "HeldInputs", "InputKind", "OutputUnavailable",
-    "Session", "choose_output", "guard", "recover_stale_held", "select_output", "session_kind",
+    "choose_output", "guard", "recover_stale_held", "select_output",
 ]
 
 
@@ -45,28 +45,6 @@ class OutputUnavailable(RuntimeError):
         self.problem = problem
         self.fix = fix
         super().__init__(f"{problem}; {fix}" if fix else problem)
-
-
-class Session(str, Enum):
-    X11 = "x11"
-    WAYLAND = "wayland"
-    MACOS = "macos"
-    WINDOWS = "windows"
-    NONE = "none"  # Linux without a graphical session (console, ssh, service before login)
-
-
-def session_kind(env: Mapping[str, str], platform: str = sys.platform) -> Session:
-    """The kind of desktop session ``env`` belongs to."""
-    if platform == "darwin":
-        return Session.MACOS
-    if platform == "win32":
-        return Session.WINDOWS
-    session_type = env.get("XDG_SESSION_TYPE", "").lower()
-    if env.get("WAYLAND_DISPLAY") or session_type == "wayland":
-        return Session.WAYLAND
-    if env.get("DISPLAY") or session_type == "x11":
-        return Session.X11
-    return Session.NONE
 
 
 @dataclass(frozen=True)
@@ -88,8 +66,9 @@ def _uinput_problem(platform: str) -> OutputUnavailable | None:
     return uinput_problem(platform=platform)
 
 
-def _pynput_problem(env: Mapping[str, str], platform: str) -> OutputUnavailable | None:
-    if platform.startswith("linux") and not env.get("DISPLAY"):
+def pynput_problem(env: Mapping[str, str], platform: str = sys.platform) -> OutputUnavailable | None:
+    """Why pynput cannot work in ``env`` (no X display where it needs one), or None."""
+    if needs_x_display(platform) and not x_display(env):
         return OutputUnavailable(
             "the pynput output needs an X display, and DISPLAY is not set",
             "run handmap inside your X11 session (or set DISPLAY=:0); under Wayland use --output uinput",
@@ -123,26 +102,26 @@ def choose_output(
     if requested == DRY_RUN:
         return Choice(DRY_RUN, "requested: nothing is injected, events go to stdout as JSON Lines")
     if requested == PYNPUT:
-        problem = _pynput_problem(env, platform)
+        problem = pynput_problem(env, platform)
         reason = "requested with --output or in the config"
-        if session_kind(env, platform) is Session.WAYLAND and problem is None:
+        if session_kind(env, platform) is SessionKind.WAYLAND and problem is None:
             reason += " (Wayland session: pynput reaches only X11 apps through Xwayland)"
         return Choice(PYNPUT, reason, problem)
     if requested == UINPUT:
         return Choice(UINPUT, "requested with --output or in the config", uinput_issue())
 
-    session = session_kind(env, platform)
-    if session is Session.MACOS:
+    session = detect(env, platform)
+    if session.kind is SessionKind.MACOS:
         return Choice(PYNPUT, "macOS: pynput posts Quartz events (needs the Accessibility permission)")
-    if session is Session.WINDOWS:
+    if session.kind is SessionKind.WINDOWS:
         return Choice(PYNPUT, "Windows: pynput sends SendInput events")
-    if session is Session.X11:
-        return Choice(PYNPUT, f"X11 session (DISPLAY={env.get('DISPLAY', '')}): pynput injects through XTest")
+    if session.kind is SessionKind.X11:
+        return Choice(PYNPUT, f"X11 session (DISPLAY={session.x_display}): pynput injects through XTest")
     issue = uinput_issue()
-    if session is Session.WAYLAND:
+    if session.kind is SessionKind.WAYLAND:
         if issue is None:
             return Choice(UINPUT, "Wayland session: pynput cannot inject into Wayland windows, uinput works everywhere")
-        if env.get("DISPLAY"):
+        if session.x_display:
             return Choice(
                 PYNPUT,
                 f"Wayland session but uinput is unavailable ({issue.problem}): pynput through Xwayland "
@@ -166,7 +145,7 @@ def choose_output(
 
 def screen_size(env: Mapping[str, str]) -> tuple[int, int] | None:
     """The X screen's size in pixels (Xwayland's under Wayland), or None when unknown."""
-    display = env.get("DISPLAY")
+    display = x_display(env)
     if not display:
         return None
     try:

@@ -13,14 +13,13 @@ Key names are pynput's: a single character (``a``, ``1``, ``/``) or the name of 
 from __future__ import annotations
 
 import logging
-import sys
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from handmap.daemon.outputs import OutputUnavailable
+from handmap.daemon.outputs import OutputUnavailable, pynput_problem
 from handmap.daemon.outputs.held import HoldingOutput, journal_path
 from handmap.mappings import actions as a
 
@@ -35,11 +34,9 @@ class PynputModules:
 
 def load_pynput(env: Mapping[str, str]) -> PynputModules:
     """Import pynput's mouse and keyboard, or raise OutputUnavailable saying how to fix it."""
-    if sys.platform.startswith("linux") and not env.get("DISPLAY"):
-        raise OutputUnavailable(
-            "the pynput output needs an X display, and DISPLAY is not set",
-            "run handmap inside your X11 session (or set DISPLAY=:0); under Wayland use --output uinput",
-        )
+    problem = pynput_problem(env)
+    if problem is not None:
+        raise problem
     try:
         import pynput.keyboard as keyboard
         import pynput.mouse as mouse

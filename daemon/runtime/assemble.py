@@ -12,6 +12,7 @@ from pathlib import Path
 
 from handmap.daemon.capture.sources import Source, open_source
 from handmap.daemon.config import Config, load_config, user_config_path
+from handmap.daemon.desktop.session import has_display, x_display
 from handmap.daemon.outputs import screen_size, select_output
 from handmap.daemon.paths import user_profiles_dir
 from handmap.daemon.perception.factory import make_tracker
@@ -98,7 +99,7 @@ def screen_geometry(env) -> ScreenGeometry:
 
 
 def _randr_monitors(env) -> list:
-    display_name = env.get("DISPLAY")
+    display_name = x_display(env)
     if not display_name:
         return []
     try:
@@ -231,7 +232,7 @@ def build(options: RunOptions, env: dict | None = None, config: Config | None = 
     services.reloader = _reloader(daemon, mapping, store, options, env, config, services)
     if options.control_socket:
         _control(daemon, env, is_camera, closers)
-    if options.hotkey and config.pause_hotkey and (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")):
+    if options.hotkey and config.pause_hotkey and has_display(env):
         _hotkey(daemon, config.pause_hotkey, closers)
     if options.tray and config.tray:
         services.tray_factory = lambda: _tray(daemon, store, env, closers)  # noqa: E731

@@ -22,7 +22,9 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
 
-from handmap.daemon.outputs import DRY_RUN, OutputUnavailable, Session, choose_output, session_kind
+from handmap.daemon.desktop.session import SessionKind, detect, session_kind
+from handmap.daemon.desktop.tray import x_tray_owner
+from handmap.daemon.outputs import DRY_RUN, OutputUnavailable, choose_output
 
 log = logging.getLogger(__name__)
 
@@ -81,26 +83,26 @@ def _x_display_info(display: str) -> tuple[str | None, str]:
 
 
 def check_display(env: Mapping[str, str], platform: str = sys.platform) -> Check:
-    session = session_kind(env, platform)
-    if session is Session.MACOS:
+    session = detect(env, platform)
+    if session.kind is SessionKind.MACOS:
         return Check("display", Status.OK, "macOS (Quartz)")
-    if session is Session.WINDOWS:
+    if session.kind is SessionKind.WINDOWS:
         return Check("display", Status.OK, "Windows")
-    if session is Session.NONE:
+    if session.kind is SessionKind.NONE:
         return Check("display", Status.FAIL, "no graphical session: DISPLAY and WAYLAND_DISPLAY are unset",
                      "run handmap from your desktop session; as a service, import the session's environment "
                      "(systemctl --user import-environment DISPLAY WAYLAND_DISPLAY XAUTHORITY)")
-    if session is Session.WAYLAND:
-        socket = Path(env.get("XDG_RUNTIME_DIR", "/nonexistent")) / env.get("WAYLAND_DISPLAY", "wayland-0")
-        found = f"Wayland session (WAYLAND_DISPLAY={env.get('WAYLAND_DISPLAY', '')}"
+    if session.kind is SessionKind.WAYLAND:
+        socket = Path(env.get("XDG_RUNTIME_DIR", "/nonexistent")) / (session.wayland_display or "wayland-0")
+        found = f"Wayland session (WAYLAND_DISPLAY={session.wayland_display}"
         found += ", socket present)" if socket.exists() else f", but no socket at {socket})"
-        if env.get("DISPLAY"):
-            problem, details = _x_display_info(env["DISPLAY"])
-            found += f"; Xwayland {env['DISPLAY']}: " + (details if problem is None else problem)
+        if session.x_display:
+            problem, details = _x_display_info(session.x_display)
+            found += f"; Xwayland {session.x_display}: " + (details if problem is None else problem)
         status = Status.OK if socket.exists() else Status.WARN
         return Check("display", status, found,
                      "" if status is Status.OK else "start handmap inside the Wayland session it should drive")
-    display = env.get("DISPLAY", "")
+    display = session.x_display
     if not display:
         return Check("display", Status.FAIL, "XDG_SESSION_TYPE=x11 but DISPLAY is not set",
                      "set DISPLAY (usually :0), or import it into the service manager's environment")
@@ -179,7 +181,7 @@ def check_output(env: Mapping[str, str], requested: str | None, platform: str = 
     if choice.name == DRY_RUN:
         fix = "dry-run injects nothing: set output: auto in the config, or pass --output auto"
         status = Status.WARN
-    elif "Xwayland" in choice.reason and session_kind(env, platform) is Session.WAYLAND:
+    elif "Xwayland" in choice.reason and session_kind(env, platform) is SessionKind.WAYLAND:
         status = Status.WARN
         fix = "give uinput access (see the uinput check) so input reaches Wayland windows too"
     return Check("output", status, f"{label}: {choice.reason}", fix)
@@ -193,11 +195,11 @@ def check_uinput(env: Mapping[str, str], platform: str = sys.platform) -> Check 
     problem = uinput_problem(platform=platform)
     if problem is None:
         return Check("uinput", Status.OK, f"{UINPUT_DEVNODE} is writable: the uinput output can work")
-    session = session_kind(env, platform)
-    needed = session in (Session.WAYLAND, Session.NONE)
-    why = {Session.WAYLAND: "needed under Wayland", Session.NONE: "needed without a desktop session"}.get(
-        session, "only needed under Wayland and for games that read raw input")
-    return Check("uinput", Status.FAIL if needed and not env.get("DISPLAY") else Status.WARN,
+    session = detect(env, platform)
+    needed = session.kind in (SessionKind.WAYLAND, SessionKind.NONE)
+    why = {SessionKind.WAYLAND: "needed under Wayland", SessionKind.NONE: "needed without a desktop session"}.get(
+        session.kind, "only needed under Wayland and for games that read raw input")
+    return Check("uinput", Status.FAIL if needed and not session.x_display else Status.WARN,
                  f"{problem.problem} ({why})", problem.fix)
 
 
@@ -314,23 +316,6 @@ def check_notifications(env: Mapping[str, str], platform: str = sys.platform) ->
     return Check("notifications", Status.OK, found)
 
 
-def _x_tray_owner(display: str) -> tuple[bool | None, str]:
-    try:
-        from Xlib import X
-        from Xlib import display as xdisplay
-    except ImportError as exc:
-        return None, f"python-xlib is not installed ({exc})"
-    try:
-        d = xdisplay.Display(display)
-    except Exception as exc:
-        return None, f"cannot connect to X display {display} ({exc})"
-    try:
-        atom = d.intern_atom(f"_NET_SYSTEM_TRAY_S{d.get_default_screen()}")
-        return d.get_selection_owner(atom) != X.NONE, ""
-    finally:
-        d.close()
-
-
 def check_tray(env: Mapping[str, str], platform: str = sys.platform) -> Check:
     if importlib.util.find_spec("pystray") is None:
         return Check("tray", Status.WARN, "pystray is not installed: no tray icon",
@@ -341,13 +326,13 @@ def check_tray(env: Mapping[str, str], platform: str = sys.platform) -> Check:
         return Check("tray", Status.OK, "pystray available (notification area)")
     no_tray_fix = ("run a system tray (GNOME: the AppIndicator extension; bare X: trayer or stalonetray), "
                    "or run with --no-tray and use 'handmap status|pause|resume|profile NAME'")
-    session = session_kind(env, platform)
-    if session is Session.WAYLAND and not env.get("DISPLAY"):
+    session = detect(env, platform)
+    if session.kind is SessionKind.WAYLAND and not session.x_display:
         return Check("tray", Status.WARN, "Wayland without Xwayland: pystray has no backend here", no_tray_fix)
-    display = env.get("DISPLAY")
+    display = session.x_display
     if not display:
         return Check("tray", Status.WARN, "no display, so no tray", no_tray_fix)
-    owned, why = _x_tray_owner(display)
+    owned, why = x_tray_owner(display)
     if owned:
         return Check("tray", Status.OK, f"system tray on {display} (_NET_SYSTEM_TRAY_S0 owned); pystray available")
     bus_env = _dbus_env(env)

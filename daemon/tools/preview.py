@@ -47,7 +47,7 @@ class Preview:
             self._faces = obs.faces
         preds = []
         for hand in gframe.hands:
-            label = hand.pose if hand.pose in POSE_CLASS_IDS else (hand.pose or Pose.HAND.value)
+            label = hand.pose or Pose.HAND.value
             class_id = POSE_CLASS_IDS.get(label, 0)
             preds.append(Prediction(class_id, f"#{hand.hand_id} {label}", hand.raw.score,
                                     _box(hand.landmarks[:, :2] * scale, HAND_BOX_MARGIN),

@@ -1,0 +1,91 @@
+"""Desktop stage: what kind of session this is, the one place that reads the display variables.
+
+Every part that depends on the desktop (the output selector, the window watcher, the
+tray, the pause hotkey, ``doctor``, the service installer, the wait for the display) asks
+:func:`detect` (or the helpers below) instead of reading ``DISPLAY``, ``WAYLAND_DISPLAY``
+or ``XDG_SESSION_TYPE`` itself. Functions take the environment as a mapping, so tests
+pass their own.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+#: The X display (also Xwayland's, under Wayland).
+X_DISPLAY_VAR = "DISPLAY"
+#: The Wayland compositor's socket name.
+WAYLAND_DISPLAY_VAR = "WAYLAND_DISPLAY"
+#: What logind says the session is (``x11``, ``wayland``, ``tty``...).
+SESSION_TYPE_VAR = "XDG_SESSION_TYPE"
+
+MACOS_PLATFORM = "darwin"
+WINDOWS_PLATFORM = "win32"
+
+
+class SessionKind(str, Enum):
+    X11 = "x11"
+    WAYLAND = "wayland"
+    MACOS = "macos"
+    WINDOWS = "windows"
+    NONE = "none"  # Linux without a graphical session (console, ssh, service before login)
+
+
+@dataclass(frozen=True)
+class Session:
+    """The desktop session ``env`` belongs to; display names are "" when unset."""
+
+    kind: SessionKind
+    x_display: str = ""
+    wayland_display: str = ""
+
+    @property
+    def has_display(self) -> bool:
+        """A display to talk to (X or Wayland) is named."""
+        return bool(self.x_display or self.wayland_display)
+
+    @property
+    def display_name(self) -> str:
+        """The display the session is on: Wayland's socket name, else the X display ("" when none)."""
+        return self.wayland_display or self.x_display
+
+
+def session_kind(env: Mapping[str, str], platform: str = sys.platform) -> SessionKind:
+    """The kind of desktop session ``env`` belongs to."""
+    if platform == MACOS_PLATFORM:
+        return SessionKind.MACOS
+    if platform == WINDOWS_PLATFORM:
+        return SessionKind.WINDOWS
+    session_type = env.get(SESSION_TYPE_VAR, "").lower()
+    if env.get(WAYLAND_DISPLAY_VAR) or session_type == "wayland":
+        return SessionKind.WAYLAND
+    if env.get(X_DISPLAY_VAR) or session_type == "x11":
+        return SessionKind.X11
+    return SessionKind.NONE
+
+
+def detect(env: Mapping[str, str], platform: str = sys.platform) -> Session:
+    """The session ``env`` belongs to, with its display names."""
+    return Session(session_kind(env, platform), x_display(env), wayland_display(env))
+
+
+def x_display(env: Mapping[str, str]) -> str:
+    """The X display name (``DISPLAY``; Xwayland's under Wayland), "" when unset."""
+    return env.get(X_DISPLAY_VAR) or ""
+
+
+def wayland_display(env: Mapping[str, str]) -> str:
+    """The Wayland socket name (``WAYLAND_DISPLAY``), "" when unset."""
+    return env.get(WAYLAND_DISPLAY_VAR) or ""
+
+
+def has_display(env: Mapping[str, str]) -> bool:
+    """An X or Wayland display is named in ``env``."""
+    return bool(x_display(env) or wayland_display(env))
+
+
+def needs_x_display(platform: str = sys.platform) -> bool:
+    """Whether pynput and pystray need an X display here (Linux and the BSDs: no Quartz, no Win32)."""
+    return platform.startswith("linux") or "bsd" in platform
