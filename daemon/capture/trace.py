@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
-from handmap.daemon.capture.sources import Frame, SourceError, _Pacer
+from handmap.daemon.capture.frames import Frame, Pacer, SourceError
 from handmap.gestures.trace import (
     MAX_LINE_CHARS,
     TraceError,
@@ -23,6 +23,8 @@ from handmap.gestures.types import FrameObservation
 
 log = logging.getLogger(__name__)
 
+#: File names read as traces by ``--source``.
+TRACE_SUFFIXES = (".jsonl", ".trace")
 #: A line longer than this (bytes) is skipped unread: at most this much is held in memory.
 MAX_LINE_BYTES = 4 * MAX_LINE_CHARS
 #: Damaged lines logged one by one; after that they are only counted (a summary at the end).
@@ -37,15 +39,19 @@ class TraceSource:
     not the replay); a file that does not start with a trace header is refused."""
 
     live = False
+    #: A trace has no cheaper way past a line than reading it: it does not idle.
+    can_skip = False
 
     def __init__(self, path: Path, realtime: bool = False) -> None:
         self.name = str(path)
+        self.realtime = realtime
+        self.idle = False  # nothing to convert: observations are read as they are
         try:
             self._file: BinaryIO = open(path, "rb")
         except OSError as exc:
             raise SourceError(f"cannot open trace {path}: {exc.strerror or exc}") from None
         self._line = 0
-        self._pacer = _Pacer(realtime)
+        self._pacer = Pacer(realtime)
         self._skipped = 0
         self._summarised = False
         self._last_t: float | None = None
@@ -117,6 +123,10 @@ class TraceSource:
             self._last_t = obs.t
             self._pacer.wait(obs.t - self._shift)
             return Frame(t=obs.t, index=obs.frame, observation=obs, available_at=time.perf_counter())
+
+    def skip(self) -> bool:
+        """Read the next observation and let it go (no cheaper way: ``can_skip``)."""
+        return self.read() is not None
 
     def close(self) -> None:
         self._file.close()

@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
-    from handmap.daemon.capture.sources import SourceError
+    from handmap.daemon.capture import SourceError
     from handmap.daemon.config import ConfigError
     from handmap.daemon.perception.models import ModelError
 

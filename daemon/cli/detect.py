@@ -7,7 +7,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from handmap.daemon.capture.sources import SourceError, read_image
+from handmap.daemon.capture import SourceError, read_image
 from handmap.daemon.config import load_config
 
 #: Photos often hold several hands; the live daemon's max_hands is for tracking.

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from handmap.daemon.capture.sources import Source, open_source
+from handmap.daemon.capture import Source, SourceError, TraceRecorder, TraceSource, open_source
 from handmap.daemon.config import Config, load_config, user_config_path
 from handmap.daemon.desktop.session import has_display, x_display
 from handmap.daemon.outputs import screen_size, select_output
@@ -132,8 +132,6 @@ def build(options: RunOptions, env: dict | None = None, config: Config | None = 
         return open_source(source_spec, width=config.camera.width, height=config.camera.height,
                            fps=config.camera.fps, realtime=options.realtime, folder_fps=options.folder_fps)
 
-    from handmap.daemon.capture.sources import SourceError
-
     first: Source | None
     try:
         first = opener()  # a clear error before any model loads
@@ -150,7 +148,7 @@ def build(options: RunOptions, env: dict | None = None, config: Config | None = 
         return opener()
 
     closers: list = []
-    is_trace = first is not None and first.__class__.__name__ == "TraceSource"
+    is_trace = isinstance(first, TraceSource)
     try:
         gesture_config = GestureConfig.from_mapping(config.gestures)
         face_config = _settings(FaceTouchConfig, config.face_touch, "face_touch")
@@ -181,8 +179,6 @@ def build(options: RunOptions, env: dict | None = None, config: Config | None = 
 
     recorder = None
     if options.record:
-        from handmap.daemon.capture.trace import TraceRecorder
-
         recorder = TraceRecorder(options.record, source=first.name if first else source_spec)
         closers.append(recorder.close)
     preview = None

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from handmap.daemon.capture.sources import Source, SourceError, SourceLost
+from handmap.daemon.capture import Source, SourceError, SourceLost
 from handmap.daemon.outputs import OutputUnavailable as OutputLost
 from handmap.daemon.runtime.pipeline import Pipeline
 from handmap.daemon.runtime.state import DaemonState, StatusSnapshot

@@ -25,7 +25,7 @@ from typing import Protocol
 
 import numpy as np
 
-from handmap.daemon.capture.sources import Frame
+from handmap.daemon.capture.frames import Frame
 from handmap.daemon.outputs.base import Output
 from handmap.daemon.perception.tracker import hand_observations
 from handmap.daemon.runtime.priority import background

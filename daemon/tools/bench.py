@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handmap.daemon.capture.sources import Frame, open_source
+from handmap.daemon.capture import Frame, open_source
 from handmap.daemon.runtime.pipeline import StageClock
 
 CONTRACT_STAGES = ("decode", "hands", "faces", "gestures", "mapping", "output")
@@ -186,7 +186,7 @@ def run_handmap(options: BenchOptions, config, bare: BareLoop | None = None) -> 
         _raise_errors(pipeline.completed())
         pipeline.emit(daemon.mapping.shutdown(), pipeline.last_t, pipeline.last_frame)
         held_at_end = len(built.output.held) if getattr(built.output, "held", None) is not None else 0
-        second_looks = getattr(pipeline.tracker, "second_looks", None)
+        second_looks = pipeline.tracker.second_looks if pipeline.tracker is not None else None
     finally:
         built.close()
     decode_ms = float(clock.samples("decode").sum())

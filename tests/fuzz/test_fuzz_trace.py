@@ -28,7 +28,7 @@ from fuzzing import EXAMPLES, FUZZ, report
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handmap.daemon.capture.sources import SourceError
+from handmap.daemon.capture import SourceError
 from handmap.daemon.capture.trace import MAX_LINE_BYTES, MAX_WARNINGS, TraceSource
 from handmap.gestures.landmarks import NUM_BODY_LANDMARKS, NUM_HAND_LANDMARKS
 from handmap.gestures.trace import (

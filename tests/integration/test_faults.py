@@ -37,7 +37,7 @@ from faulty import (
     wait_for,
 )
 
-from handmap.daemon.capture.sources import CameraSource, VideoSource
+from handmap.daemon.capture import CameraSource, VideoSource
 from handmap.daemon.runtime import daemon as app
 from handmap.daemon.runtime.assemble import RunOptions, build
 from handmap.daemon.runtime.daemon import MAX_CONSECUTIVE_ERRORS, DaemonFailed
@@ -391,7 +391,7 @@ NO_HAND_PHOTO = "hands/ft/mother-and-son-mom-kid-woman-royalty-free-thumbnail.jp
 def test_corrupt_frames_at_the_idle_rate_are_dropped_too(tmp_path, session35, data_dir, caplog):
     """With no hand in view the daemon looks at frames through its motion gate first:
     a corrupt frame there must be dropped like anywhere else, not end the daemon."""
-    from handmap.daemon.capture.sources import read_image
+    from handmap.daemon.capture import read_image
 
     caplog.set_level(logging.INFO, logger="handmap")
     device = Device([read_image(data_dir / NO_HAND_PHOTO)], fps=15)

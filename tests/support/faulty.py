@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handmap.daemon.capture.sources import CameraSource, Frame, SourceError, SourceLost, VideoSource
+from handmap.daemon.capture import CameraSource, Frame, SourceError, SourceLost, VideoSource
 from handmap.gestures.trace import decode_line, encode_header, encode_observation, is_header
 from handmap.gestures.types import FrameObservation
 
@@ -193,10 +193,13 @@ class LiveTrace:
     ``SourceLost`` when unplugged or when no frame came for ``stall_s``."""
 
     live = True
+    realtime = True
+    can_skip = False  # no cheaper way past a frame than reading it: no idle rate
 
     def __init__(self, device: Device, stall_s: float) -> None:
         self.device = device
         self.name = "camera 0 (scripted)"
+        self.idle = False
         self._stall_s = stall_s
         self._n = 0
         self._t0 = time.monotonic()
@@ -231,6 +234,9 @@ class LiveTrace:
             device.delivered += 1
         return frame
 
+    def skip(self) -> bool:
+        return self.read() is not None
+
     def close(self) -> None:
         pass
 
@@ -243,6 +249,9 @@ class Glitching:
         self.inner = inner
         self.name = inner.name
         self.live = inner.live
+        self.realtime = inner.realtime
+        self.can_skip = False  # every frame is read, so that each glitch is delivered
+        self.idle = False
         self.glitches = dict(glitches)
         self.end_after = end_after
         self.read_count = 0
@@ -264,6 +273,9 @@ class Glitching:
         if glitch is not None:
             return dataclasses.replace(frame, image=glitch)
         return frame
+
+    def skip(self) -> bool:
+        return self.read() is not None
 
     def close(self) -> None:
         self.inner.close()

@@ -274,7 +274,7 @@ def test_frames_beside_a_running_look_ahead_are_finished_on_the_hand_models_thre
     import cv2
     from faulty import LineStream, make_home
 
-    from handmap.daemon.capture.sources import Frame
+    from handmap.daemon.capture import Frame
     from handmap.daemon.runtime.assemble import RunOptions, build
 
     video = session35 / VIDEO

@@ -86,7 +86,7 @@ def test_a_source_whose_clock_starts_over_gets_face_checks_again(session35, tmp_
     away from where the old session's face was)."""
     import cv2
 
-    from handmap.daemon.capture.sources import Frame
+    from handmap.daemon.capture import Frame
 
     image = cv2.resize(cv2.imread(str(session35 / "frames" / "35_pic00008.jpg")), (640, 480))  # hand beside the head
     built = build(RunOptions(source=str(still_clip(session35, 8, tmp_path / "far.avi")), output="dry-run",

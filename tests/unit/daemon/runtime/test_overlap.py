@@ -14,7 +14,7 @@ import pytest
 from e2e_util import looped_trace
 from faulty import LineStream, held_in_stream, make_home, read_trace
 
-from handmap.daemon.capture.sources import Frame
+from handmap.daemon.capture import Frame
 from handmap.daemon.outputs import OutputUnavailable
 from handmap.daemon.runtime.assemble import RunOptions, build
 from handmap.daemon.runtime.daemon import DaemonFailed
