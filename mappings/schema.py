@@ -25,7 +25,6 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Annotated, Any, Literal, Union
 
-import regex
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -42,6 +41,7 @@ from pydantic_core import PydanticCustomError
 from handmap.gestures.landmarks import Finger
 from handmap.gestures.types import Pose, PoseSpec
 from handmap.mappings.keys import KeyNameError, canonical_key, parse_combo, suggest
+from handmap.mappings.window_match import Window, WindowRule
 
 #: The schema version this handmap writes and reads.
 SCHEMA_VERSION = 1
@@ -136,18 +136,12 @@ class Match(Strict):
     def is_empty(self) -> bool:
         return not (self.window_class or self.title or self.process)
 
+    def rule(self) -> WindowRule:
+        """This section as the window matcher's rule."""
+        return WindowRule(tuple(self.window_class), self.title, tuple(self.process))
+
     def matches(self, window_class: str = "", title: str = "", process: str = "") -> bool:
-        wc = window_class.lower()
-        if wc and any(c.lower() == wc for c in self.window_class):
-            return True
-        if process and any(p.lower() == process.lower() for p in self.process):
-            return True
-        if not (self.title and title):
-            return False
-        try:  # bounded: a pattern with nested quantifiers must not stall on a crafted title
-            return regex.search(self.title, title[:512], timeout=0.02) is not None
-        except TimeoutError:
-            return False
+        return self.rule().matches(Window(wm_class=window_class, title=title, process=process))
 
 
 class Alerts(Strict):

@@ -370,6 +370,9 @@ class Tray:
         if self._icon is None:
             return
         driver, loop = self._driver, self._loop_thread
+        if driver is None:  # making the driver failed: the icon's loop never ran
+            self._icon = None
+            return
         # Bounded: if the X connection is gone, pystray would wait for its loop forever.
         stopper = threading.Thread(target=driver.stop, name="handmap-tray-stop", daemon=True)
         stopper.start()

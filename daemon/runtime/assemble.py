@@ -251,7 +251,9 @@ def _switcher(env, store, default_profile: str, closers: list):
     """Automatic switching; windows no profile matches get ``default_profile`` (the one
     ``--profile`` named, else the configured one), so ``--profile`` is not undone by the
     first window the watcher reports."""
-    from handmap.daemon.desktop.window import AutoSwitcher, NoneWatcher, ProfileMatcher, select_window_watcher
+    from handmap.daemon.desktop.switching import AutoSwitcher, ProfileMatcher
+    from handmap.daemon.desktop.windows.base import NoneWatcher
+    from handmap.daemon.desktop.windows.selector import select_window_watcher
 
     try:
         watcher = select_window_watcher(env=env)
@@ -264,7 +266,7 @@ def _switcher(env, store, default_profile: str, closers: list):
 
 
 def _reloader(daemon: Daemon, mapping, store, options: RunOptions, env, config: Config, services: Services):
-    from handmap.daemon.desktop.window import ProfileMatcher
+    from handmap.daemon.desktop.switching import ProfileMatcher
     from handmap.daemon.runtime.reload import HotReloader, ReloadMonitor
 
     config_file = options.config_path or user_config_path(env)

@@ -15,18 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from handmap.daemon.desktop.window import (
-    ActiveWindow,
-    AutoSwitcher,
-    MatchRule,
-    NoneWatcher,
-    ProfileMatcher,
-    SwayWatcher,
-    X11Watcher,
-    describe,
-    rule_from,
-    select_window_watcher,
-)
+from handmap.daemon.desktop.switching import AutoSwitcher, ProfileMatcher, rule_from
+from handmap.daemon.desktop.windows.base import ActiveWindow, NoneWatcher
+from handmap.daemon.desktop.windows.selector import select_window_watcher
+from handmap.daemon.desktop.windows.sway import SwayWatcher
+from handmap.daemon.desktop.windows.x11 import X11Watcher
+from handmap.mappings.window_match import WindowRule
 
 SWITCH_BUDGET_S = 0.2  # the issue: switch within 200 ms of a focus change
 
@@ -178,7 +172,8 @@ def test_x11_watcher_follows_focus_within_200ms_and_matcher_picks_profiles(deskt
         assert latency < SWITCH_BUDGET_S
         assert matcher.pick(seen) == "game-a-boss"
         print(f"X11 title-change latency: {latency * 1000:.1f} ms")
-        assert describe(watcher)["window"]["class"] == "Gamea"
+        current = watcher.current()
+        assert current is not None and current.to_json()["class"] == "Gamea"
     finally:
         watcher.stop()
 
@@ -244,7 +239,7 @@ def test_wayland_without_a_supported_compositor_selects_none_with_a_reason(tmp_p
     assert isinstance(watcher, NoneWatcher) and watcher.name == "none"
     assert "Wayland" in watcher.reason and "handmap profile" in watcher.reason
     assert any("Wayland" in r.getMessage() for r in caplog.records)  # said clearly in the log
-    assert describe(watcher) == {"backend": "none", "automatic": False, "reason": watcher.reason, "window": None}
+    assert watcher.reason and watcher.current() is None
     watcher.start()
     assert watcher.poll() is None and watcher.current() is None
     watcher.stop()
@@ -377,18 +372,13 @@ def test_matcher_most_specific_match_wins_then_order():
                                                    "by-process", "notepad"]
 
 
-def test_rule_from_accepts_schema_models_dicts_and_objects():
+def test_rule_from_accepts_schema_models_and_dicts():
     from handmap.mappings.schema import Match
 
-    class Legacy:
-        window_class = None
-        title = "Doc"
-        process = "writer"
-
     assert rule_from(Match.model_validate({"class": "A", "title": "t", "process": ["p", "q"]})) == \
-        MatchRule(("A",), "t", ("p", "q"))
-    assert rule_from({"class": "A", "title": "t", "process": "p"}) == MatchRule(("A",), "t", ("p",))
-    assert rule_from(Legacy()) == MatchRule((), "Doc", ("writer",))
+        WindowRule(("A",), "t", ("p", "q"))
+    assert rule_from({"class": "A", "title": "t", "process": "p"}) == WindowRule(("A",), "t", ("p",))
+    assert rule_from({"wm_class": "A", "process": ["writer"]}) == WindowRule(("A",), None, ("writer",))
     assert rule_from(None).is_empty() and rule_from(Match()).is_empty()
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from handmap.daemon.desktop.window import ActiveWindow, ProfileMatcher
+from handmap.daemon.desktop.switching import ProfileMatcher
+from handmap.daemon.desktop.windows.base import ActiveWindow
 
 
 def test_nested_quantifier_on_a_crafted_title_returns_quickly():
