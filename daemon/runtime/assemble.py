@@ -9,11 +9,13 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from handmap.daemon.capture import Source, SourceError, TraceRecorder, TraceSource, open_source
 from handmap.daemon.config import Config, load_config, user_config_path
 from handmap.daemon.desktop.session import has_display, x_display
 from handmap.daemon.outputs import screen_size, select_output
+from handmap.daemon.outputs.base import Output
 from handmap.daemon.paths import user_profiles_dir
 from handmap.daemon.perception.factory import make_tracker
 from handmap.daemon.runtime.daemon import Daemon, FaceTouchLog, Services
@@ -22,6 +24,10 @@ from handmap.gestures.engine import GestureConfig, GestureEngine
 from handmap.gestures.face_touch import FaceTouchConfig, FaceTouchTracker
 from handmap.mappings.loader import ProfileStore
 from handmap.mappings.pointer import Rect, ScreenGeometry
+
+if TYPE_CHECKING:
+    from handmap.daemon.desktop.switching import AutoSwitcher
+    from handmap.daemon.runtime.reload import HotReloader
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +62,15 @@ class RunOptions:
     #: Faces on their own thread, and frames overlapped (``PipelineSettings``); default:
     #: for cameras and --realtime replays.
     faces_async: bool | None = None
-    stream: object = None  # where dry-run writes (stdout)
+    stream: TextIO | None = None  # where dry-run writes (stdout)
 
 
 @dataclass
 class Built:
     daemon: Daemon
     pipeline: Pipeline
-    output: object
-    first_source: Source
+    output: Output
+    first_source: Source | None  # None: a service waiting for its camera
     closers: list = field(default_factory=list)
 
     def close(self) -> None:
@@ -223,9 +229,9 @@ def build(options: RunOptions, env: dict | None = None, config: Config | None = 
                     profile_names=store.names)
     daemon.set_alerts_muted(config.alerts.muted)
 
-    if options.window_switching:
-        services.switcher = _switcher(env, store, options.profile or config.profile, closers)
-    services.reloader = _reloader(daemon, mapping, store, options, env, config, services)
+    switcher = _switcher(env, store, options.profile or config.profile, closers) if options.window_switching else None
+    services.switcher = switcher
+    services.reloader = _reloader(daemon, mapping, store, options, env, config, switcher)
     if options.control_socket:
         _control(daemon, env, is_camera, closers)
     if options.hotkey and config.pause_hotkey and has_display(env):
@@ -236,9 +242,9 @@ def build(options: RunOptions, env: dict | None = None, config: Config | None = 
 
 
 def _alerts(config: Config, env, closers: list):
-    from handmap.daemon.desktop.notify import DesktopNotifications, FaceTouchAlerts, NullNotifier
+    from handmap.daemon.desktop.notify import DesktopNotifications, FaceTouchAlerts, Notifier, NullNotifier
 
-    notifier = NullNotifier()
+    notifier: Notifier = NullNotifier()
     if env.get("DBUS_SESSION_BUS_ADDRESS") or env.get("XDG_RUNTIME_DIR"):
         notifier = DesktopNotifications()
         closers.append(notifier.close)
@@ -247,7 +253,7 @@ def _alerts(config: Config, env, closers: list):
     return alerts
 
 
-def _switcher(env, store, default_profile: str, closers: list):
+def _switcher(env, store, default_profile: str, closers: list) -> AutoSwitcher:
     """Automatic switching; windows no profile matches get ``default_profile`` (the one
     ``--profile`` named, else the configured one), so ``--profile`` is not undone by the
     first window the watcher reports."""
@@ -265,7 +271,8 @@ def _switcher(env, store, default_profile: str, closers: list):
     return AutoSwitcher(watcher, ProfileMatcher.from_store(store, default=default_profile))
 
 
-def _reloader(daemon: Daemon, mapping, store, options: RunOptions, env, config: Config, services: Services):
+def _reloader(daemon: Daemon, mapping, store, options: RunOptions, env, config: Config,
+              switcher: AutoSwitcher | None) -> HotReloader:
     from handmap.daemon.desktop.switching import ProfileMatcher
     from handmap.daemon.runtime.reload import HotReloader, ReloadMonitor
 
@@ -289,8 +296,8 @@ def _reloader(daemon: Daemon, mapping, store, options: RunOptions, env, config: 
                     daemon.reload_profile()
             except Exception as exc:
                 log.error("%s (keeping the last good version of profile %s)", exc, mapping.name)
-            if services.switcher is not None:
-                services.switcher.set_matcher(ProfileMatcher.from_store(store, default=options.profile or config.profile))
+            if switcher is not None:
+                switcher.set_matcher(ProfileMatcher.from_store(store, default=options.profile or config.profile))
 
     return HotReloader(ReloadMonitor([profiles_dir, config_file]), validate, apply)
 

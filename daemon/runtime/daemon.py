@@ -1,12 +1,24 @@
-"""The daemon: runs the pipeline over a source until the source ends or it is told to
-stop, and is the ``Controller`` the tray, the control socket and the hotkey talk to.
+"""The daemon: the run loop over a source, until the source ends or it is told to stop;
+and the ``Controller`` the tray, the control socket and the hotkey talk to.
 
-Every way out and every mode change (pause, profile switch, hot reload, hand loss,
-camera loss, signals, an uncaught exception) releases held input first: the mapping
-engine lets go of what it pressed, then the output backend of anything still down. Per
-frame errors are logged with a traceback and the frame dropped; too many in a row stop
-the daemon with a non-zero exit. Control requests from other threads are queued and
-applied between frames, on the loop's thread.
+One turn of the loop (``Daemon.run``): carry out queued requests, refresh the tray, read
+a frame or skip it (``idle.IdlePolicy``), let a still view go while idle, then one
+frame through the pipeline (``pipeline.Pipeline``: ``begin`` here, ``finish`` here or on
+the ``handmap-after`` thread), and count frames per second (``FpsCounter``). A camera
+that is lost is released from, closed and retried with backoff.
+
+The frame-in-flight rule: with overlap on, a frame's gestures, mapping and output may
+still be running on the ``handmap-after`` thread while this loop goes on. Every mode
+change (pause, resume, profile switch, hot reload, hand loss, camera loss, exit) and
+every release therefore starts with ``Daemon._settle()``, which waits for that frame
+and takes in its outcome: the gesture engine, the mapping stage and the output are only
+ever touched by one thread at a time (``tests/unit/daemon/runtime/test_overlap.py``).
+
+Every way out and every mode change releases held input first: the mapping engine lets
+go of what it pressed, then the output backend of anything still down. Per frame errors
+are logged with a traceback and the frame dropped; too many in a row stop the daemon
+with a non-zero exit. Control requests from other threads are queued as typed requests
+and applied between frames, on the loop's thread.
 """
 
 from __future__ import annotations
@@ -16,36 +28,54 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from handmap.daemon.capture import Source, SourceError, SourceLost
+from handmap.daemon.capture import Frame, Source, SourceError, SourceLost
 from handmap.daemon.outputs import OutputUnavailable as OutputLost
+from handmap.daemon.runtime.idle import IdlePolicy
 from handmap.daemon.runtime.pipeline import Pipeline
 from handmap.daemon.runtime.state import DaemonState, StatusSnapshot
-from handmap.gestures.types import FaceTouch, FaceTouchState
-from handmap.mappings.engine import RequestPause, RequestProfile, RequestResume
+from handmap.gestures.types import FaceTouch, FaceTouchState, GestureFrame, Handedness
+from handmap.mappings.engine import Request, RequestPause, RequestProfile, RequestResume
+
+if TYPE_CHECKING:
+    from handmap.daemon.runtime.mapping_stage import MappingStage
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+#: A signal's handler as ``signal.signal`` takes and returns it.
+SignalHandler = Callable[[int, FrameType | None], Any] | int | None
 
 #: Consecutive failed frames that stop the daemon (a broken model, not a bad frame).
 MAX_CONSECUTIVE_ERRORS = 25
 #: Camera retry backoff, seconds: doubles from the first value up to the last.
 RETRY_BACKOFF = (0.5, 10.0)
-#: With no hand in view for this long, look for hands at the idle rate only.
-IDLE_AFTER_S = 1.0
-#: How often the view is checked while idle (frames in between pass undecoded); the hand
-#: model runs on a check only when something moved, or at least IDLE_LOOK_S apart.
-IDLE_RATE_HZ = 5.0
-IDLE_LOOK_S = 1.0
 #: How often a tray that could not be shown is tried again.
 TRAY_RETRY_S = 10.0
 #: How often the tray's picture of the daemon is refreshed.
 TRAY_REFRESH_S = 1.0
+#: How long a mode change waits for the frame in flight before saying so.
+SETTLE_TIMEOUT_S = 10.0
+#: The window the status's frames per second are counted over.
+FPS_WINDOW_S = 1.0
 
 
 class DaemonFailed(Exception):
     """The daemon stopped because something kept failing; the message says what."""
+
+
+@dataclass(frozen=True)
+class RequestTogglePause:
+    """Pause when running, resume when paused (the tray's and the hotkey's request)."""
+
+
+#: What the control side (socket, tray, hotkey) queues for the loop; bindings make the
+#: same ``Request``s through the mapping stage.
+ControlRequest = Request | RequestTogglePause
 
 
 @dataclass(frozen=True)
@@ -61,11 +91,59 @@ class RunSummary:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
+# -- what the daemon needs from the parts around it ---------------------------------------
+
+
+class EpisodeStore(Protocol):
+    """Where face-touch episodes are kept (``history.store.TouchStore``)."""
+
+    def start_episode(self, hand: str, start_wall: float | None = None, profile: str = "") -> int: ...
+
+    def end_episode(self, episode_id: int, end_wall: float | None = None) -> None: ...
+
+    def count_today(self, now: float | None = None) -> int: ...
+
+
+class EpisodeAlerts(Protocol):
+    """Who is told when a face touch starts (``desktop.notify.FaceTouchAlerts``)."""
+
+    @property
+    def muted(self) -> bool: ...
+
+    def set_muted(self, muted: bool) -> None: ...
+
+    def on_episode_start(self, hand: Handedness | None, t_wall: float, touches_today: int | None = None) -> bool: ...
+
+
+class WindowSwitcher(Protocol):
+    """Automatic profile switching (``desktop.switching.AutoSwitcher``)."""
+
+    def poll(self, current_profile: str) -> str | None:
+        """The profile the active window wants, when it is not ``current_profile``."""
+        ...
+
+
+class Reloader(Protocol):
+    """Hot reload of edited files (``runtime.reload.HotReloader``); polled each turn."""
+
+    def poll(self, force: bool = False) -> object: ...
+
+
+class TrayView(Protocol):
+    """The tray icon's picture of the daemon (``desktop.tray.Tray``)."""
+
+    def update(self, snapshot: StatusSnapshot) -> None: ...
+
+
+#: Makes the tray, or None when there is none to be had (yet).
+TrayFactory = Callable[[], "TrayView | None"]
+
+
 class FaceTouchLog:
     """Face-touch episodes to the history store and to alerts (both optional)."""
 
-    def __init__(self, store=None, alerts=None, profile: Callable[[], str] = lambda: "",
-                 alerts_wanted: Callable[[], bool] = lambda: True) -> None:
+    def __init__(self, store: EpisodeStore | None = None, alerts: EpisodeAlerts | None = None,
+                 profile: Callable[[], str] = lambda: "", alerts_wanted: Callable[[], bool] = lambda: True) -> None:
         self.store = store
         self.alerts = alerts
         self._profile = profile
@@ -99,73 +177,96 @@ class FaceTouchLog:
 class Services:
     """Optional parts around the pipeline; the entry point builds what it can."""
 
-    switcher: object = None  # window.AutoSwitcher
-    reloader: object = None  # reload.HotReloader
+    switcher: WindowSwitcher | None = None
+    reloader: Reloader | None = None
     face_touches: FaceTouchLog | None = None
-    tray: object = None  # tray.Tray
+    tray: TrayView | None = None
     #: Makes the tray when there was none at start (a panel that starts after the
     #: daemon, as with a service): tried again every TRAY_RETRY_S.
-    tray_factory: Callable[[], object] | None = None
-    on_stop: list = field(default_factory=list)  # callables run after the loop
+    tray_factory: TrayFactory | None = None
+    on_stop: list[Callable[[], object]] = field(default_factory=list)  # run after the loop
+
+
+class FpsCounter:
+    """Frames finished per second, counted over windows of FPS_WINDOW_S (the status)."""
+
+    def __init__(self) -> None:
+        self.fps = 0.0
+        self._frames = 0
+        self._start = time.perf_counter()
+
+    def restart(self, now: float) -> None:
+        self._frames = 0
+        self._start = now
+
+    def count(self) -> None:
+        self._frames += 1
+
+    def tick(self, now: float) -> None:
+        """Once a turn (``now``: ``time.perf_counter()``): a new figure each window."""
+        if now - self._start >= FPS_WINDOW_S:
+            self.fps = self._frames / (now - self._start)
+            self._start, self._frames = now, 0
+
+    def stalled(self) -> None:
+        """No frames come (a lost camera): 0 until the next window says otherwise."""
+        self.fps = 0.0
 
 
 class Daemon:
     """Owns the run loop. Thread-safe control requests are applied between frames."""
 
-    def __init__(self, pipeline: Pipeline, mapping, open_source: Callable[[], Source], *, output_name: str,
-                 services: Services | None = None, wait_for_camera: bool = False, idle: bool = True,
-                 profile_names: Callable[[], tuple[str, ...]] = tuple) -> None:
+    def __init__(self, pipeline: Pipeline, mapping: MappingStage, open_source: Callable[[], Source], *,
+                 output_name: str, services: Services | None = None, wait_for_camera: bool = False,
+                 idle: bool = True, profile_names: Callable[[], Iterable[str]] = tuple) -> None:
         self.pipeline = pipeline
         self.mapping = mapping
         self._open_source = open_source
         self._output_name = output_name
         self.services = services or Services()
         self._wait_for_camera = wait_for_camera
-        self._idle_enabled = idle
+        self.idle = IdlePolicy(idle)
         self._profile_names = profile_names
-        self._requests: queue.SimpleQueue[tuple[str, object]] = queue.SimpleQueue()
+        self._requests: queue.SimpleQueue[ControlRequest] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._state = DaemonState.STARTING
-        self._muted = bool(getattr(self.services.face_touches and self.services.face_touches.alerts, "muted", False))
+        touches = self.services.face_touches
+        self._muted = bool(touches is not None and touches.alerts is not None and touches.alerts.muted)
         self._started = time.monotonic()
-        self._fps = 0.0
+        self._fps = FpsCounter()
         self._source_name = ""
-        self._last_hand_t: float | None = None
-        self._next_idle_check = 0.0
-        self._next_idle_look = 0.0
-        from handmap.daemon.runtime.pipeline import MotionGate
-
-        self._motion = MotionGate()
+        self._source: Source | None = None  # the one open now (the loop replaces a lost camera)
+        self._next_tray_try = 0.0  # when a tray that could not be made is tried again
+        self._next_tray = 0.0  # when the tray is refreshed next
         self.exit_reason = ""
         self._errors = 0
         self._consecutive = 0
-        self._window_frames = 0
 
     # -- Controller (any thread) ------------------------------------------------------
 
     def status(self) -> StatusSnapshot:
         touches = self.services.face_touches
         return StatusSnapshot(
-            state=self._state, profile=self.mapping.name, fps=self._fps, hands_seen=self.pipeline.hands_in_view,
+            state=self._state, profile=self.mapping.name, fps=self._fps.fps, hands_seen=self.pipeline.hands_in_view,
             output=self._output_name, uptime_s=time.monotonic() - self._started, source=self._source_name,
             face_touches_today=touches.touches_today() if touches else 0, alerts_muted=self._muted,
             profiles=tuple(self._profile_names()),
         )
 
     def pause(self) -> None:
-        self._requests.put(("pause", None))
+        self._requests.put(RequestPause())
 
     def resume(self) -> None:
-        self._requests.put(("resume", None))
+        self._requests.put(RequestResume())
 
     def toggle_pause(self) -> None:
-        self._requests.put(("toggle", None))
+        self._requests.put(RequestTogglePause())
 
     def switch_profile(self, name: str) -> None:
         names = tuple(self._profile_names())
         if names and name not in names:
             raise KeyError(f"no profile named {name!r} (profiles: {', '.join(names)})")
-        self._requests.put(("profile", name))
+        self._requests.put(RequestProfile(name))
 
     def set_alerts_muted(self, muted: bool) -> None:
         self._muted = bool(muted)
@@ -178,14 +279,14 @@ class Daemon:
 
     # -- mode changes (the loop's thread) ---------------------------------------------
 
-    def _emit(self, actions: list) -> None:
-        self.pipeline.emit(actions, self.pipeline.last_t, self.pipeline.last_frame)
+    def _emit(self, actions: Sequence | None) -> None:
+        self.pipeline.emit(actions or (), self.pipeline.last_t, self.pipeline.last_frame)
 
     def _settle(self) -> None:
         """Let the frame in flight finish and take in its outcome: every mode change
         starts here, so the engines are only ever touched by one thread at a time."""
-        if not self.pipeline.settle(timeout=10.0):
-            log.error("a frame is still being processed after 10 s")
+        if not self.pipeline.settle(timeout=SETTLE_TIMEOUT_S):
+            log.error("a frame is still being processed after %.0f s", SETTLE_TIMEOUT_S)
         self._collect()
 
     def _collect(self) -> None:
@@ -193,7 +294,7 @@ class Daemon:
         for outcome in self.pipeline.completed():
             if outcome.error is not None:
                 self._frame_failed(outcome.index, outcome.error)
-            else:
+            elif outcome.gframe is not None:
                 self._frame_done(outcome.gframe)
 
     def _frame_failed(self, index: int, exc: BaseException) -> None:
@@ -207,14 +308,14 @@ class Daemon:
         if self._consecutive >= MAX_CONSECUTIVE_ERRORS:
             raise DaemonFailed(f"{self._consecutive} frames in a row failed; stopping (see the errors above)")
 
-    def _frame_done(self, gframe) -> None:
+    def _frame_done(self, gframe: GestureFrame) -> None:
         self._consecutive = 0
         self._handle_face_events(gframe.events)
         if gframe.hands:
-            self._last_hand_t = time.monotonic()
+            self.idle.hand_seen(time.monotonic())
         if not self.mapping.paused:
             self._state = DaemonState.RUNNING if gframe.hands else DaemonState.NO_HAND
-        self._window_frames += 1
+        self._fps.count()
 
     def _wants_frames(self) -> bool:
         return not self.mapping.paused or self.mapping.wants_frames_while_paused()
@@ -258,30 +359,28 @@ class Daemon:
         self.pipeline.release_all("profile switch")
         log.info("profile %s (%s)", name, why)
 
+    def _carry_out(self, request: ControlRequest, why: str) -> None:
+        if isinstance(request, RequestTogglePause):
+            request = RequestResume() if self.mapping.paused else RequestPause()
+        if isinstance(request, RequestPause):
+            self._do_pause()
+        elif isinstance(request, RequestResume):
+            self._do_resume()
+        elif isinstance(request, RequestProfile):
+            self._do_switch(request.name, why)
+
     def apply_requests(self) -> None:
-        """Carry out queued control requests, binding requests, window focus changes and
+        """Carry out binding requests, queued control requests, window focus changes and
         file reloads (the loop calls this before each frame)."""
         self._collect()
         for request in self.mapping.take_requests():
-            if isinstance(request, RequestPause):
-                self._do_pause()
-            elif isinstance(request, RequestResume):
-                self._do_resume()
-            elif isinstance(request, RequestProfile):
-                self._do_switch(request.name, "binding")
+            self._carry_out(request, "binding")
         while not self._requests.empty():  # (no exception raised on every frame)
             try:
-                kind, arg = self._requests.get_nowait()
+                queued = self._requests.get_nowait()
             except queue.Empty:
                 break
-            if kind == "toggle":
-                kind = "resume" if self.mapping.paused else "pause"
-            if kind == "pause":
-                self._do_pause()
-            elif kind == "resume":
-                self._do_resume()
-            elif kind == "profile":
-                self._do_switch(str(arg), "requested")
+            self._carry_out(queued, "requested")
         switcher = self.services.switcher
         if switcher is not None:
             name = switcher.poll(self.mapping.name)
@@ -298,7 +397,7 @@ class Daemon:
         self.pipeline.release_all("profile reload")
         log.info("profile %s reloaded", self.mapping.name)
 
-    def _handle_face_events(self, events) -> None:
+    def _handle_face_events(self, events: Iterable[object]) -> None:
         touches = self.services.face_touches
         if touches is None:
             return
@@ -309,14 +408,33 @@ class Daemon:
                 except Exception:
                     log.exception("could not record a face-touch episode")
 
+    def _publish_tray(self, force: bool = False) -> None:
+        tray = self.services.tray
+        now = time.monotonic()
+        if tray is None:
+            factory = self.services.tray_factory
+            if factory is None or now < self._next_tray_try:
+                return
+            self._next_tray_try = now + TRAY_RETRY_S
+            tray = self.services.tray = factory()
+            if tray is None:
+                return
+            force = True
+        if force or now >= self._next_tray:
+            self._next_tray = now + TRAY_REFRESH_S
+            try:
+                tray.update(self.status())
+            except Exception:
+                log.exception("tray update failed")
+
     # -- the loop (the main thread) ---------------------------------------------------
 
-    def _install_signals(self) -> list:
-        previous = []
+    def _install_signals(self) -> list[tuple[signal.Signals, SignalHandler]]:
+        previous: list[tuple[signal.Signals, SignalHandler]] = []
         if threading.current_thread() is not threading.main_thread():
             return previous
 
-        def on_signal(signum, _frame):
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
             self.exit_reason = signal.Signals(signum).name
             self._stop.set()
 
@@ -348,36 +466,86 @@ class Daemon:
             backoff = min(backoff * 2, RETRY_BACKOFF[1])
         return None
 
-    def _idle_now(self, now: float) -> bool:
-        return self._last_hand_t is not None and now - self._last_hand_t >= IDLE_AFTER_S
+    @staticmethod
+    def _from_source(source: Source, call: Callable[[], T]) -> T:
+        """``call`` (a read or a skip); a live source's unexpected error (a camera
+        driver's ``cv2.error``...) is a lost camera too."""
+        try:
+            return call()
+        except SourceLost:
+            raise
+        except Exception as exc:
+            if not source.live:
+                raise
+            raise SourceLost(f"{source.name} failed: {exc}") from exc
 
-    def _idle_skip(self, now: float) -> bool:
-        """With no hand for a while, analyse only IDLE_RATE_HZ frames a second."""
-        if not self._idle_enabled or not self._idle_now(now):
-            return False
-        if now >= self._next_idle_check:
-            self._next_idle_check = now + 1.0 / IDLE_RATE_HZ
-            return False
-        return True
+    def _camera_lost(self, source: Source, exc: SourceLost) -> Source | None:
+        """Release everything, close the source and open it again (with backoff); None
+        when told to stop meanwhile. ``self._source`` is the reopened one."""
+        log.warning("%s; retrying", exc)
+        self._settle()
+        self._emit(self.mapping.release_all())
+        self.pipeline.release_all("camera lost")
+        self._forget_hands()
+        self._state = DaemonState.CAMERA_LOST
+        self._fps.stalled()
+        self._publish_tray(force=True)
+        source.close()
+        self._source = None
+        reopened = self._source = self._open_with_retry(first=False)
+        if reopened is None:
+            return None
+        self.pipeline.gestures.reset()
+        self._state = DaemonState.PAUSED if self.mapping.paused else DaemonState.RUNNING
+        return reopened
 
-    def _publish_tray(self, force: bool = False) -> None:
-        tray = self.services.tray
-        now = time.monotonic()
-        if tray is None:
-            factory = self.services.tray_factory
-            if factory is None or now < getattr(self, "_next_tray_try", 0.0):
-                return
-            self._next_tray_try = now + TRAY_RETRY_S
-            tray = self.services.tray = factory()
-            if tray is None:
-                return
-            force = True
-        if force or now >= getattr(self, "_next_tray", 0.0):
-            self._next_tray = now + TRAY_REFRESH_S
+    def _one_frame(self, frame: Frame) -> None:
+        """The hand model on ``frame`` here, then, once the frame before is finished and
+        what its bindings asked for (a pause, a profile) is carried out, the rest of it:
+        the same order whether or not frames overlap."""
+        try:
+            begun = self.pipeline.begin(frame)
+            if self.pipeline.hands_observed:  # back to full rate now, not a frame later
+                self.idle.hand_seen(time.monotonic())
+        except Exception as exc:
+            self._frame_failed(frame.index, exc)
+            return
+        self._settle()
+        self.apply_requests()
+        if self._wants_frames():
             try:
-                tray.update(self.status())
-            except Exception:
-                log.exception("tray update failed")
+                self.pipeline.finish(begun)
+            except Exception as exc:
+                self._frame_failed(frame.index, exc)
+
+    def _loop(self, source: Source) -> None:
+        """Turns until told to stop or the source ends."""
+        idle = self.idle
+        while not self._stop.is_set():
+            self.apply_requests()
+            self._publish_tray()
+            try:
+                if idle.skip_next(source, time.monotonic()):
+                    if not self._from_source(source, source.skip):
+                        break  # the end of a file
+                    idle.skipped += 1
+                    continue
+                frame = self._from_source(source, source.read)
+            except SourceLost as exc:
+                reopened = self._camera_lost(source, exc)
+                if reopened is None:
+                    return
+                source = reopened
+                continue
+            if frame is None:
+                break  # the end of a file
+            if idle.still(source, frame, time.monotonic()):
+                continue  # a still view with no hand: nothing new to look for
+            if not self._wants_frames():
+                continue
+            self._one_frame(frame)
+            self._collect()
+            self._fps.tick(time.perf_counter())
 
     def _release_on_exit(self) -> None:
         """The last releases, each step tried whatever the one before did. Never raises:
@@ -396,93 +564,17 @@ class Daemon:
     def run(self) -> RunSummary:
         previous = self._install_signals()
         start = time.perf_counter()
-        skipped = 0
-        source: Source | None = None
-        window_start = start
         try:
-            source = self._open_with_retry(first=True)
+            source = self._source = self._open_with_retry(first=True)
             if source is None:
                 return RunSummary(0, time.perf_counter() - start, 0, 0)
             self._source_name = source.name
             self._state = DaemonState.RUNNING
-            self._last_hand_t = time.monotonic()
-            while not self._stop.is_set():
-                self.apply_requests()
-                self._publish_tray()
-                idle_capable = (source.live or getattr(source, "realtime", False)) and hasattr(source, "skip")
-                skip = idle_capable and self._idle_skip(time.monotonic())
-                if hasattr(source, "idle"):
-                    source.idle = self._idle_enabled and self._idle_now(time.monotonic())
-                try:
-                    try:
-                        if skip:
-                            frame = None if not source.skip() else True
-                        else:
-                            frame = source.read()
-                    except SourceLost:
-                        raise
-                    except Exception as exc:
-                        if not source.live:
-                            raise
-                        # A camera driver error (cv2.error...) is a lost camera too.
-                        raise SourceLost(f"{source.name} failed: {exc}") from exc
-                except SourceLost as exc:
-                    log.warning("%s; retrying", exc)
-                    self._settle()
-                    self._emit(self.mapping.release_all())
-                    self.pipeline.release_all("camera lost")
-                    self._forget_hands()
-                    self._state = DaemonState.CAMERA_LOST
-                    self._fps = 0.0
-                    self._publish_tray(force=True)
-                    source.close()
-                    source = self._open_with_retry(first=False)
-                    if source is None:
-                        break
-                    self.pipeline.gestures.reset()
-                    self._state = DaemonState.PAUSED if self.mapping.paused else DaemonState.RUNNING
-                    continue
-                if frame is None:
-                    break
-                if skip:
-                    skipped += 1
-                    continue
-                if idle_capable and self._idle_enabled and self._idle_now(time.monotonic()) and frame.image is not None:
-                    now = time.monotonic()
-                    try:
-                        moved = self._motion.moved(frame.image)
-                    except Exception:  # a corrupt frame: the pipeline below drops it, with the reason
-                        moved = True
-                    if not moved and now < self._next_idle_look:
-                        skipped += 1  # a still view with no hand: nothing new to look for
-                        continue
-                    self._next_idle_look = now + IDLE_LOOK_S
-                if not self._wants_frames():
-                    continue
-                try:
-                    begun = self.pipeline.begin(frame)
-                    if self.pipeline.hands_observed:  # back to full rate now, not a frame later
-                        self._last_hand_t = time.monotonic()
-                except Exception as exc:
-                    self._frame_failed(frame.index, exc)
-                    begun = None
-                if begun is not None:
-                    # The frame before is finished and what its bindings asked for (a
-                    # pause, a profile) carried out before this one is mapped: the same
-                    # order whether or not frames overlap.
-                    self._settle()
-                    self.apply_requests()
-                    if self._wants_frames():
-                        try:
-                            self.pipeline.finish(begun)
-                        except Exception as exc:
-                            self._frame_failed(frame.index, exc)
-                self._collect()
-                now = time.perf_counter()
-                if now - window_start >= 1.0:
-                    self._fps = self._window_frames / (now - window_start)
-                    window_start, self._window_frames = now, 0
+            self.idle.hand_seen(time.monotonic())
+            self._fps.restart(start)
+            self._loop(source)
         finally:
+            source = self._source
             self._state = DaemonState.STOPPING
             self._release_on_exit()
             for sig, handler in previous:
@@ -496,4 +588,4 @@ class Daemon:
         seconds = time.perf_counter() - start
         return RunSummary(frames=self.pipeline.frames, seconds=seconds,
                           dropped=source.dropped if source is not None else 0, errors=self._errors,
-                          skipped_idle=skipped)
+                          skipped_idle=self.idle.skipped)

@@ -44,7 +44,7 @@ def library_files(packages: Iterable[str] = LIBRARY_PACKAGES) -> list[Path]:
             folder = Path(location)
             folders.add(folder)
             folders.update(p for p in folder.parent.glob("*.libs") if p.is_dir())
-    files = []
+    files: list[Path] = []
     for folder in sorted(folders):
         for root, _, names in os.walk(folder):
             files.extend(Path(root) / n for n in names if _is_library(n))

@@ -28,7 +28,7 @@ CONTRACT_STAGES = ("decode", "hands", "faces", "gestures", "mapping", "output")
 EXTRA_STAGES = ("prep", "body")
 
 
-class _Discard(io.TextIOBase):
+class _Discard(io.StringIO):
     def write(self, text: str) -> int:
         return len(text)
 
@@ -131,7 +131,8 @@ def run_handmap(options: BenchOptions, config, bare: BareLoop | None = None) -> 
     ), config=config)
     pipeline = built.pipeline
     clock = pipeline.clock
-    built.first_source.close()
+    if built.first_source is not None:
+        built.first_source.close()
     frames = decode_ms = 0
     try:
         cpu0 = cpu_seconds()

@@ -41,6 +41,7 @@ from handmap.daemon.capture import CameraSource, VideoSource
 from handmap.daemon.runtime import daemon as app
 from handmap.daemon.runtime.assemble import RunOptions, build
 from handmap.daemon.runtime.daemon import MAX_CONSECUTIVE_ERRORS, DaemonFailed
+from handmap.daemon.runtime.idle import IDLE_AFTER_S
 
 HELD = {("key", "shift"), ("button", "left")}
 CAMERA_LOST = "camera lost"
@@ -397,11 +398,11 @@ def test_corrupt_frames_at_the_idle_rate_are_dropped_too(tmp_path, session35, da
     device = Device([read_image(data_dir / NO_HAND_PHOTO)], fps=15)
     built, stream = build_daemon(tmp_path, session35)
     use_opener(built, device.open_camera)
-    built.daemon._idle_enabled = True  # what build() sets for a camera
+    built.daemon.idle.enabled = True  # what build() sets for a camera
     running = Running(built)
     try:
         wait_for(lambda: running.state() == "no hand", 10, "the daemon to see no hand")
-        time.sleep(app.IDLE_AFTER_S + 0.5)  # idle now
+        time.sleep(IDLE_AFTER_S + 0.5)  # idle now
         device.inject(*[CORRUPT_IMAGES["grey"]] * 30)  # two seconds of them, some read at the idle rate
         wait_for(lambda: any("could not be processed" in r.getMessage() for r in caplog.records) or running.error,
                  10, "a corrupt frame to be looked at")

@@ -12,7 +12,7 @@ import pytest
 from faulty import make_home
 
 from handmap.daemon.runtime.assemble import RunOptions, build
-from handmap.daemon.runtime.pipeline import FACES_FAR_INTERVAL_S, FACES_FAR_RADIUS
+from handmap.daemon.runtime.face_checks import FACES_FAR_INTERVAL_S, FACES_FAR_RADIUS
 from handmap.gestures.face_touch import nearest_face_radius
 from handmap.gestures.types import FaceObservation, Handedness, HandObservation
 

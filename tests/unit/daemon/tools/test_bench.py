@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from cli import handmap, json_lines
 
-from handmap.daemon.runtime.pipeline import FACES_EARLY
+from handmap.daemon.runtime.face_checks import FACES_EARLY
 
 pytest_plugins = ["e2e_util"]
 
