@@ -4,17 +4,25 @@ validated so that a bad key or value is named with where it is and what to chang
 from __future__ import annotations
 
 import os
-import reprlib
 import stat
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from handmap.daemon.paths import user_config_dir
-from handmap.mappings.yamlpos import MAX_DEPTH, MAX_VALUES, SafeLoader, limit_error
+from handmap.gestures.engine import GestureConfig
+from handmap.gestures.face_touch import FaceTouchConfig
+from handmap.gestures.pointer import ControlPoint
+from handmap.mappings.yamlpos import (
+    MAX_DEPTH,
+    MAX_VALUES,
+    LoadedYaml,
+    SourceErrors,
+    errors_from_validation,
+    load_yaml,
+)
 
 PACKAGED_CONFIG = "config.yaml"
 #: Limits on a configuration file, checked before it is parsed: the packaged file is ~2 KB,
@@ -23,23 +31,6 @@ PACKAGED_CONFIG = "config.yaml"
 MAX_CONFIG_BYTES = 256 * 1024
 MAX_YAML_DEPTH = MAX_DEPTH  # nested mappings/lists, aliases expanded
 MAX_YAML_VALUES = MAX_VALUES  # values in the document once every alias is expanded
-_MAX_SHOWN = 80  # characters of a bad value or key quoted in a message
-
-
-def _shown(value: Any) -> str:
-    """A value for a one-line message: short and escaped, however big or nested (reprlib
-    stops at a few levels and items, so even an alias bomb's value prints at once)."""
-    shorter = reprlib.Repr()
-    shorter.maxstring = shorter.maxother = 60
-    shorter.maxlevel, shorter.maxdict, shorter.maxlist = 2, 3, 4
-    text = shorter.repr(value)
-    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
-
-
-def _key_text(key: str) -> str:
-    """A key path for a one-line message: control characters escaped, shortened."""
-    text = key if key.isprintable() else repr(key)[1:-1]
-    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
 class ConfigError(Exception):
@@ -51,20 +42,20 @@ class _Section(BaseModel):
 
 
 class CameraConfig(_Section):
-    index: int = Field(0, ge=0, le=63)
-    width: int = Field(640, ge=64, le=7680)
-    height: int = Field(480, ge=48, le=4320)
-    fps: float = Field(30, gt=0, le=240)
+    index: int = Field(default=0, ge=0, le=63)
+    width: int = Field(default=640, ge=64, le=7680)
+    height: int = Field(default=480, ge=48, le=4320)
+    fps: float = Field(default=30, gt=0, le=240)
     mirror: bool = True
 
 
 class ModelConfig(_Section):
     size: Literal["full", "lite"] = "full"
     task_file: Path | None = None
-    max_hands: int = Field(1, ge=1, le=4)
-    min_detection_confidence: float = Field(0.5, ge=0, le=1)
-    min_presence_confidence: float = Field(0.5, ge=0, le=1)
-    min_tracking_confidence: float = Field(0.5, ge=0, le=1)
+    max_hands: int = Field(default=1, ge=1, le=4)
+    min_detection_confidence: float = Field(default=0.5, ge=0, le=1)
+    min_presence_confidence: float = Field(default=0.5, ge=0, le=1)
+    min_tracking_confidence: float = Field(default=0.5, ge=0, le=1)
     #: A second copy of the hand model that starts the second look on a likely lost
     #: track early, on the other core (``tracker.LookAhead``): false (off), lite or full.
     look_ahead: Literal[False, "lite", "full"] = "lite"
@@ -73,16 +64,112 @@ class ModelConfig(_Section):
 class FacesConfig(_Section):
     enabled: bool = True
     model: Literal["full_range", "short_range"] = "full_range"
-    rate_hz: float = Field(10, gt=0, le=120)
+    rate_hz: float = Field(default=10, gt=0, le=120)
     body_model: bool = False
     search_near_face: bool = False
 
 
 class AlertsConfig(_Section):
     notify: bool = True
-    cooldown_s: float = Field(60, ge=0)
+    cooldown_s: float = Field(default=60, ge=0)
     sound: bool = False
     muted: bool = False
+
+
+class _StrictSection(_Section):
+    """A section read into a ``gestures`` dataclass: no coercion (a string is no number)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
+
+
+_GESTURE = GestureConfig()
+
+
+class GestureSettings(_StrictSection):
+    """The ``gestures:`` section: every :class:`~handmap.gestures.engine.GestureConfig`
+    field (the defaults are the engine's); :meth:`engine_config` builds it."""
+
+    hold_ms: float = Field(default=_GESTURE.hold_ms, ge=0)
+    pose_hold_ms: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    min_score: float = Field(default=_GESTURE.min_score, ge=0, le=1)
+    pinch_enter: float = Field(default=_GESTURE.pinch_enter, ge=0)
+    pinch_exit: float = Field(default=_GESTURE.pinch_exit, gt=0)
+    grace_ms: float = Field(default=_GESTURE.grace_ms, ge=0)
+    track_max_jump: float = Field(default=_GESTURE.track_max_jump, ge=0)
+    track_max_speed: float = Field(default=_GESTURE.track_max_speed, ge=0)
+    control_point: ControlPoint = Field(default=ControlPoint(_GESTURE.control_point), strict=False)  # by its value
+    filter_min_cutoff: float = Field(default=_GESTURE.filter_min_cutoff, gt=0)
+    filter_beta: float = Field(default=_GESTURE.filter_beta, ge=0)
+    filter_d_cutoff: float = Field(default=_GESTURE.filter_d_cutoff, gt=0)
+    click_lock: bool = _GESTURE.click_lock
+    lock_pinch_rate: float = Field(default=_GESTURE.lock_pinch_rate, ge=0)
+    lock_curl_rate: float = Field(default=_GESTURE.lock_curl_rate, ge=0)
+    lock_window_ms: float = Field(default=_GESTURE.lock_window_ms, gt=0)
+    lock_max_ms: float = Field(default=_GESTURE.lock_max_ms, ge=0)
+    lock_lookback_ms: float = Field(default=_GESTURE.lock_lookback_ms, ge=0)
+    swipe: bool = _GESTURE.swipe
+    swipe_min_speed: float = Field(default=_GESTURE.swipe_min_speed, gt=0)
+    swipe_stroke_speed: float = Field(default=_GESTURE.swipe_stroke_speed, gt=0)
+    swipe_min_travel: float = Field(default=_GESTURE.swipe_min_travel, gt=0)
+    swipe_axis_ratio: float = Field(default=_GESTURE.swipe_axis_ratio, gt=0)
+    swipe_velocity_window_ms: float = Field(default=_GESTURE.swipe_velocity_window_ms, gt=0)
+    swipe_refractory_ms: float = Field(default=_GESTURE.swipe_refractory_ms, ge=0)
+    hold_durations_ms: list[Annotated[float, Field(gt=0)]] = Field(default_factory=lambda: list(_GESTURE.hold_durations_ms))
+
+    @model_validator(mode="after")
+    def _engine_accepts(self) -> GestureSettings:
+        self.engine_config()  # the checks across keys (pinch_enter below pinch_exit): a ValueError naming them
+        return self
+
+    def engine_config(self) -> GestureConfig:
+        values = self.model_dump()
+        values["control_point"] = self.control_point.value
+        values["hold_durations_ms"] = tuple(self.hold_durations_ms)
+        return GestureConfig(**values)
+
+
+_FACE = FaceTouchConfig()
+
+
+class FaceTouchSettings(_StrictSection):
+    """The ``face_touch:`` section: every :class:`~handmap.gestures.face_touch.FaceTouchConfig`
+    field (the defaults are the detector's); :meth:`engine_config` builds it."""
+
+    min_face_score: float = Field(default=_FACE.min_face_score, ge=0, le=1)
+    unvouched_face_score: float = Field(default=_FACE.unvouched_face_score, ge=0, le=1)
+    face_scale_x: float = Field(default=_FACE.face_scale_x, gt=0)
+    face_scale_y: float = Field(default=_FACE.face_scale_y, gt=0)
+    contact_inner: float = Field(default=_FACE.contact_inner, ge=0)
+    contact_outer: float = Field(default=_FACE.contact_outer, gt=0)
+    pad_weight: float = Field(default=_FACE.pad_weight, ge=0)
+    palm_weight: float = Field(default=_FACE.palm_weight, ge=0)
+    size_in_front: float = Field(default=_FACE.size_in_front, gt=0)
+    size_far_in_front: float = Field(default=_FACE.size_far_in_front, gt=0)
+    size_too_small: float = Field(default=_FACE.size_too_small, ge=0)
+    size_far_too_small: float = Field(default=_FACE.size_far_too_small, ge=0)
+    body_z_in_front: float = _FACE.body_z_in_front
+    body_z_far_in_front: float = _FACE.body_z_far_in_front
+    min_body_visibility: float = Field(default=_FACE.min_body_visibility, ge=0, le=1)
+    body_contact_inner: float = Field(default=_FACE.body_contact_inner, ge=0)
+    body_contact_outer: float = Field(default=_FACE.body_contact_outer, gt=0)
+    false_face_cover: float = Field(default=_FACE.false_face_cover, ge=0, le=1)
+    false_face_inside: float = Field(default=_FACE.false_face_inside, ge=0, le=1)
+    nose_vouch_radius: float = Field(default=_FACE.nose_vouch_radius, ge=0)
+    vouch_scale: list[float] = Field(default_factory=lambda: list(_FACE.vouch_scale), min_length=2, max_length=2)
+    threshold: float = Field(default=_FACE.threshold, gt=0, le=1)
+    dwell_ms: float = Field(default=_FACE.dwell_ms, ge=0)
+    release_ms: float = Field(default=_FACE.release_ms, ge=0)
+    stale_ms: float = Field(default=_FACE.stale_ms, ge=0)
+
+    @model_validator(mode="after")
+    def _detector_accepts(self) -> FaceTouchSettings:
+        self.engine_config()  # the checks across keys (contact_inner below contact_outer...)
+        return self
+
+    def engine_config(self) -> FaceTouchConfig:
+        values = self.model_dump()
+        values["vouch_scale"] = (self.vouch_scale[0], self.vouch_scale[1])
+        return FaceTouchConfig(**values)
 
 
 class Config(_Section):
@@ -90,12 +177,12 @@ class Config(_Section):
     model: ModelConfig = ModelConfig()
     faces: FacesConfig = FacesConfig()
     output: Literal["auto", "pynput", "uinput", "dry-run"] = "auto"
-    profile: str = Field("desktop", min_length=1)
+    profile: str = Field(default="desktop", min_length=1)
     tray: bool = True
     alerts: AlertsConfig = AlertsConfig()
     pause_hotkey: str | None = "<ctrl>+<alt>+h"
-    gestures: dict[str, Any] = Field(default_factory=dict)
-    face_touch: dict[str, Any] = Field(default_factory=dict)
+    gestures: GestureSettings = GestureSettings()
+    face_touch: FaceTouchSettings = FaceTouchSettings()
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -108,64 +195,26 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def check_yaml_limits(text: str, name: str) -> None:
-    """Refuse a YAML document nested too deeply, too big once its aliases are expanded (a
-    "billion laughs" bomb) or with a tag on a mapping or list, before anything builds it:
-    :class:`ConfigError` with where (the profiles' check, ``mappings.yamlpos``)."""
-    problem = limit_error(text)
-    if problem is not None:
-        line, column, message = problem
-        raise ConfigError(f"{name}:{line}:{column}: {message}")
-
-
-def _read_yaml(text: str, name: str) -> tuple[dict, yaml.Node | None]:
+def _read_yaml(text: str, name: str) -> LoadedYaml:
+    """The document and its positions (``mappings.yamlpos``: limits, safe loader, marks);
+    a duplicate key keeps its last value, as PyYAML does."""
     try:
-        check_yaml_limits(text, name)
-        node = yaml.compose(text, Loader=SafeLoader)
-        data = yaml.load(text, Loader=SafeLoader)  # noqa: S506 (a SafeLoader subclass)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
-        problem = getattr(exc, "problem", None) or str(exc)
-        if isinstance(exc, yaml.reader.ReaderError):  # a control character (NUL...): say where
-            line = text.count("\n", 0, exc.position) + 1
-            column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
-            where = f"{name}:{line}:{column}"
-            problem = f"control character #x{exc.character:04x} is not allowed in YAML"
-        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
-    if data is None:
-        return {}, node
-    if not isinstance(data, dict):
-        raise ConfigError(f"{name}:1:1: the configuration must be a mapping of keys to values, not {type(data).__name__}")
-    return data, node
+        loaded = load_yaml(text, name, last_duplicate_wins=True)
+    except SourceErrors as exc:
+        raise ConfigError(_first(exc)) from None
+    if loaded.data is None:
+        return LoadedYaml(name, {}, loaded.positions)
+    if not isinstance(loaded.data, dict):
+        raise ConfigError(f"{name}:1:1: the configuration must be a mapping of keys to values, "
+                          f"not {type(loaded.data).__name__}")
+    return loaded
 
 
-def _node_at(node: yaml.Node | None, loc: tuple) -> yaml.Node | None:
-    """The YAML node at a validation error's location (for its line and column)."""
-    current = node
-    for part in loc:
-        if not isinstance(current, yaml.MappingNode):
-            break
-        for key_node, value_node in current.value:
-            if key_node.value == str(part):
-                current = value_node
-                break
-        else:
-            break
-    return current
-
-
-def _describe(err: dict, name: str, node: yaml.Node | None) -> str:
-    loc = tuple(err["loc"])
-    key = _key_text(".".join(str(p) for p in loc))
-    target = _node_at(node, loc)
-    where = name
-    if target is not None and target is not node:
-        where = f"{name}:{target.start_mark.line + 1}:{target.start_mark.column + 1}"
-    if err["type"] == "extra_forbidden":
-        return f"{where}: unknown key '{key}' (remove it or check its spelling)"
-    value = _shown(err.get("input"))
-    return f"{where}: {key}: {value} is not valid: {err['msg'][0].lower() + err['msg'][1:]}"
+def _first(exc: SourceErrors) -> str:
+    """The first problem (by line), and how many more there are: one line for the user."""
+    more = len(exc.errors) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return str(exc.errors[0]) + suffix
 
 
 def packaged_config_text() -> str:
@@ -210,21 +259,16 @@ def read_config_text(path: Path) -> str:
 
 def load_config(path: Path | None = None, env: dict | None = None) -> Config:
     """The packaged defaults, with ``path`` (or the user's config.yaml if present) over them."""
-    base, _ = _read_yaml(packaged_config_text(), "packaged config.yaml")
+    base = _read_yaml(packaged_config_text(), "packaged config.yaml").data
     if path is None:
         candidate = user_config_path(env)
         path = candidate if candidate.exists() else None
-    node = None
-    name = "config.yaml"
+    loaded = LoadedYaml("config.yaml", base, {})
     if path is not None:
-        name = str(path)
-        text = read_config_text(Path(path))
-        user, node = _read_yaml(text, name)
-        base = _merge(base, user)
+        user = _read_yaml(read_config_text(Path(path)), str(path))
+        loaded = LoadedYaml(user.file, _merge(base, user.data), user.positions)
     try:
-        return Config.model_validate(base)
+        return Config.model_validate(loaded.data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        more = len(exc.errors()) - 1
-        suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-        raise ConfigError(_describe(first, name, node) + suffix) from None
+        errors = errors_from_validation(exc, loaded, Config, "config")
+        raise ConfigError(_first(SourceErrors(errors))) from None

@@ -14,7 +14,6 @@ face-touch events in the detector's order.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -30,7 +29,7 @@ from handmap.gestures.motion import HoldTimer, SwipeDetector, SwipeParams
 from handmap.gestures.pointer import ControlPoint, PointerParams, PointerTracker
 from handmap.gestures.poses import LandmarkError, classify
 from handmap.gestures.temporal import DebounceParams, PoseDebouncer
-from handmap.gestures.tracking import HandTracker, TrackerParams
+from handmap.gestures.tracking import HandIdentities, IdentityParams
 from handmap.gestures.types import (
     FaceTouch,
     FrameObservation,
@@ -145,38 +144,14 @@ class GestureConfig:
             raise ValueError(
                 f"gesture setting pinch_enter ({self.pinch_enter}) must be below pinch_exit ({self.pinch_exit})")
 
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any] | None) -> GestureConfig:
-        """Build from a config file's mapping; a bad key or value raises a ValueError
-        naming it. Integers are accepted for numbers, lists for ``hold_durations_ms``."""
-        if data is None:
-            return cls()
-        if not isinstance(data, Mapping):
-            raise ValueError(f"gesture settings must be a mapping, got {type(data).__name__}")
-        names = {f.name for f in fields(cls)}
-        values: dict[str, Any] = {}
-        for key, value in data.items():
-            if key not in names:
-                close = difflib.get_close_matches(str(key), sorted(names), n=1)
-                hint = f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(sorted(names))})"
-                raise ValueError(f"unknown gesture setting {key!r}{hint}")
-            if key == "hold_durations_ms" and isinstance(value, (list, tuple)):
-                value = tuple(float(v) if _is_number(v) else v for v in value)
-            if key == "pose_hold_ms" and isinstance(value, Mapping):
-                value = dict(value)
-            if key not in _BOOL_KEYS and key not in ("control_point", "hold_durations_ms", "pose_hold_ms") and _is_number(value):
-                value = float(value)
-            values[key] = value
-        return cls(**values)
-
     # The stage parameter objects this config stands for.
 
     def debounce_params(self) -> DebounceParams:
         return DebounceParams(hold_ms=self.hold_ms, pose_hold_ms=dict(self.pose_hold_ms), min_score=self.min_score,
                               pinch_enter=self.pinch_enter, pinch_exit=self.pinch_exit)
 
-    def tracker_params(self) -> TrackerParams:
-        return TrackerParams(grace_ms=self.grace_ms, max_jump=self.track_max_jump, max_speed=self.track_max_speed)
+    def identity_params(self) -> IdentityParams:
+        return IdentityParams(grace_ms=self.grace_ms, max_jump=self.track_max_jump, max_speed=self.track_max_speed)
 
     def pointer_params(self) -> PointerParams:
         return PointerParams(
@@ -239,7 +214,7 @@ class GestureEngine:
         self._custom: tuple[PoseSpec, ...] = ()
         self.set_custom_poses(classify_custom)
         self._face_touch = face_touch
-        self._tracker = HandTracker(config.tracker_params())
+        self._identities = HandIdentities(config.identity_params())
         self._hands: dict[int, _HandState] = {}
         self._hold_durations = tuple(config.hold_durations_ms)
         self._last_t: float | None = None
@@ -300,7 +275,7 @@ class GestureEngine:
             else:
                 log.warning("frame %d: ignoring hand %d with unusable landmarks (shape %s)",
                             frame, i, np.shape(hand.landmarks))
-        result = self._tracker.update(t, usable, aspect)
+        result = self._identities.update(t, usable, aspect)
         for lost in result.lost:
             events.extend(self._drop(lost.hand_id, lost.handedness, t, frame))
         for young, _old in result.merged:
@@ -308,13 +283,13 @@ class GestureEngine:
             if state is not None and state.debouncer.stable is not None:
                 # Only if the young track already reported a pose (a hold time shorter
                 # than a frame): say it is gone, so nothing it started stays held.
-                events.extend(self._drop(young, self._tracker.handedness(_old), t, frame))
+                events.extend(self._drop(young, self._identities.handedness(_old), t, frame))
             else:
                 self._hands.pop(young, None)
         tracked: list[TrackedHand] = []
         for hand_id, j in result.matched:
             hand = usable[j]
-            handedness = self._tracker.handedness(hand_id) or hand.handedness
+            handedness = self._identities.handedness(hand_id) or hand.handedness
             state = self._hands.get(hand_id)
             if state is None:
                 state = self._hands[hand_id] = self._new_hand(hand_id)
@@ -369,7 +344,7 @@ class GestureEngine:
         """Every tracked hand is gone (pause, camera loss): ``PoseExited`` and ``HandLost``
         for each (ascending id), and the face-touch episode ended if the detector can."""
         events: list[GestureEvent] = []
-        for lost in self._tracker.drop_all():
+        for lost in self._identities.drop_all():
             events.extend(self._drop(lost.hand_id, lost.handedness, t, frame))
         self._hands.clear()
         if isinstance(self._face_touch, ClosableFaceTouchDetector):
@@ -379,7 +354,7 @@ class GestureEngine:
     def reset(self) -> None:
         """Forget every hand (and the face-touch state) without reporting anything (e.g. a
         new source starts)."""
-        self._tracker.reset()
+        self._identities.reset()
         self._hands.clear()
         self._last_t = None
         if isinstance(self._face_touch, ClosableFaceTouchDetector):

@@ -25,9 +25,8 @@ models did not run (``faces is None``) keep the last decision.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -159,27 +158,7 @@ class FaceTouchConfig:
         if len(self.vouch_scale) != 2 or not 0 < self.vouch_scale[0] < self.vouch_scale[1]:
             problems.append(f"vouch_scale ({self.vouch_scale}) must be two increasing positive numbers")
         if problems:
-            raise ValueError("face_touch: " + "; ".join(problems))
-
-    @classmethod
-    def from_mapping(cls, settings: Mapping[str, Any] | None) -> FaceTouchConfig:
-        """From the ``face_touch:`` section of config.yaml (field names as keys; the
-        defaults for the rest). Unknown keys and non-numbers raise ValueError naming them."""
-        known = {f.name: f for f in fields(cls)}
-        values: dict[str, Any] = {}
-        for key, value in (settings or {}).items():
-            if key not in known:
-                raise ValueError(f"face_touch: unknown setting {key!r}; known settings: {', '.join(sorted(known))}")
-            if key == "vouch_scale":
-                try:
-                    values[key] = tuple(float(v) for v in value)
-                except (TypeError, ValueError):
-                    raise ValueError(f"face_touch: vouch_scale must be a list of two numbers, not {value!r}") from None
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"face_touch: {key} must be a number, not {value!r}")
-            values[key] = float(value)
-        return cls(**values)
+            raise ValueError("; ".join(problems))
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,10 @@ is an explicit tag on a mapping or list (``!!python/object/apply:...``).
 
 from __future__ import annotations
 
+import reprlib
 import types
 import typing
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,11 +89,11 @@ def _mark_error(file: str, exc: yaml.YAMLError, text: str = "") -> SourceError:
         line = text.count("\n", 0, exc.position) + 1
         column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
         return SourceError(file, line, column,
-                           f"invalid YAML: control character #x{exc.character:04x} is not allowed")
+                           f"not valid YAML: control character #x{exc.character:04x} is not allowed in YAML")
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
-    msg = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
+    msg = f"not valid YAML: {problem}" + (f" ({context})" if context else "")
     if mark is None:
         return SourceError(file, 1, 1, msg)
     return SourceError(file, mark.line + 1, mark.column + 1, msg)
@@ -103,6 +104,24 @@ MAX_DEPTH = 64  # nested mappings/lists, aliases expanded
 MAX_VALUES = 50_000  # values in the document once every alias is expanded
 _PLAIN_COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 _SHOWN_CHARS = 60
+_MAX_SHOWN = 80  # characters of a bad value or key quoted in a message
+
+
+def shown(value: Any) -> str:
+    """A value for a one-line message: short and escaped, however big or nested (reprlib
+    stops at a few levels and items, so even an alias bomb's value prints at once)."""
+    shorter = reprlib.Repr()
+    shorter.maxstring = shorter.maxother = _SHOWN_CHARS
+    shorter.maxlevel, shorter.maxdict, shorter.maxlist = 2, 3, 4
+    text = shorter.repr(value)
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
+
+
+def key_text(key: Any) -> str:
+    """A key or key path for a one-line message: control characters escaped, shortened."""
+    text = str(key)
+    text = text if text.isprintable() else repr(text)[1:-1]
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
 class SafeLoader(yaml.SafeLoader):
@@ -179,10 +198,11 @@ def limit_error(text: str) -> tuple[int, int, str] | None:
     return None
 
 
-def load_yaml(text: str, file: str) -> LoadedYaml:
+def load_yaml(text: str, file: str, *, last_duplicate_wins: bool = False) -> LoadedYaml:
     """Parse one YAML document safely; raise :class:`SourceErrors` on bad YAML.
 
-    Duplicate keys in a mapping are reported (plain ``safe_load`` keeps the last one).
+    Duplicate keys in a mapping are reported (plain ``safe_load`` keeps the last one),
+    unless ``last_duplicate_wins`` (the daemon config's rule: the last one is kept).
     An empty document loads as ``None``.
     """
     loader = None
@@ -198,7 +218,7 @@ def load_yaml(text: str, file: str) -> LoadedYaml:
         errors: list[SourceError] = []
         root_pos = Pos(node.start_mark.line + 1, node.start_mark.column + 1,
                        node.start_mark.line + 1, node.start_mark.column + 1)
-        data = _build(loader, node, (), root_pos, positions, errors, file, depth=0)
+        data = _build(loader, node, (), root_pos, positions, errors, file, 0, last_duplicate_wins)
     except yaml.YAMLError as exc:
         raise SourceErrors([_mark_error(file, exc, text)]) from None
     finally:
@@ -212,7 +232,8 @@ def load_yaml(text: str, file: str) -> LoadedYaml:
 _MAX_DEPTH = 64
 
 
-def _build(loader, node, path, pos, positions, errors, file, depth):
+def _build(loader: SafeLoader, node: yaml.Node, path: Path_, pos: Pos, positions: dict, errors: list[SourceError],
+           file: str, depth: int, last_duplicate_wins: bool) -> Any:
     positions[path] = pos
     if depth > _MAX_DEPTH:
         errors.append(SourceError(file, pos.line, pos.column, "YAML nested too deeply"))
@@ -226,20 +247,22 @@ def _build(loader, node, path, pos, positions, errors, file, depth):
                 errors.append(SourceError(file, key_node.start_mark.line + 1, key_node.start_mark.column + 1,
                                           "a mapping key must be a plain name"))
                 continue
-            if key in out:
+            if key in out and not last_duplicate_wins:
                 errors.append(SourceError(file, key_node.start_mark.line + 1, key_node.start_mark.column + 1,
                                           f"duplicate key '{key}'; each key may appear once in a mapping"))
                 continue
             vpos = Pos(value_node.start_mark.line + 1, value_node.start_mark.column + 1,
                        key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            out[key] = _build(loader, value_node, path + (key,), vpos, positions, errors, file, depth + 1)
+            out[key] = _build(loader, value_node, path + (key,), vpos, positions, errors, file, depth + 1,
+                              last_duplicate_wins)
         return out
     if isinstance(node, yaml.SequenceNode):
         items = []
         for i, item in enumerate(node.value):
             ipos = Pos(item.start_mark.line + 1, item.start_mark.column + 1,
                        item.start_mark.line + 1, item.start_mark.column + 1)
-            items.append(_build(loader, item, path + (i,), ipos, positions, errors, file, depth + 1))
+            items.append(_build(loader, item, path + (i,), ipos, positions, errors, file, depth + 1,
+                                last_duplicate_wins))
         return items
     return loader.construct_object(node, deep=True)
 
@@ -313,7 +336,7 @@ def dotted(path: Path_, root: str = "profile") -> str:
             out += f"[{el}]"
         else:
             out += ("." if out else "") + str(el)
-    return out or root
+    return key_text(out) if out else root
 
 
 def _unwrap(tp: Any) -> list:
@@ -348,7 +371,7 @@ def _tags(tp: Any) -> dict:
     return out
 
 
-def model_at(model: type, loc: Sequence[Any]) -> type | None:
+def model_at(model: type[BaseModel], loc: Sequence[Any]) -> type[BaseModel] | None:
     """The pydantic model class validating the value at ``loc`` (None if unknown)."""
     candidates = [model]
     for el in loc:
@@ -382,7 +405,7 @@ def model_at(model: type, loc: Sequence[Any]) -> type | None:
     return None
 
 
-def field_names(model: type) -> list[str]:
+def field_names(model: type[BaseModel]) -> list[str]:
     return [f.alias or name for name, f in model.model_fields.items()]
 
 
@@ -391,10 +414,10 @@ def _describe_input(value: Any) -> str:
         return "a mapping" if isinstance(value, dict) else "a list"
     if value is None:
         return "nothing"
-    return repr(value)
+    return shown(value)
 
 
-def format_error(err: dict, loaded: LoadedYaml, model: type, root: str) -> SourceError:
+def format_error(err: Mapping[str, Any], loaded: LoadedYaml, model: type[BaseModel], root: str) -> SourceError:
     """One pydantic error dict as a positioned, readable message."""
     loc = tuple(err.get("loc", ()))
     etype = err.get("type", "")
@@ -405,7 +428,7 @@ def format_error(err: dict, loaded: LoadedYaml, model: type, root: str) -> Sourc
         parent = model_at(model, loc[:-1])
         hint = suggest(key, field_names(parent)) if parent else ""
         parent_where = dotted(path[:-1], root)
-        return loaded.error(path, f"unknown key '{key}' in {parent_where}{hint}", at_key=True)
+        return loaded.error(path, f"unknown key '{key_text(key)}' in {parent_where}{hint}", at_key=True)
     if etype == "missing":
         key = loc[-1] if loc else "?"
         return loaded.error(path, f"missing key '{key}' in {where}", at_key=False)
@@ -416,14 +439,14 @@ def format_error(err: dict, loaded: LoadedYaml, model: type, root: str) -> Sourc
         expected = str((err.get("ctx") or {}).get("expected", ""))
         choices = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",") if c.strip()]
         got = err.get("input")
-        msg = f"unknown value {got!r}; expected {expected}" + suggest(got, choices)
+        msg = f"unknown value {shown(got)}; expected {expected}" + suggest(str(got), choices)
         return loaded.error(path, f"{where}: {msg}")
     if etype.endswith("_type") or etype.endswith("_parsing") or etype in ("model_attributes_type", "dict_type"):
         msg = f"{msg[0].lower()}{msg[1:]} (got {_describe_input(err.get('input'))})"
     return loaded.error(path, f"{where}: {msg}")
 
 
-def parse_model(text: str, file: str, model: type, root: str = "document"):
+def parse_model(text: str, file: str, model: type[BaseModel], root: str = "document") -> BaseModel:
     """Load YAML ``text`` and validate it as ``model``; raise :class:`SourceErrors`
     (every problem, positioned) when it is broken. An empty document validates as ``{}``."""
     loaded = load_yaml(text, file)
@@ -434,7 +457,7 @@ def parse_model(text: str, file: str, model: type, root: str = "document"):
         raise SourceErrors(errors_from_validation(exc, LoadedYaml(file, data, loaded.positions), model, root)) from None
 
 
-def errors_from_validation(exc: ValidationError, loaded: LoadedYaml, model: type,
+def errors_from_validation(exc: ValidationError, loaded: LoadedYaml, model: type[BaseModel],
                            root: str = "document") -> list[SourceError]:
     """Every error in ``exc``, positioned in ``loaded`` and sorted by line and column."""
     out = [format_error(e, loaded, model, root) for e in exc.errors(include_url=False)]

@@ -94,8 +94,8 @@ def run(args: argparse.Namespace) -> int:
 def _face_touch_decider(config):
     """The per-frame face-touch decision for a still (no dwell time applies)."""
     try:
-        from handmap.gestures.face_touch import FaceTouchConfig, touch_score
+        from handmap.gestures.face_touch import touch_score
     except ImportError:
         return lambda obs: False
-    settings = FaceTouchConfig.from_mapping(config.face_touch) if hasattr(FaceTouchConfig, "from_mapping") else FaceTouchConfig()
+    settings = config.face_touch.engine_config()
     return lambda obs: bool(touch_score(obs, settings).touching)

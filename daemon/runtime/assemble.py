@@ -20,8 +20,8 @@ from handmap.daemon.paths import user_profiles_dir
 from handmap.daemon.perception.factory import make_tracker
 from handmap.daemon.runtime.daemon import Daemon, FaceTouchLog, Services
 from handmap.daemon.runtime.pipeline import Pipeline, PipelineSettings
-from handmap.gestures.engine import GestureConfig, GestureEngine
-from handmap.gestures.face_touch import FaceTouchConfig, FaceTouchTracker
+from handmap.gestures.engine import GestureEngine
+from handmap.gestures.face_touch import FaceTouchTracker
 from handmap.mappings.loader import ProfileStore
 from handmap.mappings.pointer import Rect, ScreenGeometry
 
@@ -79,20 +79,6 @@ class Built:
                 close()
             except Exception:
                 log.exception("error while closing")
-
-
-def _settings(cls, data: dict, section: str):
-    """A frozen settings dataclass from a config section, naming an unknown key."""
-    from_mapping = getattr(cls, "from_mapping", None)
-    if from_mapping is not None:
-        return from_mapping(data)
-    import dataclasses
-
-    known = {f.name for f in dataclasses.fields(cls)}
-    for key in data:
-        if key not in known:
-            raise ValueError(f"unknown {section} setting {key!r} (known: {', '.join(sorted(known))})")
-    return cls(**data)
 
 
 def screen_geometry(env) -> ScreenGeometry:
@@ -155,11 +141,8 @@ def build(options: RunOptions, env: dict | None = None, config: Config | None = 
 
     closers: list = []
     is_trace = isinstance(first, TraceSource)
-    try:
-        gesture_config = GestureConfig.from_mapping(config.gestures)
-        face_config = _settings(FaceTouchConfig, config.face_touch, "face_touch")
-    except (TypeError, ValueError) as exc:
-        raise SetupError(f"configuration: {exc}") from None
+    gesture_config = config.gestures.engine_config()  # checked with the file's line when it was read
+    face_config = config.face_touch.engine_config()
     tracker = None if is_trace else make_tracker(config, video=True, env=env)
     if tracker is not None:
         closers.append(tracker.close)

@@ -7,12 +7,12 @@ from __future__ import annotations
 import csv
 import logging
 import os
-import zipfile
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from builders import read_rgb
 
 cv2 = pytest.importorskip("cv2")
 mp = pytest.importorskip("mediapipe")
@@ -53,13 +53,10 @@ class StillObserver:
         from mediapipe.tasks import python as mp_tasks
         from mediapipe.tasks.python import vision
 
-        from handmap.daemon.perception.tracker import FullRangeFaces, ShortRangeFaces
+        from handmap.daemon.perception import models
+        from handmap.daemon.perception.faces import FullRangeFaces, ShortRangeFaces
 
-        modules = Path(os.path.dirname(mp.__file__)) / "modules"
-        bundle = cache / "hand_full.task"
-        with zipfile.ZipFile(bundle, "w") as z:
-            z.write(modules / "palm_detection" / "palm_detection_full.tflite", "hand_detector.tflite")
-            z.write(modules / "hand_landmark" / "hand_landmark_full.tflite", "hand_landmarks_detector.tflite")
+        bundle = models.hand_bundle("full", cache)
         self.hands = vision.HandLandmarker.create_from_options(
             vision.HandLandmarkerOptions(
                 base_options=mp_tasks.BaseOptions(model_asset_path=str(bundle)),
@@ -70,7 +67,7 @@ class StillObserver:
         if faces == "full":
             self.faces = FullRangeFaces(0.5)
         else:
-            self.faces = ShortRangeFaces(modules / "face_detection" / "face_detection_short_range.tflite", 0.5)
+            self.faces = ShortRangeFaces(models.face_model(), 0.5)
         self.body = BodyTracker(cache, RunningMode.IMAGE)
         self.finder = FaceRegionHandFinder(bundle)
         self._cache: dict[tuple[str, bool], FrameObservation] = {}
@@ -79,7 +76,7 @@ class StillObserver:
         key = (str(path), second_look)
         if key in self._cache:
             return self._cache[key]
-        rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        rgb = read_rgb(path)
         h, w = rgb.shape[:2]
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
         r = self.hands.detect(image)
@@ -525,17 +522,11 @@ def test_webcam_session_without_touches_gives_no_episode(observer, session35):
     assert events == [] and not any(states)
 
 
-def test_config_from_the_yaml_section():
-    assert FaceTouchConfig.from_mapping({}) == FaceTouchConfig()
-    assert FaceTouchConfig.from_mapping(None) == FaceTouchConfig()
-    cfg = FaceTouchConfig.from_mapping({"dwell_ms": 500, "release_ms": 250.5, "vouch_scale": [0.3, 2.5]})
-    assert (cfg.dwell_ms, cfg.release_ms, cfg.vouch_scale) == (500.0, 250.5, (0.3, 2.5))
-    with pytest.raises(ValueError, match="unknown setting 'dwell'"):
-        FaceTouchConfig.from_mapping({"dwell": 500})
-    with pytest.raises(ValueError, match="dwell_ms must be a number"):
-        FaceTouchConfig.from_mapping({"dwell_ms": "long"})
+def test_config_checks_its_ranges():
+    """Read from config.yaml's ``face_touch:`` section (``daemon.config.FaceTouchSettings``,
+    tested with the file:line errors in tests/unit/daemon/test_config.py)."""
     with pytest.raises(ValueError, match="contact_inner .* must be below contact_outer"):
-        FaceTouchConfig.from_mapping({"contact_inner": 2.0})
+        FaceTouchConfig(contact_inner=2.0)
     with pytest.raises(ValueError, match="dwell_ms must not be negative"):
         FaceTouchConfig(dwell_ms=-1)
 

@@ -68,13 +68,13 @@ def test_bad_yaml_reports_the_parser_position(user):
             do: [click
     """)
     msg = only_error(ProfileStore(user), path)
-    assert msg.startswith(f"{path}:5:1: invalid YAML:"), msg
+    assert msg.startswith(f"{path}:5:1: not valid YAML:"), msg
 
 
 def test_bad_indentation_is_a_yaml_error(user):
     path = write(user, "p", "version: 1\npointer:\n  mode: absolute\n hand: right\n")
     msg = only_error(ProfileStore(user), path)
-    assert msg.startswith(f"{path}:4:2: invalid YAML:"), msg
+    assert msg.startswith(f"{path}:4:2: not valid YAML:"), msg
 
 
 def test_unknown_pose_with_suggestion(user):
