@@ -41,7 +41,7 @@ def hand_size(landmarks: np.ndarray, aspect: float = 1.0) -> float:
 
 
 @dataclass(frozen=True)
-class TrackerParams:
+class IdentityParams:
     grace_ms: float = 150.0  # how long an unseen hand is kept before it is lost
     #: Furthest a hand may move between two of its detections and keep its id, in hand
     #: sizes (wrist to middle knuckle) per second of gap, plus a fixed allowance.
@@ -86,10 +86,10 @@ class TrackingResult:
 
 
 @dataclass
-class HandTracker:
+class HandIdentities:
     """Matches hands to stable ids. Pure: feed it each frame's hands and time."""
 
-    params: TrackerParams = field(default_factory=TrackerParams)
+    params: IdentityParams = field(default_factory=IdentityParams)
     _tracks: dict[int, _Track] = field(default_factory=dict)
     _next_id: int = 1
 

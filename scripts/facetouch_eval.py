@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             num_hands=4,
         )
     )
-    from handmap.daemon.perception.tracker import FullRangeFaces, ShortRangeFaces
+    from handmap.daemon.perception.faces import FullRangeFaces, ShortRangeFaces
 
     if args.faces == "full":
         face_model = FullRangeFaces(0.5)

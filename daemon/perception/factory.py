@@ -6,8 +6,9 @@ import logging
 
 from handmap.daemon.config import Config
 from handmap.daemon.paths import cache_dir
+from handmap.daemon.perception.faces import FACE_MODEL_SHORT_RANGE
 from handmap.daemon.perception.models import check_hand_task_file, face_model, hand_bundle
-from handmap.daemon.perception.tracker import FACE_MODEL_SHORT_RANGE, Tracker, TrackerSettings
+from handmap.daemon.perception.tracker import Tracker, TrackerSettings
 from handmap.daemon.runtime.priority import background
 
 log = logging.getLogger(__name__)

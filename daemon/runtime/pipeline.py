@@ -28,7 +28,7 @@ import numpy as np
 
 from handmap.daemon.capture.frames import Frame
 from handmap.daemon.outputs.base import Output
-from handmap.daemon.perception.tracker import hand_observations
+from handmap.daemon.perception.detected import DetectedHand, hand_observations
 from handmap.daemon.runtime.face_checks import FaceCheck, FaceChecks
 from handmap.daemon.runtime.worker import SingleSlotWorker
 from handmap.gestures.types import FrameObservation, GestureFrame
@@ -112,7 +112,7 @@ class Begun:
     observation is built there (``observation``), off the hand model's thread."""
 
     frame: Frame
-    found: tuple = ()  # the hand model's hands (``tracker.RawHand``)
+    found: tuple[DetectedHand, ...] = ()  # the hand model's hands
     faces: FaceCheck | None = None  # what a face check found, if one answered since the frame before
     width: int = 0
     height: int = 0

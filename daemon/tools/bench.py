@@ -133,7 +133,7 @@ def run_handmap(options: BenchOptions, config, bare: BareLoop | None = None) -> 
     clock = pipeline.clock
     if built.first_source is not None:
         built.first_source.close()
-    frames = decode_ms = 0
+    frames = 0
     try:
         cpu0 = cpu_seconds()
         wall0 = time.perf_counter()
@@ -141,11 +141,11 @@ def run_handmap(options: BenchOptions, config, bare: BareLoop | None = None) -> 
         window_start = time.perf_counter()
         daemon = built.daemon
         changes = 0
-        next_change = options.mode_changes_s
+        every = next_change = options.mode_changes_s
         away = 0.0  # seconds of the bare loop's turns
         for frame in _frames(options.source, options.size, options.max_frames, options.loops, clock):
-            if next_change is not None and frame.t >= next_change:
-                next_change += options.mode_changes_s
+            if every is not None and next_change is not None and frame.t >= next_change:
+                next_change += every
                 step = changes % 3
                 if step == 0:
                     daemon.pause()
@@ -350,7 +350,11 @@ def benchmark(options: BenchOptions) -> dict:
     probe = next(_frames(options.source, options.size, 1, 1, None), None)
     if probe is None:
         raise ValueError(f"{options.source} has no frames")
-    height, width = probe.image.shape[:2] if probe.image is not None else (probe.observation.height, probe.observation.width)
+    if probe.image is not None:
+        height, width = probe.image.shape[:2]
+    else:  # a trace's frame: its recorded observation's size
+        assert probe.observation is not None, "a frame carries an image or an observation"
+        height, width = probe.observation.height, probe.observation.width
     bare_loop = BareLoop(options, config) if options.bare else None
     try:
         ours = run_handmap(options, config, bare_loop)

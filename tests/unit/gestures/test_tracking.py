@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from handmap.gestures.tracking import HandTracker, TrackerParams, hand_size, palm_centre
+from handmap.gestures.tracking import HandIdentities, IdentityParams, hand_size, palm_centre
 from handmap.gestures.types import Handedness, HandObservation
 
 L, R = Handedness.LEFT, Handedness.RIGHT
@@ -38,7 +38,7 @@ def ids_by_side(result, hands):
 
 
 def test_two_hands_keep_their_ids_while_moving(fist):
-    tr = HandTracker()
+    tr = HandIdentities()
     first = None
     for i in range(60):
         t = i / 30
@@ -57,7 +57,7 @@ def test_two_hands_keep_their_ids_while_moving(fist):
 
 @pytest.mark.parametrize("fps", [15, 30, 60])
 def test_dropped_detection_within_grace_keeps_the_id(fps):
-    tr = HandTracker(TrackerParams(grace_ms=150))
+    tr = HandIdentities(IdentityParams(grace_ms=150))
     base = np.zeros((21, 3))
     base[:, 0] = np.linspace(0.4, 0.5, 21)
     base[:, 1] = np.linspace(0.4, 0.6, 21)
@@ -89,7 +89,7 @@ def test_dropped_detection_within_grace_keeps_the_id(fps):
 
 
 def test_a_second_hand_gets_a_new_id(fist):
-    tr = HandTracker()
+    tr = HandIdentities()
     (a, _), = tr.update(0.0, [at(fist, 0.3, 0.5, R)]).matched
     res = tr.update(0.033, [at(fist, 0.31, 0.5, R), at(fist, 0.8, 0.5, L)])
     assert len(res.new) == 1 and res.new[0] != a
@@ -97,7 +97,7 @@ def test_a_second_hand_gets_a_new_id(fist):
 
 
 def test_handedness_flip_for_a_frame_does_not_change_identity(fist):
-    tr = HandTracker()
+    tr = HandIdentities()
     (a, _), = tr.update(0.0, [at(fist, 0.5, 0.5, R)]).matched
     res = tr.update(0.033, [at(fist, 0.51, 0.5, L)])
     assert res.matched == ((a, 0),) and not res.new
@@ -109,12 +109,12 @@ def test_handedness_flip_for_a_frame_does_not_change_identity(fist):
 
 def test_far_jump_same_side_keeps_the_one_hand(fist):
     # A single right hand re-detected far away (the tracker lost it in a fast move).
-    tr = HandTracker()
+    tr = HandIdentities()
     (a, _), = tr.update(0.0, [at(fist, 0.2, 0.5, R)]).matched
     res = tr.update(0.033, [at(fist, 0.85, 0.3, R)])
     assert res.matched == ((a, 0),) and not res.new and not res.lost
     # Without that rule it is a new hand, and the old one is lost after the grace time.
-    tr = HandTracker(TrackerParams(same_side_rematch=False))
+    tr = HandIdentities(IdentityParams(same_side_rematch=False))
     (a, _), = tr.update(0.0, [at(fist, 0.2, 0.5, R)]).matched
     res = tr.update(0.033, [at(fist, 0.85, 0.3, R)])
     assert res.new and res.missing == (a,)
@@ -124,7 +124,7 @@ def test_far_jump_same_side_keeps_the_one_hand(fist):
 
 def test_nearest_pairs_win_for_two_hands_of_one_side(fist):
     # Two right hands (two people): each keeps its id by position.
-    tr = HandTracker()
+    tr = HandIdentities()
     res = tr.update(0.0, [at(fist, 0.2, 0.5, R), at(fist, 0.8, 0.5, R)])
     left_id, right_id = dict((j, i) for i, j in res.matched)[0], dict((j, i) for i, j in res.matched)[1]
     res = tr.update(0.033, [at(fist, 0.78, 0.5, R), at(fist, 0.22, 0.5, R)])
@@ -132,7 +132,7 @@ def test_nearest_pairs_win_for_two_hands_of_one_side(fist):
 
 
 def test_drop_all_and_reset(fist):
-    tr = HandTracker()
+    tr = HandIdentities()
     tr.update(0.0, [at(fist, 0.2, 0.5, R), at(fist, 0.8, 0.5, L)])
     lost = tr.drop_all()
     assert [h.hand_id for h in lost] == [1, 2] and tr.ids == ()
@@ -150,7 +150,7 @@ def test_hand_size_and_centre_use_aspect(fist):
 def test_ghost_of_a_redetected_hand_is_merged_back(fist):
     # MediaPipe (VIDEO mode, two hands) after a jump: for one frame it reports the hand
     # at its new place and a ghost at the old tracking region; then only the new one.
-    tr = HandTracker()
+    tr = HandIdentities()
     (a, _), = tr.update(0.0, [at(fist, 0.2, 0.5, R)]).matched
     res = tr.update(0.1, [at(fist, 0.2, 0.5, R, score=0.6), at(fist, 0.8, 0.3, R)])
     (young,) = res.new
@@ -158,7 +158,7 @@ def test_ghost_of_a_redetected_hand_is_merged_back(fist):
     assert res.matched == ((a, 0),) and res.merged == ((young, a),) and not res.lost
     assert tr.ids == (a,)
     # Two hands of one side seen together for longer than the grace time are two hands.
-    tr = HandTracker()
+    tr = HandIdentities()
     tr.update(0.0, [at(fist, 0.2, 0.5, R)])
     for i in range(1, 6):
         tr.update(i * 0.05, [at(fist, 0.2, 0.5, R), at(fist, 0.8, 0.3, R)])

@@ -1,14 +1,17 @@
 """The tracker's second look on a lost track, and the look-ahead that starts it early
-on the other core (daemon/tracker.py), on webcam_session35's video: its frames jump every
+on the other core (daemon/perception/tracker.py, hands.py), on webcam_session35's video: its frames jump every
 fifth frame (10 fps stills, each shown five times), so tracks are lost for real."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from handmap.daemon.config import ConfigError, load_config
-from handmap.daemon.perception.tracker import RegionChange, Tracker, TrackerSettings
+from handmap.daemon.perception.hands import RegionChange
+from handmap.daemon.perception.tracker import Tracker, TrackerSettings
 
 VIDEO = "subhih_session35_10fps_x5.mp4"
 
@@ -120,7 +123,8 @@ def test_the_tracking_kept_by_handmap_gives_handlandmarkers_own_landmarks(frames
     from mediapipe.tasks import python as mp_tasks
     from mediapipe.tasks.python import vision
 
-    from handmap.daemon.perception.tracker import GraphTracking, HandGraphs
+    from handmap.daemon.perception.hands import GraphTracking
+    from handmap.daemon.perception.mediapipe_internals import HandGraphs
 
     full = bundles[0]
 
@@ -141,9 +145,9 @@ def test_the_tracking_kept_by_handmap_gives_handlandmarkers_own_landmarks(frames
             theirs = public.detect_for_video(image, i * 20)
             lost += len(mine) < tracked
             assert len(mine) == len(theirs.hand_landmarks), i
-            for (points, label, score), marks, classes in zip(mine, theirs.hand_landmarks, theirs.handedness):
-                assert np.array_equal(points, np.array([(p.x, p.y, p.z) for p in marks])), i
-                assert label == classes[0].category_name and score == pytest.approx(classes[0].score)
+            for hand, marks, classes in zip(mine, theirs.hand_landmarks, theirs.handedness):
+                assert np.array_equal(hand.landmarks, np.array([(p.x, p.y, p.z) for p in marks])), i
+                assert hand.handedness == classes[0].category_name and hand.score == pytest.approx(classes[0].score)
                 seen += 1
         assert seen >= 100 and lost >= 3, (seen, lost)
         assert ours.palm_detections == 1 + lost  # the first frame, and the frame after each loss
@@ -158,13 +162,13 @@ def test_two_hands_are_tracked_by_handlandmarker(frames, bundles):
     association and deduplication)."""
     import mediapipe as mp
 
-    from handmap.daemon.perception.tracker import LandmarkerTracking
+    from handmap.daemon.perception.hands import LandmarkerTracking
 
     full, lite = bundles
     tracker = Tracker(TrackerSettings(hand_model=full, faces=None, video=True, max_hands=2, look_ahead=True,
                                       look_ahead_model=lite))
     try:
-        assert isinstance(tracker._tracking, LandmarkerTracking)
+        assert isinstance(tracker._hands, LandmarkerTracking)
         found = [tracker.find(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb), i / 50.0)
                  for i, rgb in enumerate(frames)]
         looks = tracker.second_looks
@@ -239,7 +243,7 @@ def test_hand_model_reads_what_mediapipe_reports(frames, bundles, mode):
     from mediapipe.tasks import python as mp_tasks
     from mediapipe.tasks.python import vision
 
-    from handmap.daemon.perception.tracker import HandModel
+    from handmap.daemon.perception.hands import HandModel
 
     running = vision.RunningMode.VIDEO if mode == "video" else vision.RunningMode.IMAGE
 
@@ -256,10 +260,10 @@ def test_hand_model_reads_what_mediapipe_reports(frames, bundles, mode):
             ours = lean.video(image, i * 20) if mode == "video" else lean.still(image)
             theirs = public.detect_for_video(image, i * 20) if mode == "video" else public.detect(image)
             assert len(ours) == len(theirs.hand_landmarks), i
-            for (points, label, score), marks, classes in zip(ours, theirs.hand_landmarks, theirs.handedness):
-                assert points.shape == (21, 3) and points.dtype == np.float64
-                assert np.array_equal(points, np.array([(p.x, p.y, p.z) for p in marks]))
-                assert label == classes[0].category_name and score == pytest.approx(classes[0].score)
+            for hand, marks, classes in zip(ours, theirs.hand_landmarks, theirs.handedness):
+                assert hand.landmarks.shape == (21, 3) and hand.landmarks.dtype == np.float64
+                assert np.array_equal(hand.landmarks, np.array([(p.x, p.y, p.z) for p in marks]))
+                assert hand.handedness == classes[0].category_name and hand.score == pytest.approx(classes[0].score)
                 seen += 1
         assert seen >= (100 if mode == "video" else 15), seen
     finally:
@@ -311,26 +315,51 @@ def test_frames_beside_a_running_look_ahead_are_finished_on_the_hand_models_thre
     assert sum(ordinary) <= 0.1 * len(ordinary), (sum(ordinary), len(ordinary))
 
 
-def test_without_the_graphs_handlandmarker_tracks_the_same_hands(frames, bundles, monkeypatch):
-    """Where the graphs ``HandGraphs`` builds on are missing (another mediapipe than the
-    pinned one, which cannot be installed here beside it: simulated by ``create``
-    answering None, as it does then), ``HandLandmarker``'s VIDEO mode tracks, with the
-    same hands."""
+def test_on_another_mediapipe_handlandmarker_tracks_the_same_hands(frames, bundles, monkeypatch):
+    """On another mediapipe than the pinned one (which cannot be installed here beside
+    it: simulated by the version check answering no, as it does then) none of its
+    internals are used, and ``HandLandmarker``'s public API finds and tracks the same
+    hands."""
     import mediapipe as mp
 
-    from handmap.daemon.perception import tracker as tracking
+    from handmap.daemon.perception import hands, mediapipe_internals
 
-    results = []
-    for missing in (False, True):
-        if missing:
-            monkeypatch.setattr(tracking.HandGraphs, "create", classmethod(lambda cls, *args: None))
+    results, kinds = [], []
+    for other in (False, True):
+        if other:
+            monkeypatch.setattr(mediapipe_internals, "pinned", lambda: False)
         tracker = Tracker(TrackerSettings(hand_model=bundles[0], faces=None, video=True, look_ahead=True,
                                           look_ahead_model=bundles[1]))
         try:
-            kind = type(tracker._tracking)
+            kinds.append(type(tracker._hands))
             results.append([tracker.find(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb), i / 50.0)
                             for i, rgb in enumerate(frames[:60])])
         finally:
             tracker.close()
-    assert kind is tracking.LandmarkerTracking
+    assert kinds == [hands.GraphTracking, hands.LandmarkerTracking]
     assert [len(f) for f in results[0]] == [len(f) for f in results[1]] and sum(map(len, results[0])) >= 50
+
+
+def test_another_mediapipe_version_is_warned_about_once(monkeypatch, caplog):
+    """The internals are read only on the pinned mediapipe; another version is named in
+    one warning that says what it costs, and its internals are not touched."""
+    import mediapipe
+
+    from handmap.daemon.perception import hands, mediapipe_internals
+
+    class Landmarker:  # would fail on any use: nothing may reach into it
+        pass
+
+    monkeypatch.setattr(mediapipe, "__version__", "0.10.99")
+    mediapipe_internals.pinned.cache_clear()
+    try:
+        with caplog.at_level("WARNING", logger="handmap.daemon.perception.mediapipe_internals"):
+            assert not mediapipe_internals.pinned()
+            assert not hands.HandModel(Landmarker()).lean
+            assert mediapipe_internals.HandGraphs.create(Path("/nonexistent.task"), 0.5, 0.5) is None
+        warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert len(warnings) == 1, warnings
+        assert "mediapipe 0.10.99 is installed, not 0.10.21" in warnings[0]
+        assert "public API" in warnings[0]
+    finally:
+        mediapipe_internals.pinned.cache_clear()

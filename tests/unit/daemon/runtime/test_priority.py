@@ -70,8 +70,9 @@ def test_face_model_work_runs_at_background_priority_and_the_hand_model_does_not
     import mediapipe as mp
 
     from handmap.daemon.paths import cache_dir
+    from handmap.daemon.perception.faces import FACE_MODEL_FULL_RANGE
     from handmap.daemon.perception.models import hand_bundle
-    from handmap.daemon.perception.tracker import FACE_MODEL_FULL_RANGE, Tracker, TrackerSettings
+    from handmap.daemon.perception.tracker import Tracker, TrackerSettings
 
     rgb = cv2.cvtColor(cv2.imread(str(data_dir / "hands" / "ft" / "kamal_eyes.jpg")), cv2.COLOR_BGR2RGB)
     tracker = Tracker(TrackerSettings(hand_model=hand_bundle("full", cache_dir()), faces=FACE_MODEL_FULL_RANGE,
