@@ -194,7 +194,7 @@ def build(options: RunOptions, env: dict | None = None, config: Config | None = 
     history = options.history if options.history is not None else is_camera
     alerts_on = options.alerts if options.alerts is not None else is_camera
     face_log = FaceTouchLog(profile=lambda: mapping.name,  # the active profile can turn alerts off
-                            alerts_wanted=lambda: bool(getattr(mapping.profile.alerts, "face_touch", True)))
+                            alerts_wanted=lambda: mapping.profile.alerts.face_touch)
     if history:
         from handmap.daemon.history.store import TouchStore, default_history_path
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 import logging
 import threading
 
+from handmap.gestures.engine import GestureEngine
 from handmap.gestures.types import GestureFrame
 from handmap.mappings.engine import MappingEngine, Request, RequestPause, RequestProfile, RequestResume
 from handmap.mappings.loader import ProfileStore
 from handmap.mappings.pointer import ScreenGeometry
-from handmap.mappings.schema import Profile
+from handmap.mappings.schema import Control, Profile
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,10 @@ RESUMING_CONTROLS = ("resume", "toggle_pause")
 
 
 class MappingStage:
-    def __init__(self, store: ProfileStore, profile_name: str, screen: ScreenGeometry, gestures) -> None:
+    """The active profile's mapping engine, with the gesture engine kept in step; the
+    pipeline's ``Mapper`` and the daemon's handle for mode changes."""
+
+    def __init__(self, store: ProfileStore, profile_name: str, screen: ScreenGeometry, gestures: GestureEngine) -> None:
         self.store = store
         self.gestures = gestures
         profile = store.load(profile_name)
@@ -97,9 +101,9 @@ class MappingStage:
 
     def wants_frames_while_paused(self) -> bool:
         """Whether a binding can resume from a gesture (so frames are still analysed)."""
-        for binding in self.profile.bindings:
-            dos = binding.do if isinstance(binding.do, (list, tuple)) else [binding.do]
-            for action in dos:
-                if getattr(action, "control", None) in RESUMING_CONTROLS:
-                    return True
-        return False
+        return any(_control(action) in RESUMING_CONTROLS for binding in self.profile.bindings for action in binding.do)
+
+
+def _control(action: object) -> str | None:
+    """A control action's command (pause, resume...), None for any other action."""
+    return action.control if isinstance(action, Control) else None
