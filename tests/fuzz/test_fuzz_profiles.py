@@ -11,18 +11,14 @@ inputs run in a child process under a memory and time limit.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import tempfile
-import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
 from cli import handmap
-from fuzzing import EXAMPLES, FUZZ, report, yaml_lines
+from fuzzing import EXAMPLES, FUZZ, report, run_in_child, yaml_lines
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -191,26 +187,11 @@ def test_fuzz_profile_names_never_leave_the_profile_folders(scratch, record_prop
 
 # ----------------------------------------------------------------------------- explicit cases
 
-CHILD = textwrap.dedent("""
-    import json, resource, sys, time
-    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
-    from pathlib import Path
-    from handmap.mappings.loader import ProfileStore
-    start = time.perf_counter()
-    try:
-        errors = [str(e) for e in ProfileStore(None).validate_file(Path(sys.argv[1]))]
-        result = {"outcome": "errors", "errors": errors}
-    except BaseException as exc:
-        result = {"outcome": type(exc).__name__, "message": str(exc)[:300]}
-    result["seconds"] = time.perf_counter() - start
-    print(json.dumps(result))
-""")
-
-
 def validate_in_child(path: Path) -> dict:
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_in_child("from handmap.mappings.loader import ProfileStore", """
+        errors = [str(e) for e in ProfileStore(None).validate_file(path)]
+        result = {"outcome": "errors", "errors": errors}
+    """, path)
 
 
 def laughs(levels: int = 9) -> str:

@@ -4,8 +4,8 @@
   frames at 30 fps), ``entered``/``exited`` (pose events), ``profile`` (a profile from
   plain fields, as a YAML file would give them).
 - Perception side (real MediaPipe on real images): ``read_rgb`` (an image file as the
-  tracker's RGB array) and ``track_hands`` (handmap's own tracker in VIDEO mode over a
-  run of frames, hands only).
+  tracker's RGB array), ``rgb_frames`` (a video's frames, likewise) and ``track_hands``
+  (handmap's own tracker in VIDEO mode over a run of frames, hands only).
 
 OpenCV, MediaPipe and the tracker are imported inside the builders that need them, so
 the pure tests never load them.
@@ -13,8 +13,9 @@ the pure tests never load them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -79,6 +80,18 @@ def read_rgb(path: Path) -> np.ndarray:
     bgr = cv2.imread(str(path))
     assert bgr is not None, f"cannot read the image {path}"
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def rgb_frames(capture: Any) -> Iterator[np.ndarray]:
+    """The frames an OpenCV ``VideoCapture`` has left, as RGB arrays (the caller
+    releases the capture)."""
+    import cv2
+
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            return
+        yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def track_hands(frames: Iterable[np.ndarray], fps: float, max_hands: int, cache: Path) -> list[FrameObservation]:

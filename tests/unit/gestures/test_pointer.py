@@ -12,6 +12,7 @@ import json
 
 import numpy as np
 import pytest
+from builders import read_rgb, track_hands
 
 from handmap.gestures.engine import GestureConfig, GestureEngine
 from handmap.gestures.filters import OneEuroParams
@@ -29,21 +30,11 @@ SETTLE_FRAMES = 30
 
 @pytest.fixture(scope="module")
 def still_hand(session35, tmp_path_factory) -> list[FrameObservation]:
-    cv2 = pytest.importorskip("cv2")
-    from handmap.daemon.perception.models import hand_bundle
-    from handmap.daemon.perception.tracker import Tracker, TrackerSettings
-
-    bundle = hand_bundle("full", tmp_path_factory.mktemp("models"))
-    tracker = Tracker(TrackerSettings(hand_model=bundle, face_model=None, max_hands=1, video=True))
-    rgb = cv2.cvtColor(cv2.imread(str(session35 / "frames" / "35_pic00000.jpg")), cv2.COLOR_BGR2RGB).astype(np.float32)
+    pytest.importorskip("cv2")
+    rgb = read_rgb(session35 / "frames" / "35_pic00000.jpg").astype(np.float32)
     rng = np.random.default_rng(35)
-    out = []
-    try:
-        for i in range(STILL_FRAMES):
-            noisy = np.clip(rgb + rng.normal(0.0, 8.0, rgb.shape), 0, 255).astype(np.uint8)
-            out.append(tracker.observe(noisy, i / FPS, i, with_faces=False))
-    finally:
-        tracker.close()
+    noisy = (np.clip(rgb + rng.normal(0.0, 8.0, rgb.shape), 0, 255).astype(np.uint8) for _ in range(STILL_FRAMES))
+    out = track_hands(noisy, FPS, max_hands=1, cache=tmp_path_factory.mktemp("models"))
     assert all(len(o.hands) == 1 for o in out), "MediaPipe lost the still hand"
     return out
 

@@ -3,17 +3,18 @@ hands around a face, on real photographs."""
 
 from __future__ import annotations
 
-import os
 import zipfile
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from builders import read_rgb
 
 cv2 = pytest.importorskip("cv2")
 mp = pytest.importorskip("mediapipe")
 
+from handmap.daemon.perception import models  # noqa: E402
 from handmap.daemon.perception.body import (  # noqa: E402
     POSE_DETECTOR_MEMBER,
     POSE_LANDMARKS_MEMBER,
@@ -27,12 +28,6 @@ from handmap.gestures.landmarks import BodyLandmark, HandLandmark  # noqa: E402
 from handmap.gestures.types import FaceObservation  # noqa: E402
 
 
-def _rgb(path: Path) -> np.ndarray:
-    bgr = cv2.imread(str(path))
-    assert bgr is not None, path
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("handmap-cache")
@@ -40,12 +35,7 @@ def cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def hand_bundle(cache) -> Path:
-    modules = Path(os.path.dirname(mp.__file__)) / "modules"
-    out = cache / "hand_full.task"
-    with zipfile.ZipFile(out, "w") as z:
-        z.write(modules / "palm_detection" / "palm_detection_full.tflite", "hand_detector.tflite")
-        z.write(modules / "hand_landmark" / "hand_landmark_full.tflite", "hand_landmarks_detector.tflite")
-    return out
+    return models.hand_bundle("full", cache)
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +43,8 @@ def face_detector():
     from mediapipe.tasks import python as mp_tasks
     from mediapipe.tasks.python import vision
 
-    model = Path(os.path.dirname(mp.__file__)) / "modules" / "face_detection" / "face_detection_short_range.tflite"
     det = vision.FaceDetector.create_from_options(
-        vision.FaceDetectorOptions(base_options=mp_tasks.BaseOptions(model_asset_path=str(model)))
+        vision.FaceDetectorOptions(base_options=mp_tasks.BaseOptions(model_asset_path=str(models.face_model())))
     )
     yield det
     det.close()
@@ -94,7 +83,7 @@ def test_unwritable_cache_is_a_clear_error(tmp_path):
 
 
 def test_image_mode_finds_the_person_and_their_face(data_dir, cache, face_detector):
-    rgb = _rgb(data_dir / "hands" / "ht" / "7.jpg")
+    rgb = read_rgb(data_dir / "hands" / "ht" / "7.jpg")
     with BodyTracker(cache, RunningMode.IMAGE) as body:
         obs = body.detect(rgb, None)
     assert obs is not None
@@ -117,11 +106,11 @@ def test_image_mode_finds_the_person_and_their_face(data_dir, cache, face_detect
 def test_image_with_no_person_gives_none(data_dir, cache):
     # ht/4.jpg: four hands, no body in view.
     with BodyTracker(cache, RunningMode.IMAGE) as body:
-        assert body.detect(_rgb(data_dir / "hands" / "ht" / "4.jpg"), None) is None
+        assert body.detect(read_rgb(data_dir / "hands" / "ht" / "4.jpg"), None) is None
 
 
 def test_video_mode_tracks_and_survives_a_repeated_timestamp(data_dir, cache):
-    rgb = cv2.resize(_rgb(data_dir / "hands" / "ht" / "7.jpg"), (640, 480))
+    rgb = cv2.resize(read_rgb(data_dir / "hands" / "ht" / "7.jpg"), (640, 480))
     noses = []
     with BodyTracker(cache, RunningMode.VIDEO) as body:
         for i, ts in enumerate([0, 100, 200, 200, 150, 300]):  # a repeat and a step back
@@ -139,7 +128,7 @@ def test_second_look_around_the_face_finds_the_finger_on_the_chin(data_dir, hand
     from mediapipe.tasks import python as mp_tasks
     from mediapipe.tasks.python import vision
 
-    rgb = _rgb(data_dir / "hands" / "ht" / "8.jpg")
+    rgb = read_rgb(data_dir / "hands" / "ht" / "8.jpg")
     image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
     full = vision.HandLandmarker.create_from_options(
         vision.HandLandmarkerOptions(
