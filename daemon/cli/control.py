@@ -11,7 +11,16 @@ import json
 import sys
 from pathlib import Path
 
-from handmap.daemon.control.protocol import ControlClient, ControlError, NotRunningError
+from handmap.daemon.control import (
+    ControlClient,
+    ControlError,
+    NotRunningError,
+    PauseRequest,
+    ProfileRequest,
+    ResumeRequest,
+    SocketRequest,
+    StatusRequest,
+)
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -43,10 +52,10 @@ def _socket_option(parser: argparse.ArgumentParser) -> None:
                         help="control socket (default: $XDG_RUNTIME_DIR/handmap.sock)")
 
 
-def _call(args: argparse.Namespace, cmd: str, **fields) -> tuple[int, dict]:
+def _call(args: argparse.Namespace, request: SocketRequest) -> tuple[int, dict]:
     try:
         with ControlClient(args.socket) as client:
-            answer = client.request(cmd, **fields)
+            answer = client.request(request)
     except NotRunningError as exc:
         print(f"handmap: {exc}", file=sys.stderr)
         return EXIT_NOT_RUNNING, {}
@@ -97,7 +106,7 @@ def format_status(status: dict) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    code, answer = _call(args, "status")
+    code, answer = _call(args, StatusRequest())
     if code == EXIT_OK:
         status = answer.get("status", {})
         print(json.dumps(status) if args.json else format_status(status))
@@ -105,21 +114,21 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
-    code, _ = _call(args, "pause")
+    code, _ = _call(args, PauseRequest())
     if code == EXIT_OK:
         print("handmap: paused")
     return code
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    code, _ = _call(args, "resume")
+    code, _ = _call(args, ResumeRequest())
     if code == EXIT_OK:
         print("handmap: resumed")
     return code
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    code, _ = _call(args, "profile", name=args.name)
+    code, _ = _call(args, ProfileRequest(args.name))
     if code == EXIT_OK:
         print(f"handmap: switched to profile {args.name}")
     return code

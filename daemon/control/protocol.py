@@ -1,4 +1,5 @@
-"""Control stage: the daemon's Unix control socket and its client.
+"""Control stage, wire format: the typed requests a client sends over the daemon's
+control socket, and how they are written and read.
 
 The socket lives at ``$XDG_RUNTIME_DIR/handmap.sock`` (mode 0600, CONTRACTS.md). The wire
 protocol is line-delimited JSON over a Unix stream socket, one request per line, one
@@ -11,58 +12,30 @@ response line per request, several requests per connection allowed::
     → {"cmd": "profile", "name": "nope"}
     ← {"ok": false, "error": "no profile named 'nope'"}
 
-Commands: ``status``, ``pause``, ``resume``, ``toggle_pause``, ``profile`` (``name``),
-``alerts`` (``muted``: bool), ``quit``. A request is at most ``MAX_REQUEST_BYTES``;
-malformed requests get ``{"ok": false, "error": ...}`` and never reach the controller.
-Peers running as another user (``SO_PEERCRED`` / ``LOCAL_PEERCRED``) are refused even if
-the socket's mode has been loosened. The server runs one selector loop in a daemon
-thread: bounded connections, a per-request deadline, back-pressure on clients that do not
-read their answers, and nothing a client sends can stop it.
-
-Start-up safety: the socket's folder must be the user's own and not writable by others;
-``handmap.sock.lock`` (an ``flock`` held for the daemon's life, holding its pid) keeps a
-second daemon out; a stale socket (nothing answers) is replaced, anything else at the path
-is left alone with a clear error. The lock file is never deleted: unlinking a lock file
-lets two processes each lock a different inode.
+Each command is one request class below (its ``cmd`` is the wire name, its fields the
+arguments): :class:`StatusRequest`, :class:`PauseRequest`, :class:`ResumeRequest`,
+:class:`TogglePauseRequest`, :class:`ProfileRequest` (``name``), :class:`AlertsRequest`
+(``muted``: bool), :class:`QuitRequest`. A request is at most ``MAX_REQUEST_BYTES``;
+a malformed line is refused by :func:`parse_request` with the reason, which the server
+answers as ``{"ok": false, "error": ...}``. The server is ``control.server``, the client
+``control.client``.
 """
 
 from __future__ import annotations
 
-import errno
-import fcntl
+import dataclasses
 import json
-import logging
-import os
-import selectors
-import socket
-import stat
-import struct
-import sys
-import tempfile
-import threading
-import time
-from collections.abc import Callable, Mapping
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
-from handmap.daemon.paths import control_socket_path, runtime_dir  # noqa: F401  (runtime_dir: re-exported)
-from handmap.daemon.runtime.state import Controller
+from handmap.daemon.paths import control_socket_path
 
-log = logging.getLogger(__name__)
-
-LOCK_SUFFIX = ".lock"
 MAX_REQUEST_BYTES = 4096
-MAX_CONNECTIONS = 16
-REQUEST_TIMEOUT_S = 5.0  # a connection must complete each request within this
-CLIENT_TIMEOUT_S = 5.0
-OUTPUT_HIGH_WATER = 64 * 1024  # stop reading a client whose answers pile up unread
-_RECV_CHUNK = 4096
-_LINGER_S = 1.0  # how long a refused connection is drained before it is closed
-_AF_UNIX_PATH_MAX = 104  # the smaller of Linux (108) and macOS (104)
-_BIND_SUFFIX_LEN = 16  # "/.hm-XXXXXXXX/s": the private folder the socket is bound in
-_SOL_LOCAL = 0  # macOS: getsockopt level for LOCAL_PEERCRED
-_LOCAL_PEERCRED = 0x001
-_XUCRED_SIZE = 76  # struct xucred: u_int version, uid_t uid, short ngroups, gid_t groups[16]
+_SHOWN_NAME = 40  # characters of an unknown command or argument quoted back
+_SHOWN_DETAIL = 200  # characters of a JSON parser's complaint quoted back
 
 
 class ControlError(Exception):
@@ -77,7 +50,8 @@ class AlreadyRunningError(ControlError):
     """Another daemon already owns the socket."""
 
 
-# --------------------------------------------------------------------------- paths
+class RequestError(ValueError):
+    """A request line that is not a valid request; the message is the answer's error."""
 
 
 def default_socket_path(env: Mapping[str, str] | None = None) -> Path:
@@ -85,568 +59,116 @@ def default_socket_path(env: Mapping[str, str] | None = None) -> Path:
     return control_socket_path(env)
 
 
-def _ensure_private_dir(directory: Path) -> None:
-    """Create (0700) or check the socket's folder: ours, not writable by anyone else."""
-    try:
-        directory.mkdir(mode=0o700, parents=False, exist_ok=True)
-    except FileNotFoundError:
-        raise ControlError(f"cannot create the control socket: {directory.parent} does not exist "
-                           "(is XDG_RUNTIME_DIR set to the right folder?)") from None
-    info = directory.lstat()
-    if not stat.S_ISDIR(info.st_mode):
-        raise ControlError(f"refusing to put the control socket in {directory}: it is not a folder")
-    if info.st_uid != os.geteuid():
-        raise ControlError(f"refusing to put the control socket in {directory}: it belongs to uid "
-                           f"{info.st_uid}, not to you (uid {os.geteuid()}); set XDG_RUNTIME_DIR to your own runtime folder")
-    if info.st_mode & 0o022:
-        raise ControlError(f"refusing to put the control socket in {directory}: other users can write there "
-                           f"(mode {stat.S_IMODE(info.st_mode):04o}); XDG_RUNTIME_DIR must be private (chmod 700)")
+# --------------------------------------------------------------------------- requests
 
 
-# --------------------------------------------------------------------------- peers
+@dataclass(frozen=True)
+class StatusRequest:
+    """What the daemon is doing: answered with ``{"ok": true, "status": {...}}``."""
+
+    cmd: ClassVar[str] = "status"
 
 
-def peer_uid(sock: socket.socket) -> int | None:
-    """The uid of the process at the other end of a Unix socket, or None if unknowable."""
-    if hasattr(socket, "SO_PEERCRED"):  # Linux: struct ucred {pid_t pid; uid_t uid; gid_t gid;}
-        raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-        _pid, uid, _gid = struct.unpack("3i", raw)
-        return uid
-    if sys.platform == "darwin" or "bsd" in sys.platform:
-        level = getattr(socket, "SOL_LOCAL", _SOL_LOCAL)
-        option = getattr(socket, "LOCAL_PEERCRED", _LOCAL_PEERCRED)
-        try:
-            raw = sock.getsockopt(level, option, _XUCRED_SIZE)
-        except OSError:
-            return None
-        _version, uid = struct.unpack_from("Ii", raw)
-        return uid
-    return None
+@dataclass(frozen=True)
+class PauseRequest:
+    cmd: ClassVar[str] = "pause"
 
 
-# --------------------------------------------------------------------------- protocol
+@dataclass(frozen=True)
+class ResumeRequest:
+    cmd: ClassVar[str] = "resume"
 
 
-def _encode(message: dict) -> bytes:
+@dataclass(frozen=True)
+class TogglePauseRequest:
+    cmd: ClassVar[str] = "toggle_pause"
+
+
+@dataclass(frozen=True)
+class ProfileRequest:
+    """Switch to the profile ``name``."""
+
+    name: str
+    cmd: ClassVar[str] = "profile"
+
+
+@dataclass(frozen=True)
+class AlertsRequest:
+    """Mute (or unmute) the face-touch alerts."""
+
+    muted: bool
+    cmd: ClassVar[str] = "alerts"
+
+
+@dataclass(frozen=True)
+class QuitRequest:
+    cmd: ClassVar[str] = "quit"
+
+
+SocketRequest = (StatusRequest | PauseRequest | ResumeRequest | TogglePauseRequest | ProfileRequest
+                 | AlertsRequest | QuitRequest)
+#: Every request class by its wire name, in the order the error messages list them.
+COMMANDS: Mapping[str, type[SocketRequest]] = {
+    kind.cmd: kind for kind in (StatusRequest, PauseRequest, ResumeRequest, TogglePauseRequest, ProfileRequest,
+                                AlertsRequest, QuitRequest)
+}
+#: Each request class's arguments: name -> the JSON type it must have (exactly).
+_ARGUMENTS: Mapping[type, Mapping[str, type]] = {
+    kind: {f.name: typing.get_type_hints(kind)[f.name] for f in dataclasses.fields(kind)} for kind in COMMANDS.values()
+}
+_JSON_TYPE_NAMES = {str: "string", bool: "boolean"}
+
+
+def encode(message: Mapping[str, Any]) -> bytes:
+    """One protocol line (a request or a response): compact JSON and a newline."""
     return json.dumps(message, separators=(",", ":")).encode() + b"\n"
 
 
-def _error(text: str) -> dict:
-    return {"ok": False, "error": text}
+def encode_request(request: SocketRequest) -> bytes:
+    """``request`` as its line: ``{"cmd": NAME, ARGUMENT: VALUE, ...}``."""
+    return encode({"cmd": request.cmd, **dataclasses.asdict(request)})
 
 
-@dataclass(frozen=True)
-class _Command:
-    run: Callable[[Controller, dict], dict]
-    args: Mapping[str, type]  # argument name -> required JSON type
-
-
-def _switch_profile(controller: Controller, args: dict) -> dict:
+def parse_request(line: bytes) -> SocketRequest:
+    """The request in one line; :class:`RequestError` saying what is wrong otherwise."""
     try:
-        controller.switch_profile(args["name"])
-    except KeyError as exc:
-        return _error(exc.args[0] if exc.args else f"no profile named {args['name']!r}")
-    return {"ok": True}
-
-
-def _set_alerts(controller: Controller, args: dict) -> dict:
-    controller.set_alerts_muted(args["muted"])
-    return {"ok": True}
-
-
-def _done(action: Callable[[Controller], None]) -> Callable[[Controller, dict], dict]:
-    def run(controller: Controller, _args: dict) -> dict:
-        action(controller)
-        return {"ok": True}
-
-    return run
-
-
-COMMANDS: Mapping[str, _Command] = {
-    "status": _Command(lambda c, _a: {"ok": True, "status": c.status().to_json()}, {}),
-    "pause": _Command(_done(lambda c: c.pause()), {}),
-    "resume": _Command(_done(lambda c: c.resume()), {}),
-    "toggle_pause": _Command(_done(lambda c: c.toggle_pause()), {}),
-    "profile": _Command(_switch_profile, {"name": str}),
-    "alerts": _Command(_set_alerts, {"muted": bool}),
-    "quit": _Command(_done(lambda c: c.quit()), {}),
-}
-
-
-def handle_request(controller: Controller, line: bytes) -> dict:
-    """Answer one request line; every failure becomes ``{"ok": false, "error": ...}``."""
-    try:
-        request = json.loads(line.decode("utf-8"))
+        message = json.loads(line.decode("utf-8"))
     except UnicodeDecodeError:
-        return _error("request is not UTF-8 text")
+        raise RequestError("request is not UTF-8 text") from None
     except RecursionError:  # "[[[[..." within the size limit still nests past Python's stack
-        return _error("request is not valid JSON (nested too deeply)")
+        raise RequestError("request is not valid JSON (nested too deeply)") from None
     except ValueError as exc:  # JSONDecodeError, or e.g. an integer of more than 4300 digits
         detail = f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
-        return _error(f"request is not valid JSON ({detail[:200]})")
-    if not isinstance(request, dict):
-        return _error('request must be a JSON object like {"cmd": "status"}')
-    name = request.get("cmd")
+        raise RequestError(f"request is not valid JSON ({detail[:_SHOWN_DETAIL]})") from None
+    if not isinstance(message, dict):
+        raise RequestError('request must be a JSON object like {"cmd": "status"}')
+    name = message.get("cmd")
     if not isinstance(name, str):
-        return _error('request has no "cmd" (expected e.g. {"cmd": "status"})')
-    command = COMMANDS.get(name)
-    if command is None:
-        return _error(f"unknown command {name[:40]!r} (known: {', '.join(COMMANDS)})")
-    args = {k: v for k, v in request.items() if k != "cmd"}
-    unexpected = sorted(set(args) - set(command.args))
+        raise RequestError('request has no "cmd" (expected e.g. {"cmd": "status"})')
+    kind = COMMANDS.get(name)
+    if kind is None:
+        raise RequestError(f"unknown command {name[:_SHOWN_NAME]!r} (known: {', '.join(COMMANDS)})")
+    args = {k: v for k, v in message.items() if k != "cmd"}
+    expected = _ARGUMENTS[kind]
+    unexpected = sorted(set(args) - set(expected))
     if unexpected:
-        return _error(f"unexpected argument(s) for {name}: {', '.join(a[:40] for a in unexpected)}")
-    for arg, kind in command.args.items():
+        raise RequestError(f"unexpected argument(s) for {name}: {', '.join(a[:_SHOWN_NAME] for a in unexpected)}")
+    for arg, json_type in expected.items():
         if arg not in args:
-            return _error(f'{name} needs "{arg}"')
-        if type(args[arg]) is not kind:
-            return _error(f'{name}: "{arg}" must be a {"string" if kind is str else "boolean"}')
-    try:
-        return command.run(controller, args)
-    except Exception as exc:  # a daemon bug must not take the socket down
-        log.exception("control command %s failed", name)
-        return _error(f"internal error in {name}: {exc}")
+            raise RequestError(f'{name} needs "{arg}"')
+        if type(args[arg]) is not json_type:
+            raise RequestError(f'{name}: "{arg}" must be a {_JSON_TYPE_NAMES[json_type]}')
+    return kind(**args)
 
 
-# --------------------------------------------------------------------------- server
+# --------------------------------------------------------------------------- responses
 
 
-@dataclass(frozen=True)
-class ControlStats:
-    connections: int
-    requests: int
-    errors: int  # requests answered with ok: false
-    refused_peers: int  # connections from another user
-    refused_busy: int  # connections over the limit
-    timeouts: int  # connections closed for being too slow
-    oversized: int  # requests over MAX_REQUEST_BYTES
+def ok_response(**fields: Any) -> dict[str, Any]:
+    """``{"ok": true, ...}``: the request was carried out (``fields``: what it asked for)."""
+    return {"ok": True, **fields}
 
 
-class _Connection:
-    __slots__ = ("sock", "inbuf", "outbuf", "deadline", "closing", "eof", "shut", "events")
-
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
-        self.sock = sock
-        self.inbuf = bytearray()
-        self.outbuf = bytearray()
-        self.deadline = deadline
-        self.closing = False  # close once outbuf is flushed
-        self.eof = False  # the peer will send nothing more
-        self.shut = False  # we sent everything and shut our side down; draining until EOF
-        self.events = 0
-
-
-class ControlServer:
-    """Serves ``controller`` on a Unix socket at ``path`` from a daemon thread.
-
-    ``start()`` raises :class:`AlreadyRunningError` when another daemon owns the socket
-    and :class:`ControlError` when the path is unsafe; a stale socket is replaced.
-    ``stop()`` closes every connection and removes the socket.
-    """
-
-    def __init__(self, controller: Controller, path: Path | str | None = None, *,
-                 max_connections: int = MAX_CONNECTIONS, request_timeout_s: float = REQUEST_TIMEOUT_S,
-                 max_request_bytes: int = MAX_REQUEST_BYTES) -> None:
-        self.controller = controller
-        self.path = Path(path) if path is not None else default_socket_path()
-        self.max_connections = max_connections
-        self.request_timeout_s = request_timeout_s
-        self.max_request_bytes = max_request_bytes
-        self._uid = os.geteuid()
-        self._listener: socket.socket | None = None
-        self._inode: tuple[int, int] | None = None
-        self._lock_fd: int | None = None
-        self._wake_r: socket.socket | None = None
-        self._wake_w: socket.socket | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
-        self._counts = dict(connections=0, requests=0, errors=0, refused_peers=0, refused_busy=0,
-                            timeouts=0, oversized=0)
-
-    # ---- lifecycle
-
-    def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError("ControlServer already started")
-        longest = max(len(os.fsencode(self.path)), len(os.fsencode(self.path.parent)) + _BIND_SUFFIX_LEN)
-        if longest >= _AF_UNIX_PATH_MAX:
-            raise ControlError(f"control socket path is too long for a Unix socket: {self.path}")
-        _ensure_private_dir(self.path.parent)
-        self._take_lock()
-        try:
-            self._check_existing()
-            self._bind()
-        except BaseException:
-            self._release_lock()
-            raise
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
-        self._thread = threading.Thread(target=self._serve, name="handmap-control", daemon=True)
-        self._thread.start()
-        log.info("control socket listening at %s", self.path)
-
-    def stop(self, timeout: float = 5.0) -> None:
-        if self._thread is None:
-            return
-        self._stopping.set()
-        try:
-            self._wake_w.send(b"x")
-        except OSError:
-            pass
-        self._thread.join(timeout)
-        self._thread = None
-        self._remove_socket()
-        for s in (self._wake_r, self._wake_w):
-            s.close()
-        self._release_lock()
-        log.info("control socket closed")
-
-    def __enter__(self) -> ControlServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def stats(self) -> ControlStats:
-        return ControlStats(**self._counts)
-
-    # ---- setup helpers
-
-    def _take_lock(self) -> None:
-        lock_path = self.path.with_name(self.path.name + LOCK_SUFFIX)
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            owner = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            os.close(fd)
-            raise AlreadyRunningError(
-                f"handmap is already running{f' (pid {owner})' if owner else ''}; "
-                "use `handmap status`, or stop it first") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._lock_fd = fd
-
-    def _release_lock(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)  # closing drops the flock; the file stays (see the module docstring)
-            self._lock_fd = None
-
-    def _check_existing(self) -> None:
-        try:
-            info = self.path.lstat()
-        except FileNotFoundError:
-            return
-        if not stat.S_ISSOCK(info.st_mode):
-            raise ControlError(f"{self.path} exists and is not a socket; remove it and start handmap again")
-        if info.st_uid != self._uid:
-            raise ControlError(f"{self.path} belongs to uid {info.st_uid}, not to you; remove it and start handmap again")
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        probe.settimeout(1.0)
-        try:
-            probe.connect(os.fspath(self.path))
-        except OSError:
-            log.info("replacing stale control socket %s", self.path)
-            return
-        finally:
-            probe.close()
-        raise AlreadyRunningError(f"handmap is already running (something answers at {self.path}); "
-                                  "use `handmap status`, or stop it first")
-
-    def _bind(self) -> None:
-        """Bind in a fresh 0700 folder, chmod 0600, then rename into place: no moment
-        exists where another user could reach the socket, and a stale one is replaced
-        atomically. The process umask is left alone (other threads may be creating files).
-        """
-        private = Path(tempfile.mkdtemp(prefix=".hm-", dir=self.path.parent))
-        temp_path = private / "s"
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            listener.bind(os.fspath(temp_path))
-            os.chmod(temp_path, 0o600)
-            listener.listen(64)
-            listener.setblocking(False)
-            os.rename(temp_path, self.path)
-            info = self.path.lstat()
-        except BaseException:
-            listener.close()
-            temp_path.unlink(missing_ok=True)
-            raise
-        finally:
-            private.rmdir()
-        self._listener = listener
-        self._inode = (info.st_dev, info.st_ino)
-
-    def _remove_socket(self) -> None:
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
-        try:
-            info = self.path.lstat()
-            if (info.st_dev, info.st_ino) == self._inode:  # never remove another daemon's socket
-                self.path.unlink()
-        except FileNotFoundError:
-            pass
-
-    # ---- the loop
-
-    def _serve(self) -> None:
-        sel = selectors.DefaultSelector()
-        conns: dict[int, _Connection] = {}
-        sel.register(self._listener, selectors.EVENT_READ, None)
-        sel.register(self._wake_r, selectors.EVENT_READ, "wake")
-        try:
-            while not self._stopping.is_set():
-                now = time.monotonic()
-                timeout = min((c.deadline for c in conns.values()), default=now + 1.0) - now
-                for key, events in sel.select(max(0.0, min(timeout, 1.0))):
-                    if key.data == "wake":
-                        continue
-                    if key.data is None:
-                        self._accept(sel, conns)
-                        continue
-                    conn: _Connection = key.data
-                    try:
-                        if events & selectors.EVENT_READ:
-                            self._read(conn)
-                        if conn.outbuf:  # write at once; a half-closed peer can still read
-                            self._write(conn)
-                        self._update(sel, conns, conn)
-                    except OSError as exc:
-                        log.debug("control connection dropped: %s", exc)
-                        self._close(sel, conns, conn)
-                    except Exception:  # a bug: lose this connection, keep serving the others
-                        log.exception("control connection failed")
-                        self._close(sel, conns, conn)
-                now = time.monotonic()
-                for conn in [c for c in conns.values() if c.deadline <= now]:
-                    if not conn.shut:
-                        self._counts["timeouts"] += 1
-                        log.debug("control connection timed out")
-                    self._close(sel, conns, conn)
-        except Exception:  # pragma: no cover - a bug here must be loud, not silent
-            log.exception("control socket loop failed; the control socket is closed")
-        finally:
-            for conn in list(conns.values()):
-                self._close(sel, conns, conn)
-            sel.close()
-
-    def _accept(self, sel: selectors.BaseSelector, conns: dict[int, _Connection]) -> None:
-        while True:
-            try:
-                sock, _ = self._listener.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:  # EMFILE and friends: try again on the next event
-                log.warning("control socket accept failed: %s", exc)
-                return
-            sock.setblocking(False)
-            self._counts["connections"] += 1
-            try:
-                uid = peer_uid(sock)
-            except OSError as exc:  # the peer vanished already
-                log.debug("control socket: no peer credentials: %s", exc)
-                sock.close()
-                continue
-            refusal = None
-            if uid is not None and uid != self._uid:
-                self._counts["refused_peers"] += 1
-                log.warning("control socket: refused a connection from uid %d", uid)
-                refusal = "permission denied: this handmap daemon belongs to another user"
-            elif sum(not c.closing for c in conns.values()) >= self.max_connections:
-                self._counts["refused_busy"] += 1
-                log.warning("control socket: too many connections, refusing one")
-                refusal = f"too many control connections (at most {self.max_connections}); try again"
-            if refusal is not None and len(conns) >= 2 * self.max_connections:
-                sock.close()  # a flood: no courtesy answer
-                continue
-            conn = _Connection(sock, time.monotonic() + (self.request_timeout_s if refusal is None else _LINGER_S))
-            conn.events = selectors.EVENT_READ
-            if refusal is not None:  # answer once, then the lingering close in _update
-                conn.outbuf += _encode(_error(refusal))
-                conn.closing = True
-                conn.events = selectors.EVENT_WRITE
-            conns[sock.fileno()] = conn
-            sel.register(sock, conn.events, conn)
-
-    def _read(self, conn: _Connection) -> None:
-        try:
-            data = conn.sock.recv(_RECV_CHUNK)
-        except (BlockingIOError, InterruptedError):
-            return
-        if not data:  # the peer is done sending: a last unterminated request still counts
-            conn.eof = True
-            if conn.inbuf.strip() and not conn.closing:
-                self._answer(conn, bytes(conn.inbuf))
-            conn.inbuf.clear()
-            conn.closing = True
-            return
-        if conn.closing:  # lingering close: discard what still arrives, so the peer reads our answer
-            return
-        conn.inbuf += data
-        while not conn.closing:
-            end = conn.inbuf.find(b"\n")
-            if end < 0:
-                break
-            line = bytes(conn.inbuf[:end])
-            del conn.inbuf[: end + 1]
-            if len(line) > self.max_request_bytes:
-                self._oversized(conn)
-                return
-            if line.strip():
-                self._answer(conn, line)
-            conn.deadline = time.monotonic() + self.request_timeout_s
-        if len(conn.inbuf) > self.max_request_bytes:
-            self._oversized(conn)
-
-    def _oversized(self, conn: _Connection) -> None:
-        self._counts["oversized"] += 1
-        self._counts["errors"] += 1
-        conn.inbuf.clear()
-        conn.outbuf += _encode(_error(f"request too large (at most {self.max_request_bytes} bytes per line)"))
-        conn.closing = True  # the framing is lost: answer and hang up
-
-    def _answer(self, conn: _Connection, line: bytes) -> None:
-        self._counts["requests"] += 1
-        response = handle_request(self.controller, line)
-        if not response.get("ok"):
-            self._counts["errors"] += 1
-        conn.outbuf += _encode(response)
-
-    @staticmethod
-    def _write(conn: _Connection) -> None:
-        while conn.outbuf:
-            try:
-                sent = conn.sock.send(conn.outbuf)
-            except (BlockingIOError, InterruptedError):
-                return
-            del conn.outbuf[:sent]
-
-    def _update(self, sel: selectors.BaseSelector, conns: dict[int, _Connection], conn: _Connection) -> None:
-        if conn.sock.fileno() < 0:
-            return
-        if conn.closing and not conn.outbuf:
-            if conn.eof:
-                self._close(sel, conns, conn)
-                return
-            if not conn.shut:
-                # Closing with unread input would reset the connection and could destroy
-                # the answer in flight: shut our side, drain briefly, then close.
-                conn.shut = True
-                conn.sock.shutdown(socket.SHUT_WR)
-                conn.deadline = min(conn.deadline, time.monotonic() + _LINGER_S)
-            if conn.events != selectors.EVENT_READ:
-                conn.events = selectors.EVENT_READ
-                sel.modify(conn.sock, conn.events, conn)
-            return
-        events = 0
-        if not conn.closing and not conn.eof and len(conn.outbuf) < OUTPUT_HIGH_WATER:
-            events |= selectors.EVENT_READ
-        if conn.outbuf:
-            events |= selectors.EVENT_WRITE
-        if events != conn.events:
-            conn.events = events
-            sel.modify(conn.sock, events, conn)
-
-    @staticmethod
-    def _close(sel: selectors.BaseSelector, conns: dict[int, _Connection], conn: _Connection) -> None:
-        fd = conn.sock.fileno()
-        if fd >= 0:
-            try:
-                sel.unregister(conn.sock)
-            except (KeyError, ValueError):
-                pass
-            conns.pop(fd, None)
-            conn.sock.close()
-
-
-# --------------------------------------------------------------------------- client
-
-
-class ControlClient:
-    """Talks to a running daemon. One connection, opened on the first request and reused.
-
-    ``request`` returns the daemon's answer as a dict (``ok`` true or false) and raises
-    :class:`NotRunningError` / :class:`ControlError` when the daemon cannot be reached.
-    """
-
-    def __init__(self, path: Path | str | None = None, timeout: float = CLIENT_TIMEOUT_S) -> None:
-        self.path = Path(path) if path is not None else default_socket_path()
-        self.timeout = timeout
-        self._sock: socket.socket | None = None
-        self._reader = None
-
-    def _connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(os.fspath(self.path))
-        except FileNotFoundError:
-            sock.close()
-            raise NotRunningError(f"handmap is not running (no socket at {self.path}); start it with `handmap run` "
-                                  "or `handmap service install`") from None
-        except ConnectionRefusedError:
-            sock.close()
-            raise NotRunningError(f"handmap is not running (the socket at {self.path} is stale: nothing answers)") from None
-        except PermissionError:
-            sock.close()
-            raise ControlError(f"permission denied on {self.path}: the handmap daemon there belongs to another user") from None
-        except OSError as exc:
-            sock.close()
-            raise ControlError(f"cannot reach handmap at {self.path}: {exc.strerror or exc}") from None
-        self._sock = sock
-        self._reader = sock.makefile("rb")
-
-    def request(self, cmd: str, **args) -> dict:
-        if self._sock is None:
-            self._connect()
-        try:
-            try:
-                self._sock.sendall(_encode({"cmd": cmd, **args}))
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the daemon hung up (a refusal): its reason may still be waiting to be read
-            line = self._reader.readline(MAX_REQUEST_BYTES * 16)
-        except TimeoutError:
-            self.close()
-            raise ControlError(f"handmap did not answer within {self.timeout:g} s (socket {self.path})") from None
-        except OSError as exc:
-            self.close()
-            if exc.errno in (errno.EPIPE, errno.ECONNRESET):
-                raise ControlError(f"handmap closed the connection (socket {self.path})") from None
-            raise ControlError(f"cannot talk to handmap at {self.path}: {exc.strerror or exc}") from None
-        if not line.endswith(b"\n"):
-            self.close()
-            if line:
-                try:  # a refusal arrives as one line and then the daemon hangs up
-                    return json.loads(line)
-                except ValueError:
-                    pass
-            raise ControlError(f"handmap closed the connection without answering (socket {self.path})")
-        try:
-            answer = json.loads(line)
-        except ValueError:
-            self.close()
-            raise ControlError(f"handmap sent a malformed answer (socket {self.path})") from None
-        if not isinstance(answer, dict) or "ok" not in answer:
-            raise ControlError(f"handmap sent an unexpected answer (socket {self.path})")
-        return answer
-
-    def close(self) -> None:
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
-
-    def __enter__(self) -> ControlClient:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+def error_response(text: str) -> dict[str, Any]:
+    """``{"ok": false, "error": text}``: the request was refused, ``text`` says why."""
+    return {"ok": False, "error": text}

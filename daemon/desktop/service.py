@@ -447,7 +447,7 @@ def _unit_command(text: str) -> tuple[str, ...]:
 
 def status(*, platform: str | None = None, env: Mapping[str, str] | None = None,
            socket_path: Path | None = None) -> ServiceStatus:
-    from handmap.daemon.control.protocol import ControlClient, ControlError, default_socket_path
+    from handmap.daemon.control import ControlClient, ControlError, StatusRequest, default_socket_path
 
     env = dict(os.environ if env is None else env)
     platform = _platform(platform)
@@ -493,7 +493,7 @@ def status(*, platform: str | None = None, env: Mapping[str, str] | None = None,
     daemon_error = ""
     try:
         with ControlClient(socket_path or default_socket_path(env), timeout=2.0) as client:
-            answer = client.request("status")
+            answer = client.request(StatusRequest())
         daemon = answer.get("status", {}) if answer.get("ok") else {}
         daemon_error = "" if answer.get("ok") else answer.get("error", "")
     except ControlError as exc:

@@ -60,7 +60,7 @@ def wait_for_display(env: MutableMapping[str, str], profile: str,
     ``env``); True when it has one, False when told to quit meanwhile."""
     if has_display(env):
         return True
-    from handmap.daemon.control.protocol import ControlError, ControlServer
+    from handmap.daemon.control import ControlError, ControlServer
     from handmap.daemon.desktop.service import manager_display_environment
 
     read_manager = read_manager or (lambda: manager_display_environment(env))

@@ -286,7 +286,7 @@ def _reloader(daemon: Daemon, mapping, store, options: RunOptions, env, config: 
 
 
 def _control(daemon: Daemon, env, is_camera: bool, closers: list) -> None:
-    from handmap.daemon.control.protocol import AlreadyRunningError, ControlError, ControlServer, default_socket_path
+    from handmap.daemon.control import AlreadyRunningError, ControlError, ControlServer, default_socket_path
 
     server = ControlServer(daemon, default_socket_path(env))
     try:

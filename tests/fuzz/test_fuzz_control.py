@@ -29,7 +29,14 @@ from fuzzing import EXAMPLES, FUZZ, report
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handmap.daemon.control.protocol import COMMANDS, MAX_REQUEST_BYTES, ControlClient, ControlServer, handle_request
+from handmap.daemon.control import (
+    COMMANDS,
+    MAX_REQUEST_BYTES,
+    ControlClient,
+    ControlServer,
+    StatusRequest,
+    handle_request,
+)
 from handmap.daemon.runtime.state import DaemonState, StatusSnapshot
 
 REQUEST_TIMEOUT_S = 1.0  # the server's per-request deadline here (5 s in the daemon)
@@ -121,7 +128,7 @@ def no_internal_errors(caplog):
 
 def status_works(server: ControlServer, controller: StrictController) -> None:
     with ControlClient(server.path, timeout=10) as client:
-        answer = client.request("status")
+        answer = client.request(StatusRequest())
     assert answer["ok"] is True and answer["status"]["profile"] == controller.profile, answer
     assert server.running
     assert not controller.wrong_calls, controller.wrong_calls
@@ -325,7 +332,7 @@ def test_idle_connections_at_the_limit_then_released(server, controller, no_inte
             held.append(s)
         time.sleep(0.2)  # let the server accept them all
         with ControlClient(server.path, timeout=10) as client:
-            answer = client.request("status")
+            answer = client.request(StatusRequest())
         assert answer == {"ok": False, "error": f"too many control connections (at most {server.max_connections}); "
                                                 "try again"}
     finally:
@@ -334,7 +341,7 @@ def test_idle_connections_at_the_limit_then_released(server, controller, no_inte
     deadline = time.monotonic() + 10
     while True:  # the server notices the closed connections on its next loop
         with ControlClient(server.path, timeout=10) as client:
-            if client.request("status")["ok"] or time.monotonic() > deadline:
+            if client.request(StatusRequest())["ok"] or time.monotonic() > deadline:
                 break
         time.sleep(0.05)
     status_works(server, controller)

@@ -101,11 +101,11 @@ class HandmapProcess:
 
     def status(self) -> dict | None:
         """The daemon's status over its control socket, or None while it does not answer."""
-        from handmap.daemon.control.protocol import ControlClient, ControlError
+        from handmap.daemon.control import ControlClient, ControlError, StatusRequest
 
         try:
             with ControlClient(self.socket, timeout=2.0) as client:
-                reply = client.request("status")
+                reply = client.request(StatusRequest())
         except (ControlError, OSError):
             return None
         return reply.get("status") if reply.get("ok") else None

@@ -22,16 +22,23 @@ from pathlib import Path
 import pytest
 
 from handmap.daemon.cli import control as control_cli
-from handmap.daemon.control.protocol import (
+from handmap.daemon.control import (
+    AlertsRequest,
     AlreadyRunningError,
     ControlClient,
     ControlError,
     ControlServer,
     NotRunningError,
+    PauseRequest,
+    ProfileRequest,
+    QuitRequest,
+    ResumeRequest,
+    StatusRequest,
+    TogglePauseRequest,
     default_socket_path,
-    runtime_dir,
 )
 from handmap.daemon.desktop.hotkey import HotkeyUnavailable, PauseHotkey, normalize_combo
+from handmap.daemon.paths import runtime_dir
 from handmap.daemon.runtime.state import DaemonState, StatusSnapshot
 
 NOBODY = 65534
@@ -141,7 +148,7 @@ def raw_exchange(path: Path, payload: bytes, *, shut_wr: bool = False, timeout: 
 
 def status_ok(path: Path) -> bool:
     with ControlClient(path, timeout=2.0) as c:
-        answer = c.request("status")
+        answer = c.request(StatusRequest())
     return answer["ok"] and answer["status"]["profile"] in ("default", "gamea")
 
 
@@ -150,26 +157,26 @@ def status_ok(path: Path) -> bool:
 
 def test_status_pause_resume_profile_round_trip(server, controller):
     with ControlClient(server.path) as c:
-        answer = c.request("status")
+        answer = c.request(StatusRequest())
         assert answer["ok"] is True
         st = answer["status"]
         assert st["state"] == "running" and st["profile"] == "default" and st["output"] == "dry-run"
         assert st["fps"] == 30.0 and st["hands_seen"] == 1 and st["uptime_s"] == 3725.4
 
-        assert c.request("pause") == {"ok": True}
-        assert controller.paused and c.request("status")["status"]["state"] == "paused"
-        assert c.request("resume") == {"ok": True}
+        assert c.request(PauseRequest()) == {"ok": True}
+        assert controller.paused and c.request(StatusRequest())["status"]["state"] == "paused"
+        assert c.request(ResumeRequest()) == {"ok": True}
         assert not controller.paused
 
-        assert c.request("profile", name="gamea") == {"ok": True}
-        assert c.request("status")["status"]["profile"] == "gamea"
-        missing = c.request("profile", name="nosuch")
+        assert c.request(ProfileRequest("gamea")) == {"ok": True}
+        assert c.request(StatusRequest())["status"]["profile"] == "gamea"
+        missing = c.request(ProfileRequest("nosuch"))
         assert missing["ok"] is False and "no profile named 'nosuch'" in missing["error"]
         assert controller.profile == "gamea"
 
-        assert c.request("toggle_pause") == {"ok": True} and controller.paused
-        assert c.request("alerts", muted=True) == {"ok": True} and controller.muted
-        assert c.request("quit") == {"ok": True} and controller.quit_requested
+        assert c.request(TogglePauseRequest()) == {"ok": True} and controller.paused
+        assert c.request(AlertsRequest(muted=True)) == {"ok": True} and controller.muted
+        assert c.request(QuitRequest()) == {"ok": True} and controller.quit_requested
 
 
 def test_socket_is_0600_from_the_start_and_removed_on_stop(sock_dir, controller):
@@ -188,7 +195,7 @@ def test_socket_is_0600_from_the_start_and_removed_on_stop(sock_dir, controller)
         srv.stop()
     assert not path.exists()
     with pytest.raises(NotRunningError, match=r"handmap is not running \(no socket at "):
-        ControlClient(path).request("status")
+        ControlClient(path).request(StatusRequest())
 
 
 def test_default_path_is_in_xdg_runtime_dir(monkeypatch, tmp_path):
@@ -315,14 +322,14 @@ def test_connection_limit(sock_dir, controller):
             s.connect(str(srv.path))
             idle.append(s)
         with ControlClient(srv.path) as c:
-            answer = c.request("status")
+            answer = c.request(StatusRequest())
         assert answer["ok"] is False and "too many control connections" in answer["error"]
         for s in idle:
             s.close()
         deadline = time.monotonic() + 3
         while True:  # the server notices the hang-ups on its next loop turn
             with ControlClient(srv.path) as c:
-                if c.request("status")["ok"] or time.monotonic() > deadline:
+                if c.request(StatusRequest())["ok"] or time.monotonic() > deadline:
                     break
             time.sleep(0.02)
         assert status_ok(srv.path)
@@ -339,10 +346,10 @@ def test_pipelined_requests_are_answered_in_order(server, controller):
 def test_daemon_error_becomes_an_answer_not_a_crash(server, controller):
     controller.fail_status = True
     with ControlClient(server.path) as c:
-        answer = c.request("status")
+        answer = c.request(StatusRequest())
         assert answer["ok"] is False and "internal error in status: camera object vanished" in answer["error"]
         controller.fail_status = False
-        assert c.request("status")["ok"] is True
+        assert c.request(StatusRequest())["ok"] is True
 
 
 # --------------------------------------------------------------------------- other users, permissions
@@ -405,7 +412,7 @@ def test_stale_socket_with_wrong_permissions_is_replaced(sock_dir, controller):
     path = sock_dir / "handmap.sock"
     make_stale_socket(path, 0o666)
     with pytest.raises(NotRunningError, match="stale"):
-        ControlClient(path).request("status")
+        ControlClient(path).request(StatusRequest())
     with ControlServer(controller, path):
         assert stat.S_IMODE(path.lstat().st_mode) == 0o600
         assert status_ok(path)
@@ -478,7 +485,7 @@ def test_stop_leaves_a_socket_it_does_not_own(sock_dir, controller):
 def test_burst_of_1000_status_requests(server, controller):
     t0 = time.perf_counter()
     with ControlClient(server.path) as c:
-        answers = [c.request("status") for _ in range(1000)]
+        answers = [c.request(StatusRequest()) for _ in range(1000)]
     one_connection = time.perf_counter() - t0
     assert all(a["ok"] and a["status"]["state"] == "running" for a in answers)
 
@@ -489,7 +496,7 @@ def test_burst_of_1000_status_requests(server, controller):
         try:
             for _ in range(250):  # a fresh connection per request, as `handmap status` does
                 with ControlClient(server.path) as c:
-                    results.append(c.request("status")["ok"])
+                    results.append(c.request(StatusRequest())["ok"])
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 

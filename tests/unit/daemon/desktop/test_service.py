@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from handmap.daemon.control.protocol import ControlServer
+from handmap.daemon.control import ControlServer
 from handmap.daemon.desktop.service import (
     DEFAULT_TARGET,
     DISPLAY_ENV_VARS,

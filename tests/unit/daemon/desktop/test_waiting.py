@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 
-from handmap.daemon.control.protocol import ControlClient
+from handmap.daemon.control import ControlClient, QuitRequest, StatusRequest
 from handmap.daemon.desktop.waiting import wait_for_display
 
 
@@ -27,7 +27,7 @@ def test_waits_for_the_display_and_says_so_in_status(tmp_path):
         while time.monotonic() < deadline:
             try:
                 with ControlClient(tmp_path / "handmap.sock") as client:
-                    status = client.request("status")["status"]
+                    status = client.request(StatusRequest())["status"]
                 break
             except Exception:
                 time.sleep(0.05)
@@ -54,6 +54,6 @@ def test_quit_while_waiting(tmp_path):
     while time.monotonic() < deadline and not (tmp_path / "handmap.sock").exists():
         time.sleep(0.02)
     with ControlClient(tmp_path / "handmap.sock") as client:
-        assert client.request("quit")["ok"]
+        assert client.request(QuitRequest())["ok"]
     thread.join(5)
     assert result == [False]
