@@ -14,7 +14,6 @@ import asyncio
 import concurrent.futures
 import logging
 import math
-import os
 import shutil
 import struct
 import subprocess
@@ -24,6 +23,8 @@ import wave
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
+
+from handmap.daemon.files import atomic_file
 
 if TYPE_CHECKING:
     from desktop_notifier import DesktopNotifier
@@ -225,13 +226,11 @@ def _write_beep(path: Path) -> Path | None:
         for i in range(n):
             envelope = min(1.0, i / fade, (n - i) / fade)
             frames += struct.pack("<h", int(32767 * BEEP_VOLUME * envelope * math.sin(2 * math.pi * BEEP_HZ * i / BEEP_RATE)))
-        tmp = path.with_suffix(".tmp")
-        with wave.open(str(tmp), "wb") as w:
+        with atomic_file(path) as f, wave.open(f, "wb") as w:
             w.setnchannels(1)
             w.setsampwidth(2)
             w.setframerate(BEEP_RATE)
             w.writeframes(bytes(frames))
-        os.replace(tmp, path)
         return path
     except OSError as exc:
         log.warning("alert sound: cannot write %s (%s)", path, exc)

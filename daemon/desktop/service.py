@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from handmap.daemon.desktop.session import SESSION_TYPE_VAR, WAYLAND_DISPLAY_VAR, X_DISPLAY_VAR, has_display
+from handmap.daemon.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ START_LIMIT_INTERVAL_S = 300
 START_LIMIT_BURST = 10
 STOP_TIMEOUT_S = 10
 COMMAND_TIMEOUT_S = 20
+UNIT_FILE_MODE = 0o644  # the unit and the LaunchAgent: readable by the service manager
 LINUX = "linux"
 MACOS = "darwin"
 
@@ -275,10 +277,7 @@ def _run(command: Sequence[str], env: Mapping[str, str] | None) -> Step:
 
 def _write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_bytes(data)
-    os.chmod(temp, 0o644)
-    os.replace(temp, path)
+    write_atomic(path, data, mode=UNIT_FILE_MODE)
 
 
 # --------------------------------------------------------------------------- install / uninstall / status

@@ -22,13 +22,13 @@ import json
 import logging
 import os
 import signal
-import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from handmap.daemon.files import write_atomic
 from handmap.mappings import actions as a
 
 log = logging.getLogger(__name__)
@@ -131,19 +131,6 @@ class HeldInputs:
             write_atomic(self._journal, json.dumps(payload))
         except OSError as exc:  # a full or read-only runtime dir must not stop input
             log.warning("could not update the held-input journal %s: %s", self._journal, exc)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,11 @@ mediapipe wheel (no download, ever), or a ``.task`` file the user points at."""
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+
+from handmap.daemon.files import atomic_file
 
 log = logging.getLogger(__name__)
 
@@ -87,17 +87,10 @@ def build_bundle(members: Mapping[str, Path], dest: Path) -> Path:
     if dest.is_file():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=dest.name, suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as bundle:
-            for name, source in members.items():
-                data = with_image_metadata(source.read_bytes(), source.stem, f"{source.name} from the mediapipe wheel")
-                bundle.writestr(name, data)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_file(dest) as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as bundle:
+        for name, source in members.items():
+            data = with_image_metadata(source.read_bytes(), source.stem, f"{source.name} from the mediapipe wheel")
+            bundle.writestr(name, data)
     log.info("built model bundle %s", dest)
     return dest
 
