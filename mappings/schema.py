@@ -396,9 +396,6 @@ ActionSpec = Annotated[
     Discriminator(_action_tag),
 ]
 
-#: Actions that press something and keep it pressed.
-PRESSING_ACTIONS = (MouseDown, KeyHold, DragScroll)
-
 
 # ---------------------------------------------------------------------------------
 # bindings and the profile
@@ -446,10 +443,6 @@ class Binding(Strict):
     @property
     def pose(self) -> str | None:
         return self.enter or self.exit or self.held
-
-    def trigger_key(self) -> tuple:
-        """Bindings with the same key override each other under ``extends``."""
-        return (self.trigger, getattr(self, self.trigger), self.ms, self.hand)
 
 
 class Profile(Strict):

@@ -23,7 +23,7 @@ from handmap.daemon.runtime.pipeline import Pipeline, PipelineSettings
 from handmap.gestures.engine import GestureEngine
 from handmap.gestures.face_touch import FaceTouchTracker
 from handmap.mappings.loader import ProfileStore
-from handmap.mappings.pointer import Rect, ScreenGeometry
+from handmap.mappings.pointer_modes import Rect, ScreenGeometry
 
 if TYPE_CHECKING:
     from handmap.daemon.desktop.switching import AutoSwitcher

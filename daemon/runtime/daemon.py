@@ -39,7 +39,7 @@ from handmap.daemon.runtime.idle import IdlePolicy
 from handmap.daemon.runtime.pipeline import Pipeline
 from handmap.daemon.runtime.state import DaemonState, StatusSnapshot
 from handmap.gestures.types import FaceTouch, FaceTouchState, GestureFrame, Handedness
-from handmap.mappings.engine import Request, RequestPause, RequestProfile, RequestResume
+from handmap.mappings.mapper import Request, RequestPause, RequestProfile, RequestResume
 
 if TYPE_CHECKING:
     from handmap.daemon.runtime.mapping_stage import MappingStage

@@ -10,9 +10,9 @@ import threading
 
 from handmap.gestures.engine import GestureEngine
 from handmap.gestures.types import GestureFrame
-from handmap.mappings.engine import MappingEngine, Request, RequestPause, RequestProfile, RequestResume
 from handmap.mappings.loader import ProfileStore
-from handmap.mappings.pointer import ScreenGeometry
+from handmap.mappings.mapper import MappingEngine, Request, RequestPause, RequestProfile, RequestResume
+from handmap.mappings.pointer_modes import ScreenGeometry
 from handmap.mappings.schema import Control, Profile
 
 log = logging.getLogger(__name__)

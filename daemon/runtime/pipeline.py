@@ -45,7 +45,7 @@ INPUT_ACTIONS = (act.MouseMove, act.MouseDown, act.MouseUp, act.Scroll, act.KeyD
 
 
 class Mapper(Protocol):
-    """The mapping stage: gesture frames to actions (``handmap.mappings.engine``)."""
+    """The mapping stage: gesture frames to actions (``handmap.mappings.mapper``)."""
 
     def handle(self, frame: GestureFrame) -> list: ...
 

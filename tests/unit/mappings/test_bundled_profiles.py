@@ -32,9 +32,9 @@ from handmap.mappings.actions import (
     ReportPose,
     Scroll,
 )
-from handmap.mappings.engine import MappingEngine, RequestPause, RequestProfile
 from handmap.mappings.loader import ProfileStore
-from handmap.mappings.pointer import ScreenGeometry
+from handmap.mappings.mapper import MappingEngine, RequestPause, RequestProfile
+from handmap.mappings.pointer_modes import ScreenGeometry
 
 R, L = Handedness.RIGHT, Handedness.LEFT
 SCREEN = ScreenGeometry.single(1920, 1080)

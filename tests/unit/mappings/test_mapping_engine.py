@@ -29,8 +29,8 @@ from handmap.mappings.actions import (
     Scroll,
     TypeText,
 )
-from handmap.mappings.engine import MappingEngine, RequestPause, RequestProfile, RequestResume
-from handmap.mappings.pointer import Rect, ScreenGeometry
+from handmap.mappings.mapper import MappingEngine, RequestPause, RequestProfile, RequestResume
+from handmap.mappings.pointer_modes import Rect, ScreenGeometry
 
 R, L = Handedness.RIGHT, Handedness.LEFT
 SCREEN = ScreenGeometry.single(1000, 500)

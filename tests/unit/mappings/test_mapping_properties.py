@@ -26,9 +26,9 @@ from handmap.gestures.types import (
     SwipeDirection,
 )
 from handmap.mappings.actions import Button, KeyDown, KeyUp, MouseDown, MouseMove, MouseUp
-from handmap.mappings.engine import MappingEngine
 from handmap.mappings.loader import ProfileStore
-from handmap.mappings.pointer import Rect, ScreenGeometry
+from handmap.mappings.mapper import MappingEngine
+from handmap.mappings.pointer_modes import Rect, ScreenGeometry
 from handmap.mappings.schema import Profile
 
 SIDES = {1: Handedness.RIGHT, 2: Handedness.LEFT}

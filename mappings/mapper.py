@@ -38,7 +38,7 @@ from handmap.gestures.types import (
 from handmap.mappings import actions as act
 from handmap.mappings import schema as sc
 from handmap.mappings.keys import parse_combo
-from handmap.mappings.pointer import PointerDriver, ScreenGeometry, make_driver
+from handmap.mappings.pointer_modes import PointerDriver, ScreenGeometry, make_driver
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,9 @@ class RequestResume:
 
 
 Request = RequestProfile | RequestPause | RequestResume
-Output = act.Action | Request
+#: What the engine returns for a frame or a mode change: input actions for the output,
+#: requests for the daemon (not to be confused with ``daemon.outputs.base.Output``).
+EngineResult = act.Action | Request
 
 # Owners of a press: ("pose", hand_id, pose), ("hand", hand_id), ("joystick",), ("global",)
 Owner = tuple
@@ -127,27 +129,27 @@ class MappingEngine:
 
     # -- commands from the daemon ---------------------------------------------------------
 
-    def release_all(self) -> list[Output]:
+    def release_all(self) -> list[EngineResult]:
         """Release everything held (keys in reverse press order, then buttons)."""
-        out: list[Output] = []
+        out: list[EngineResult] = []
         self._release_where(lambda o: True, out)
         self._scroll.clear()
         self._reset_pointer()
         return out
 
-    def switch_profile(self, profile: sc.Profile) -> list[Output]:
+    def switch_profile(self, profile: sc.Profile) -> list[EngineResult]:
         out = self.release_all()
         self._set_profile(profile)
         out.append(act.ReportProfile(profile.name or ""))
         return out
 
-    def reload(self, profile: sc.Profile) -> list[Output]:
+    def reload(self, profile: sc.Profile) -> list[EngineResult]:
         """The same profile, edited: release everything and carry on with the new one."""
         out = self.release_all()
         self._set_profile(profile)
         return out
 
-    def pause(self) -> list[Output]:
+    def pause(self) -> list[EngineResult]:
         if self._paused:
             return []
         out = self.release_all()
@@ -155,26 +157,20 @@ class MappingEngine:
         out.append(act.ReportPaused())
         return out
 
-    def resume(self) -> list[Output]:
+    def resume(self) -> list[EngineResult]:
         if not self._paused:
             return []
         self._paused = False
         self._reset_pointer()
         return [act.ReportResumed()]
 
-    def shutdown(self) -> list[Output]:
+    def shutdown(self) -> list[EngineResult]:
         return self.release_all()
-
-    def set_screen(self, screen: ScreenGeometry) -> None:
-        """The monitors changed: keep the cursor on them and rebuild the pointer mode."""
-        self._screen = screen
-        self._cursor = screen.clamp(*self._cursor)
-        self._driver = make_driver(self._profile.pointer, screen)
 
     # -- frames ---------------------------------------------------------------------------
 
-    def handle(self, frame: GestureFrame) -> list[Output]:
-        out: list[Output] = []
+    def handle(self, frame: GestureFrame) -> list[EngineResult]:
+        out: list[EngineResult] = []
         hands = {h.hand_id: h for h in frame.hands}
         self._hands = hands
         if not self._paused:
