@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from handmap.daemon.capture import Frame, open_source
+from handmap.daemon.outputs.held import HoldingOutput
 from handmap.daemon.runtime.pipeline import StageClock
 
 CONTRACT_STAGES = ("decode", "hands", "faces", "gestures", "mapping", "output")
@@ -186,7 +187,7 @@ def run_handmap(options: BenchOptions, config, bare: BareLoop | None = None) -> 
         pipeline.drain()
         _raise_errors(pipeline.completed())
         pipeline.emit(daemon.mapping.shutdown(), pipeline.last_t, pipeline.last_frame)
-        held_at_end = len(built.output.held) if getattr(built.output, "held", None) is not None else 0
+        held_at_end = len(built.output.held) if isinstance(built.output, HoldingOutput) else 0
         second_looks = pipeline.tracker.second_looks if pipeline.tracker is not None else None
     finally:
         built.close()
