@@ -426,7 +426,7 @@ def test_a_broken_hand_model_stops_the_daemon_with_a_clear_error(tmp_path, sessi
         wait_for(lambda: held_in_stream(stream.events()) == HELD, 20, "the fist to hold")
         built.daemon.pause()  # no frame is analysed while paused: the model can be shut safely
         wait_for(lambda: running.state() == "paused", 5, "paused")
-        built.pipeline.tracker._tracking.close()
+        built.pipeline.tracker._hands.close()
         built.daemon.resume()
         running.join(20)
     finally:
