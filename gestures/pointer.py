@@ -117,7 +117,7 @@ class PointerTracker:
             past = self._history[0] if self._history else None
         if past is None or not t > past[0] or not math.isfinite(past[index]) or not math.isfinite(value):
             return 0.0
-        return (value - past[index]) / (t - past[0])
+        return (value - float(past[index])) / (t - past[0])
 
     def _position_before(self, t: float) -> np.ndarray:
         target = t - self.params.lock_lookback_ms / 1000.0
@@ -142,7 +142,8 @@ class PointerTracker:
         raw = control_point(landmarks, p.control_point)
         filtered = self._filter(t, raw)
         curl = curl_extent(landmarks, aspect)
-        if self.locked and (pose_changed or (t - self._locked_at) * 1000.0 >= p.lock_max_ms):
+        locked_at = self._locked_at
+        if locked_at is not None and (pose_changed or (t - locked_at) * 1000.0 >= p.lock_max_ms):
             self.unlock(t)
         if p.click_lock and not self.locked and t >= self._rearm_at and not pose_changed and self._history:
             closing_pinch = self._rate(t, 1, pinch_distance) <= -p.lock_pinch_rate

@@ -203,14 +203,14 @@ def decode_line(line: str, line_number: int | None = None) -> FrameObservation:
         score = r.number(r.field(h, "score", ctx), f"hand {i} score", limit=1.0)
         landmarks = r.points(r.field(h, "landmarks", ctx), f"hand {i} landmarks", NUM_HAND_LANDMARKS, (2, 3))
         hands.append(HandObservation(landmarks=landmarks, handedness=handedness, score=score))
-    faces = None
+    faces: tuple[FaceObservation, ...] | None = None
     raw_faces = data.get("faces")
     if raw_faces is not None:
         if not isinstance(raw_faces, list):
             raise r.fail("faces must be a list or null")
         if len(raw_faces) > MAX_FACES:
             raise r.fail(f"{len(raw_faces)} faces (at most {MAX_FACES})")
-        faces = []
+        found: list[FaceObservation] = []
         for i, f in enumerate(raw_faces):
             ctx = f"face {i}: "
             if not isinstance(f, dict):
@@ -218,14 +218,15 @@ def decode_line(line: str, line_number: int | None = None) -> FrameObservation:
             bbox = r.field(f, "bbox", ctx)
             if not isinstance(bbox, list) or len(bbox) != 4:
                 raise r.fail(f"{ctx}bbox must be [x, y, width, height]")
-            box = tuple(r.number(v, f"face {i} bbox") for v in bbox)
+            x, y, w, h = (r.number(v, f"face {i} bbox") for v in bbox)
             score = r.number(r.field(f, "score", ctx), f"face {i} score", limit=1.0)
             kp_raw = f.get("keypoints", [])
             if isinstance(kp_raw, list) and len(kp_raw) > MAX_FACE_KEYPOINTS:
                 raise r.fail(f"{ctx}{len(kp_raw)} keypoints (at most {MAX_FACE_KEYPOINTS})")
             kp = r.points(kp_raw, f"face {i} keypoints", len(kp_raw) if isinstance(kp_raw, list) else -1, (2,)) if kp_raw else np.zeros((0, 2))
-            faces.append(FaceObservation(bbox=box, score=score, keypoints=tuple((float(x), float(y)) for x, y in kp)))
-        faces = tuple(faces)
+            found.append(FaceObservation(bbox=(x, y, w, h), score=score,
+                                         keypoints=tuple((float(kx), float(ky)) for kx, ky in kp)))
+        faces = tuple(found)
     body = None
     raw_body = data.get("body")
     if raw_body is not None:

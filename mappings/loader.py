@@ -174,13 +174,6 @@ class _Merged:
         loaded, orig_path = origin
         return loaded.error(orig_path, message, at_key)
 
-    @property
-    def file(self) -> str:
-        return self.fallback.file
-
-    def pos(self, path):  # pragma: no cover - LoadedYaml compatibility
-        return self.fallback.pos(path)
-
 
 class ProfileStore:
     """The profiles a user has: their own files over the bundled ones."""
@@ -264,7 +257,7 @@ class ProfileStore:
     def _load_source(self, src: ProfileSource) -> Profile:
         errors: list[SourceError] = []
         resolved, top = self._resolve(src, (), errors)
-        if errors or resolved is None:
+        if errors or resolved is None or top is None:
             raise ProfileLoadError(errors or [SourceError(src.file, 1, 1, "profile could not be loaded")])
         merged = _Merged(resolved, top)
         data = dict(resolved.data)

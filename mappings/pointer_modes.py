@@ -161,9 +161,12 @@ class JoystickDriver:
         self._last_t = None
 
     def offset(self, point: tuple[float, float]) -> tuple[float, float]:
-        if self._neutral is None:
-            self._neutral = point if self.cfg.neutral == "start" else tuple(self.cfg.neutral)  # type: ignore[assignment]
-        return point[0] - self._neutral[0], point[1] - self._neutral[1]
+        neutral = self._neutral
+        if neutral is None:
+            configured = self.cfg.neutral
+            neutral = point if configured == "start" else (float(configured[0]), float(configured[1]))
+            self._neutral = neutral
+        return point[0] - neutral[0], point[1] - neutral[1]
 
     def update(self, point, active, locked, t, cursor) -> PointerUpdate:
         last_t, self._last_t = self._last_t, t

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import (
     AfterValidator,
@@ -390,11 +390,14 @@ def _normalise_actions(value: Any) -> Any:
     return out
 
 
-ActionSpec = Annotated[
-    Union[tuple(Annotated[m, Tag(t)] for t, m in _ACTION_MODELS.items())  # noqa: UP007 (built at run time)
-          + (Annotated[UnknownAction, Tag("__unknown__")],)],  # type: ignore[valid-type]
-    Discriminator(_action_tag),
-]
+if TYPE_CHECKING:  # the checker cannot read a union built at run time: every action is a Strict model
+    ActionSpec = Strict
+else:
+    ActionSpec = Annotated[
+        Union[tuple(Annotated[m, Tag(t)] for t, m in _ACTION_MODELS.items())  # noqa: UP007 (built at run time)
+              + (Annotated[UnknownAction, Tag("__unknown__")],)],
+        Discriminator(_action_tag),
+    ]
 
 
 # ---------------------------------------------------------------------------------

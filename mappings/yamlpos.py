@@ -23,7 +23,7 @@ import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -62,6 +62,16 @@ class Pos:
     column: int
     key_line: int
     key_column: int
+
+
+class Positioned(Protocol):
+    """Data with a position for each path in it (a :class:`LoadedYaml`, or profiles merged
+    from several files): what turning validation errors into positioned ones needs."""
+
+    @property
+    def data(self) -> Any: ...
+
+    def error(self, path: Path_, message: str, at_key: bool = False) -> SourceError: ...
 
 
 @dataclass(frozen=True)
@@ -417,7 +427,7 @@ def _describe_input(value: Any) -> str:
     return shown(value)
 
 
-def format_error(err: Mapping[str, Any], loaded: LoadedYaml, model: type[BaseModel], root: str) -> SourceError:
+def format_error(err: Mapping[str, Any], loaded: Positioned, model: type[BaseModel], root: str) -> SourceError:
     """One pydantic error dict as a positioned, readable message."""
     loc = tuple(err.get("loc", ()))
     etype = err.get("type", "")
@@ -457,7 +467,7 @@ def parse_model(text: str, file: str, model: type[BaseModel], root: str = "docum
         raise SourceErrors(errors_from_validation(exc, LoadedYaml(file, data, loaded.positions), model, root)) from None
 
 
-def errors_from_validation(exc: ValidationError, loaded: LoadedYaml, model: type[BaseModel],
+def errors_from_validation(exc: ValidationError, loaded: Positioned, model: type[BaseModel],
                            root: str = "document") -> list[SourceError]:
     """Every error in ``exc``, positioned in ``loaded`` and sorted by line and column."""
     out = [format_error(e, loaded, model, root) for e in exc.errors(include_url=False)]

@@ -110,7 +110,9 @@ class TouchStore:
             cur = self._conn.execute(
                 "INSERT INTO episodes (start_wall, hand, profile) VALUES (?, ?, ?)",
                 (start, _hand_name(hand), profile))
-            return int(cur.lastrowid)
+            if cur.lastrowid is None:  # sqlite sets it for every INSERT into a rowid table
+                raise sqlite3.DatabaseError("the episode was not inserted")
+            return cur.lastrowid
 
     def end_episode(self, episode_id: int, end_wall: float | None = None) -> None:
         """Record the end of an episode (its duration is end - start); committed at once."""

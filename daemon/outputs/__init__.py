@@ -22,7 +22,15 @@ from pathlib import Path
 from typing import TextIO
 
 from handmap.daemon.desktop.session import SessionKind, detect, needs_x_display, session_kind, x_display
-from handmap.daemon.outputs.held import ExitSignal, HeldInput, HeldInputs, InputKind, guard, recover_stale_held
+from handmap.daemon.outputs.held import (
+    ExitSignal,
+    HeldInput,
+    HeldInputs,
+    HoldingOutput,
+    InputKind,
+    guard,
+    recover_stale_held,
+)
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +178,7 @@ def select_output(
     screen: tuple[int, int] | None = None,
     journal: Path | None = None,
     platform: str = sys.platform,
-):
+) -> HoldingOutput:
     """Build the output backend ``name`` (``auto``/None: the best one here).
 
     The backend's ``reason`` attribute says why it was chosen. ``stream`` is where the
@@ -183,6 +191,7 @@ def select_output(
     choice = choose_output(name, env, platform=platform)
     if choice.problem is not None:
         raise choice.problem
+    output: HoldingOutput
     if choice.name == DRY_RUN:
         from handmap.daemon.outputs.dryrun import DryRunOutput
 

@@ -23,10 +23,12 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from handmap.daemon.files import write_atomic
 from handmap.mappings import actions as a
@@ -199,6 +201,10 @@ def recover_stale_held(output, journal: Path | None = None) -> tuple[HeldInput, 
     return stale.held
 
 
+#: What ``signal.signal`` returns and takes: a function, SIG_DFL/SIG_IGN, or None.
+_SignalHandler = Callable[[int, FrameType | None], Any] | int | None
+
+
 class ExitSignal(SystemExit):
     """Raised in the main thread by :func:`guard`'s handlers for SIGTERM and SIGHUP."""
 
@@ -224,7 +230,7 @@ def guard(output, signals: Sequence[int] = GUARDED_SIGNALS) -> Iterator[object]:
     def on_signal(signum, _frame):
         raise ExitSignal(signum)
 
-    previous: dict[int, object] = {}
+    previous: dict[int, _SignalHandler] = {}
     if signals and threading.current_thread() is threading.main_thread():
         for signum in signals:
             previous[signum] = signal.signal(signum, on_signal)

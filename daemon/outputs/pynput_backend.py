@@ -124,8 +124,7 @@ class PynputOutput(HoldingOutput):
             super().emit(item)
         except Exception as exc:
             if _connection_closed(exc):
-                self._lose_display(exc)
-                raise self.display_lost from None
+                raise self._lose_display(exc) from None
             raise
 
     def release_all(self, t: float = 0.0, frame: int = 0) -> None:
@@ -137,11 +136,12 @@ class PynputOutput(HoldingOutput):
             return
         super().release_all(t, frame)
 
-    def _lose_display(self, exc: BaseException) -> None:
+    def _lose_display(self, exc: BaseException) -> OutputUnavailable:
         self.display_lost = OutputUnavailable(
             f"the X display went away ({type(exc).__name__})",
             "handmap stops so that it can be started again with the desktop (a service restarts by itself)",
         )
+        return self.display_lost
 
     def _check_key(self, key: str) -> None:
         self._stroke(key)
