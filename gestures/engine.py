@@ -225,10 +225,8 @@ class GestureEngine:
         """Profile-defined poses, classified from the next frame on. A spec the classifier
         cannot use raises its ValueError here, not on every frame."""
         specs = tuple(specs)
-        check = getattr(poses, "check_pose_spec", None)
-        if check is not None:
-            for spec in specs:
-                check(spec)
+        for spec in specs:
+            poses.check_pose_spec(spec)
         self._custom = specs
 
     def set_hold_durations(self, durations_ms: Sequence[float]) -> None:

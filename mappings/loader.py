@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from handmap.mappings.keys import suggest
-from handmap.mappings.schema import _NAME_RE, MIGRATIONS, SCHEMA_VERSION, TRIGGERS, Profile
+from handmap.mappings.schema import _NAME_RE, MIGRATIONS, SCHEMA_VERSION, TRIGGERS, Profile, SwitchProfile
 from handmap.mappings.yamlpos import (
     LoadedYaml,
     SourceError,
@@ -354,8 +354,8 @@ class ProfileStore:
             if b.pose is not None:
                 check_pose(b.pose, ("bindings", i, b.trigger))
             for j, action in enumerate(b.do):
-                target = getattr(action, "profile", None)
-                if isinstance(target, str) and target not in known_profiles:
+                target = action.profile if isinstance(action, SwitchProfile) else None
+                if target is not None and target not in known_profiles:
                     path = resolve_loc(merged.data, ("bindings", i, "do", j, "profile"))
                     if len(path) < 4:
                         path = ("bindings", i, "do")

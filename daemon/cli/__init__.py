@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Turn a webcam into an input device: hand poses and motion to mouse and keys, with face-touch alerts.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output on stderr (-vv for debug)")
+    parser.set_defaults(func=None)  # no subcommand: the help
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         importlib.import_module(f"{__name__}.{name}").add_parser(subparsers)
@@ -59,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbose)
     if args.verbose < 2:
         divert_native_stderr()
-    if not getattr(args, "func", None):
+    if args.func is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:

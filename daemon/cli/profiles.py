@@ -40,17 +40,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    store = ProfileStore(args.dir if getattr(args, "dir", None) is not None else default_user_dir())
-    command = getattr(args, "profiles_command", None)
+    store = ProfileStore(args.dir if args.dir is not None else default_user_dir())
+    command = args.profiles_command
     if command == "list":
         return list_profiles(store, out, err)
     if command == "validate":
         return validate(store, args.files, out, err)
     if command == "show":
         return show(store, args.name, out, err)
-    parser = getattr(args, "profiles_parser", None)
-    if parser is not None:
-        parser.print_usage(err)
+    args.profiles_parser.print_usage(err)
     print("handmap profiles: error: say list, validate FILE... or show NAME", file=err)
     return EXIT_USAGE
 

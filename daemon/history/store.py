@@ -23,6 +23,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from enum import Enum
 from pathlib import Path
 
 from handmap.daemon.paths import data_dir
@@ -198,9 +199,9 @@ class TouchStore:
         self.close()
 
 
-def _hand_name(hand) -> str:
+def _hand_name(hand: Enum | str | None) -> str:
     """``Handedness.LEFT`` or ``"left"`` -> ``"left"``; None -> ``"unknown"``."""
     if hand is None:
         return "unknown"
-    return str(getattr(hand, "value", hand))
+    return str(hand.value) if isinstance(hand, Enum) else str(hand)
 

@@ -169,7 +169,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def recover_stale_held(output, journal: Path | None = None) -> tuple[HeldInput, ...]:
+def recover_stale_held(output: HoldingOutput, journal: Path | None = None) -> tuple[HeldInput, ...]:
     """Release what a killed previous run left held, as its journal recorded; return it.
 
     Call once at startup, after the output backend is built and before the first frame.
@@ -177,9 +177,9 @@ def recover_stale_held(output, journal: Path | None = None) -> tuple[HeldInput, 
     journal for the next injecting run) when ``output`` injects nothing (dry-run), or
     when the journal's process is still alive (another handmap holds those inputs).
     """
-    held_inputs: HeldInputs | None = getattr(output, "held", None)
-    path = journal if journal is not None else (held_inputs.journal if held_inputs is not None else None)
-    if path is None or not getattr(output, "injects", False) or held_inputs is None:
+    held_inputs = output.held
+    path = journal if journal is not None else held_inputs.journal
+    if path is None or not output.injects:
         return ()
     stale = read_journal(path)
     if stale is None:
