@@ -151,7 +151,7 @@ def build(options: RunOptions, env: dict | None = None, config: Config | None = 
     store = ProfileStore(user_profiles_dir(env))
     output = select_output(options.output or config.output, env, stream=options.stream)
     closers.append(output.close)
-    if getattr(output, "injects", False):
+    if output.injects:
         from handmap.daemon.outputs.held import recover_stale_held
 
         released = recover_stale_held(output)

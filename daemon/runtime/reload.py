@@ -32,6 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from handmap.mappings.yamlpos import SourceError
+
 log = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 0.25  # 4 Hz: a change applies within ~0.5 s, well inside the 1 s promise
@@ -218,24 +222,19 @@ class Problem:
         return f"{where}: {self.message}"
 
     @classmethod
-    def from_error(cls, error: Any, path: Path) -> Problem:
-        """From a loader's error object (``path``/``line``/``column``/``message``
-        attributes), a YAML error (its ``problem_mark``, 0-based) or an exception whose
-        text starts ``FILE:LINE:COLUMN:`` (``ConfigError``)."""
-        line = getattr(error, "line", None)
-        if isinstance(line, int):
-            column = getattr(error, "column", None)
-            message = getattr(error, "message", None) or str(error)
-            where = getattr(error, "path", None) or path
-            text = str(message)
+    def from_error(cls, error: SourceError | BaseException, path: Path) -> Problem:
+        """From a loader's error (``SourceError``: file, line, column, message), a YAML
+        error (its ``problem_mark``, 0-based) or an exception whose text starts
+        ``FILE:LINE:COLUMN:`` (``ConfigError``)."""
+        if isinstance(error, SourceError):
+            text = error.message
             located = _LOCATED.match(text)
-            if located and located["line"] == str(line):
+            if located and located["line"] == str(error.line):
                 text = located["message"]  # the message already carries the location
-            return cls(Path(where), text, line, column if isinstance(column, int) else None)
-        mark = getattr(error, "problem_mark", None)
-        if mark is not None:
-            problem = getattr(error, "problem", None) or str(error)
-            return cls(path, f"not valid YAML: {problem}", mark.line + 1, mark.column + 1)
+            return cls(Path(error.file) if error.file else path, text, error.line, error.column)
+        if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+            mark = error.problem_mark
+            return cls(path, f"not valid YAML: {error.problem or error}", mark.line + 1, mark.column + 1)
         text = str(error)
         located = _LOCATED.match(text)
         if located:
@@ -248,8 +247,6 @@ Validator = Callable[[Path], Any]
 
 def yaml_problems(path: Path) -> list[Problem]:
     """A syntax-only validator: the file parses as YAML (a fallback for other files)."""
-    import yaml
-
     try:
         yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:

@@ -14,6 +14,7 @@ import pytest
 
 from handmap.daemon.config import load_config
 from handmap.daemon.runtime.reload import FileWatcher, HotReloader, Problem, ReloadMonitor, yaml_problems
+from handmap.mappings.yamlpos import SourceError
 
 RELOAD_BUDGET_S = 1.0  # the issue: an edit applies within a second
 
@@ -196,13 +197,8 @@ def test_deleted_file_is_applied_and_validator_errors_are_problems(profiles):
 
 
 def test_problem_from_loader_style_errors(tmp_path):
-    class LoaderError:  # the shape of a profile loader's error: path, line, column, message
-        path = tmp_path / "p.yaml"
-        line = 3
-        column = 5
-        message = "unknown key 'clik'"
-
-    assert str(Problem.from_error(LoaderError(), tmp_path / "x.yaml")) == f"{tmp_path / 'p.yaml'}:3:5: unknown key 'clik'"
+    error = SourceError(str(tmp_path / "p.yaml"), 3, 5, "unknown key 'clik'")  # a profile loader's error
+    assert str(Problem.from_error(error, tmp_path / "x.yaml")) == f"{tmp_path / 'p.yaml'}:3:5: unknown key 'clik'"
     assert Problem.from_error(ValueError("/a/b.yaml:7:2: oops"), tmp_path).line == 7
 
 
