@@ -15,12 +15,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import tomllib
 from mypy import build
 from mypy.errors import CompileError
 from mypy.fscache import FileSystemCache
 from mypy.main import process_options
 from mypy.modulefinder import BuildSource
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10: the same parser, which mypy depends on there
+    import tomli as tomllib
 
 PROJECT = Path(__file__).resolve().parents[1]
 
