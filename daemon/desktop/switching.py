@@ -17,7 +17,7 @@ from typing import Protocol
 
 import regex
 
-from handmap.daemon.desktop.windows.base import ActiveWindow, WindowWatcher
+from handmap.daemon.desktop.windows.base import NO_WINDOW, ActiveWindow, WindowWatcher
 from handmap.mappings.schema import Match, Profile
 from handmap.mappings.window_match import MatchScore, WindowRule, compile_title
 
@@ -77,7 +77,7 @@ class ProfileMatcher:
     the most specific wins: the one matching on more fields, then one matching on the
     title (it names a particular window) over the class, then the class over the process
     name; remaining ties go to the first in ``rules`` order (``ProfileStore.names()``,
-    alphabetical). No match → ``default``.
+    alphabetical). No match, or no window focused (``NO_WINDOW``) → ``default``.
     """
 
     def __init__(self, rules: Iterable[tuple[str, MatchSpec]], default: str) -> None:
@@ -119,7 +119,7 @@ class ProfileMatcher:
         return tuple((r.name, r.rule) for r in self._rules)
 
     def pick(self, window: ActiveWindow | None) -> str:
-        if window is None:
+        if window is None or window == NO_WINDOW:
             return self.default
         best: tuple[MatchScore, int, str] | None = None
         for ranked in self._rules:
@@ -134,7 +134,8 @@ class AutoSwitcher:
 
     Call ``poll(current_profile)`` once per frame: it returns the profile to switch to
     after a focus change, or None (no change, same profile, paused, or the window is
-    handmap's own, e.g. its preview). A manual switch (``handmap profile NAME``) stays
+    handmap's own, e.g. its preview). When no window has focus (the bare desktop) it
+    returns the default profile, as for a window no profile matches. A manual switch (``handmap profile NAME``) stays
     until the next focus change. Replace the matcher after a profile reload with
     ``set_matcher``; the current window is then matched again on the next ``poll``.
     """

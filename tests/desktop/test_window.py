@@ -229,6 +229,50 @@ def test_auto_switcher_switches_on_focus_and_returns_to_default(desktop, apps, m
         watcher.stop()
 
 
+def _switched(switcher: AutoSwitcher, current: str, timeout: float = 2.0) -> str | None:
+    """Poll like the daemon loop until the switcher names a profile (None if it never does)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        name = switcher.poll(current)
+        if name is not None:
+            return name
+        time.sleep(0.005)
+    return None
+
+
+def test_auto_switcher_returns_to_default_when_no_window_has_focus(desktop, apps, matcher):
+    """The only window closes and nothing has focus (the bare desktop): the matched
+    profile must not stay on; the default profile comes back, as for a window no
+    profile matches."""
+    from Xlib import X, display
+
+    game = apps("gamea", "Game A", "gameproc")
+    watcher = select_window_watcher(env=desktop.env)
+    switcher = AutoSwitcher(watcher, matcher)
+    watcher.start()
+    try:
+        game.activate()
+        assert _switched(switcher, "desktop") == "game-a"
+        game.close()
+        dpy = display.Display(desktop.display)
+        try:  # the window manager says so: nothing is active now
+            root = dpy.screen().root
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                prop = root.get_full_property(dpy.intern_atom("_NET_ACTIVE_WINDOW"), X.AnyPropertyType)
+                if prop is None or not len(prop.value) or not int(prop.value[0]):
+                    break
+                time.sleep(0.01)
+            else:
+                raise AssertionError("the window manager kept a window active")
+        finally:
+            dpy.close()
+        assert _switched(switcher, "game-a") == "desktop"
+        assert switcher.poll("desktop") is None  # and it stays there, no switching back and forth
+    finally:
+        watcher.stop()
+
+
 # --------------------------------------------------------------------------- selector
 
 

@@ -46,6 +46,11 @@ class ActiveWindow:
                 "process": self.process, "pid": self.pid}
 
 
+#: What a watcher reports when no window has focus (the bare desktop): it matches no
+#: profile, so automatic switching goes back to the default profile.
+NO_WINDOW = ActiveWindow()
+
+
 class WindowWatcher(Protocol):
     """A backend that follows the active window. All methods are thread-safe.
 

@@ -6,7 +6,7 @@ import logging
 import select
 from typing import Any
 
-from handmap.daemon.desktop.windows.base import EVENT_WAIT_S, ActiveWindow, OnChange, WatcherBase, process_name
+from handmap.daemon.desktop.windows.base import EVENT_WAIT_S, NO_WINDOW, ActiveWindow, OnChange, WatcherBase, process_name
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,8 @@ class X11Watcher(WatcherBase):
             wid = int(prop.value[0]) if prop is not None and len(prop.value) else 0
             if not wid:
                 self._watch(None)
-                return  # nothing focused (desktop): keep the last window, as users expect
+                self._publish(NO_WINDOW)  # nothing focused (the desktop): the default profile
+                return
             win = self._dpy.create_resource_object("window", wid)
             self._watch(win)
             self._publish(self._describe(win))
