@@ -6,7 +6,14 @@ import logging
 import select
 from typing import Any
 
-from handmap.daemon.desktop.windows.base import EVENT_WAIT_S, NO_WINDOW, ActiveWindow, OnChange, WatcherBase, process_name
+from handmap.daemon.desktop.windows.base import (
+    EVENT_WAIT_S,
+    NO_WINDOW,
+    ActiveWindow,
+    OnChange,
+    WatcherBase,
+    process_name,
+)
 
 log = logging.getLogger(__name__)
 
