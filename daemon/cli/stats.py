@@ -1,5 +1,5 @@
-"""``handmap stats``: face touches per day and per hour from the history store, as
-tables on stdout and, with ``--plot FILE.png``, as a chart (matplotlib, Agg)."""
+"""``handmap stats``: face touches per day and per hour from the history store, with
+how long they lasted (total and mean touch time), as tables on stdout and, with ``--plot FILE.png``, as a chart (matplotlib, Agg)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from handmap.daemon.history.store import HOURS_PER_DAY, TouchStore, default_history_path
+from handmap.daemon.history.store import HOURS_PER_DAY, TouchStore, TouchTime, default_history_path
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +49,42 @@ def _bar(n: int, most: int) -> str:
     return BAR_CHAR * max(1, round(BAR_WIDTH * n / most))
 
 
-def format_tables(per_day: list[tuple[date, int]], per_hour: list[int], today_hours: list[int]) -> str:
-    lines = [f"Face touches per day (last {len(per_day)} days)"]
-    most = max((n for _, n in per_day), default=0)
-    for d, n in per_day:
-        lines.append(f"  {d.isoformat()} {d.strftime('%a')}  {n:5d}  {_bar(n, most)}")
-    total = sum(n for _, n in per_day)
-    lines.append(f"  {'total':15s}{total:5d}   (average {total / max(1, len(per_day)):.1f} a day)")
+def duration(seconds: float | None) -> str:
+    """A touch time as people read it, one word: ``-``, ``2.4s``, ``3m05s``, ``1h02m``."""
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = round(seconds)
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+
+
+def format_tables(per_day: list[tuple[date, TouchTime]], per_hour: list[TouchTime], today_hours: list[int]) -> str:
+    """The day table (touches, total and mean touch time) and the hour-of-day table
+    (touches, today's in brackets, total touch time). The count stays the first number
+    on each line, as scripts read it."""
+    lines = [f"Face touches per day (last {len(per_day)} days)",
+             f"  {'':13s}{'touches':>7s}  {'time':>7s}  {'mean':>6s}"]
+    most = max((t.touches for _, t in per_day), default=0)
+    for d, t in per_day:
+        lines.append(f"  {d.isoformat()} {d.strftime('%a')}  {t.touches:5d}  {duration(t.total_s if t.timed else None):>7s}"
+                     f"  {duration(t.mean_s):>6s}  {_bar(t.touches, most)}")
+    total = sum(t.touches for _, t in per_day)
+    timed = sum(t.timed for _, t in per_day)
+    total_s = sum(t.total_s for _, t in per_day)
+    lines.append(f"  {'total':15s}{total:5d}  {duration(total_s if timed else None):>7s}"
+                 f"  {duration(total_s / timed if timed else None):>6s}"
+                 f"  (average {total / max(1, len(per_day)):.1f} a day)")
     lines.append("")
     lines.append(f"Face touches per hour of the day (last {len(per_day)} days; today in brackets)")
-    most = max(per_hour, default=0)
+    lines.append(f"  {'':9s}{'touches':>9s} {'today':>6s}  {'time':>7s}")
+    most = max((t.touches for t in per_hour), default=0)
     for hour in range(HOURS_PER_DAY):
-        n = per_hour[hour]
-        lines.append(f"  {hour:02d}:00-{hour:02d}:59  {n:5d}  ({today_hours[hour]:3d})  {_bar(n, most)}")
+        t = per_hour[hour]
+        lines.append(f"  {hour:02d}:00-{hour:02d}:59  {t.touches:5d}  ({today_hours[hour]:3d})"
+                     f"  {duration(t.total_s if t.timed else None):>7s}  {_bar(t.touches, most)}")
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
@@ -92,7 +115,6 @@ def plot(path: Path, per_day: list[tuple[date, int]], per_hour: list[int]) -> No
     for ax in (ax_day, ax_hour):
         ax.yaxis.get_major_locator().set_params(integer=True)
         ax.grid(axis="y", alpha=0.3)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png")
 
 
@@ -101,26 +123,29 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if args.plot is not None and args.plot.suffix.lower() != ".png":
         print(f"handmap stats: --plot writes PNG; name the file with .png (got {args.plot}).", file=sys.stderr)
         return 2
+    if args.plot is not None and not args.plot.parent.is_dir():
+        print(f"handmap stats: cannot write {args.plot}: the folder {args.plot.parent} does not exist.", file=sys.stderr)
+        return 1
     db = args.db if args.db is not None else default_history_path()
     if not db.exists():
         out.write(f"No face touches recorded yet ({db} does not exist).\n")
         if args.plot is None:
             return 0
-        per_day = _empty_days(args.days)
-        per_hour = today_hours = [0] * HOURS_PER_DAY
+        times = _empty_days(args.days)
+        hour_times = [TouchTime()] * HOURS_PER_DAY
     else:
         try:
             with TouchStore(db) as store:
-                per_day = store.per_day(args.days)
-                per_hour = store.hour_of_day(args.days)
+                times = store.time_per_day(args.days)
+                hour_times = store.time_per_hour_of_day(args.days)
                 today_hours = store.per_hour()
         except Exception as exc:  # sqlite3.DatabaseError, permissions...
             print(f"handmap stats: cannot read {db}: {exc}. Check the file or pass --db.", file=sys.stderr)
             return 1
-        out.write(format_tables(per_day, per_hour, today_hours))
+        out.write(format_tables(times, hour_times, today_hours))
     if args.plot is not None:
         try:
-            plot(args.plot, per_day, per_hour)
+            plot(args.plot, [(d, t.touches) for d, t in times], [t.touches for t in hour_times])
         except OSError as exc:
             print(f"handmap stats: cannot write {args.plot}: {exc}.", file=sys.stderr)
             return 1
@@ -128,6 +153,6 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return 0
 
 
-def _empty_days(days: int) -> list[tuple[date, int]]:
+def _empty_days(days: int) -> list[tuple[date, TouchTime]]:
     today = datetime.now().date()
-    return [(today - timedelta(days=days - 1 - i), 0) for i in range(days)]
+    return [(today - timedelta(days=days - 1 - i), TouchTime()) for i in range(days)]

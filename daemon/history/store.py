@@ -17,6 +17,7 @@ stored Unix times.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -34,6 +35,9 @@ HISTORY_FILENAME = "history.sqlite3"
 SCHEMA_VERSION = 1
 HOURS_PER_DAY = 24
 BUSY_TIMEOUT_MS = 5000
+#: The history says when the user touched their face: readable by the user alone (SQLite
+#: gives its ``-wal`` and ``-shm`` files the database file's mode).
+HISTORY_FILE_MODE = 0o600
 SYNCHRONOUS_MODES = ("NORMAL", "FULL")
 
 _SCHEMA = """
@@ -52,6 +56,26 @@ CREATE INDEX IF NOT EXISTS episodes_start_wall ON episodes(start_wall);
 def default_history_path(env: Mapping[str, str] | None = None) -> Path:
     """``$XDG_DATA_HOME/handmap/history.sqlite3``."""
     return data_dir(env) / HISTORY_FILENAME
+
+
+@dataclass(frozen=True)
+class TouchTime:
+    """Touches in a span (a day, an hour of the day) and how long they lasted: ``timed``
+    of them have a duration (an episode still open, or cut by a killed daemon, has none),
+    ``total_s`` is the sum of those durations."""
+
+    touches: int = 0
+    timed: int = 0
+    total_s: float = 0.0
+
+    @property
+    def mean_s(self) -> float | None:
+        return self.total_s / self.timed if self.timed else None
+
+    def add(self, duration_s: float | None) -> TouchTime:
+        if duration_s is None:
+            return TouchTime(self.touches + 1, self.timed, self.total_s)
+        return TouchTime(self.touches + 1, self.timed + 1, self.total_s + duration_s)
 
 
 @dataclass(frozen=True)
@@ -80,6 +104,7 @@ class TouchStore:
             raise ValueError(f"synchronous must be one of {SYNCHRONOUS_MODES}, not {synchronous!r}")
         self.path = Path(path) if path is not None else default_history_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _private_file(self.path)
         self._lock = threading.Lock()
         # isolation_level=None: autocommit, every statement below is its own transaction
         # and is committed when execute() returns.
@@ -165,6 +190,38 @@ class TouchStore:
                 counts[d] += 1
         return sorted(counts.items())
 
+    def _timed(self, since: float, until: float) -> list[tuple[float, float | None]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT start_wall, duration_s FROM episodes WHERE start_wall >= ? AND start_wall < ?",
+                (since, until)).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def time_per_day(self, days: int = 7, now: float | None = None) -> list[tuple[date, TouchTime]]:
+        """Touches and touch time per local day for the last ``days`` days, oldest first
+        (the days of ``per_day``)."""
+        if days < 1:
+            raise ValueError("days must be at least 1")
+        today = datetime.fromtimestamp(time.time() if now is None else now).date()
+        first = today - timedelta(days=days - 1)
+        spans = {first + timedelta(days=i): TouchTime() for i in range(days)}
+        for t, duration in self._timed(_local_midnight(first), _local_midnight(today + timedelta(days=1))):
+            d = datetime.fromtimestamp(t).date()
+            if d in spans:
+                spans[d] = spans[d].add(duration)
+        return sorted(spans.items())
+
+    def time_per_hour_of_day(self, days: int = 7, now: float | None = None) -> list[TouchTime]:
+        """Touches and touch time per hour of the day (0..23) over the last ``days`` days,
+        each episode in the hour it started."""
+        today = datetime.fromtimestamp(time.time() if now is None else now).date()
+        first = today - timedelta(days=days - 1)
+        hours = [TouchTime()] * HOURS_PER_DAY
+        for t, duration in self._timed(_local_midnight(first), _local_midnight(today + timedelta(days=1))):
+            hour = datetime.fromtimestamp(t).hour
+            hours[hour] = hours[hour].add(duration)
+        return hours
+
     def per_hour(self, day: date | None = None) -> list[int]:
         """Touches in each local hour (0..23) of ``day`` (default today)."""
         day = datetime.now().date() if day is None else day
@@ -197,6 +254,22 @@ class TouchStore:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _private_file(path: Path) -> None:
+    """Create ``path`` empty with ``HISTORY_FILE_MODE`` before SQLite opens it (SQLite
+    would create it 0644 less the umask), or tighten an existing history's mode."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, HISTORY_FILE_MODE)
+    except FileExistsError:
+        for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            try:
+                if name.stat().st_mode & 0o077:
+                    os.chmod(name, HISTORY_FILE_MODE)
+            except OSError:  # absent, or not ours: SQLite says what is wrong when it opens it
+                pass
+        return
+    os.close(fd)
 
 
 def _hand_name(hand: Enum | str | None) -> str:

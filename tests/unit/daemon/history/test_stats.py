@@ -66,7 +66,7 @@ def test_tables(history):
 
 
 def test_plot_png(history, tmp_path):
-    png = tmp_path / "out" / "touches.png"
+    png = tmp_path / "touches.png"
     out = io.StringIO()
     assert stats.run(_parse("--db", str(history), "--plot", str(png)), out) == 0
     assert png.stat().st_size > 10_000
@@ -96,3 +96,34 @@ def test_bad_arguments(history, tmp_path, capsys):
     bad.write_bytes(b"this is not a database" * 100)
     assert stats.run(_parse("--db", str(bad)), io.StringIO()) == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_tables_show_touch_time_per_day_and_hour(tmp_path):
+    """Durations the store keeps are shown: total and mean touch time a day, total per
+    hour of the day; an episode with no end counts as a touch but adds no time."""
+    db = tmp_path / "history.sqlite3"
+    with TouchStore(db) as store:
+        for start, seconds in ((_at(0, 9, 0), 2.0), (_at(0, 9, 30), 4.0), (_at(-1, 15, 0), 90.0)):
+            store.end_episode(store.start_episode("left", start), start + seconds)
+        store.start_episode("right", _at(0, 10, 0))  # never ended
+    out = io.StringIO()
+    assert stats.run(_parse("--db", str(db), "--days", "2"), out) == 0
+    rows = {row.split()[0]: row.split() for row in out.getvalue().splitlines() if row.strip()}
+    today, yesterday = datetime.now().date(), datetime.now().date() - timedelta(days=1)
+    assert rows[today.isoformat()][2:5] == ["3", "6.0s", "3.0s"]  # 3 touches, 6 s in all, 3 s each
+    assert rows[yesterday.isoformat()][2:5] == ["1", "1m30s", "1m30s"]
+    assert rows["total"][1:4] == ["4", "1m36s", "32.0s"]
+    assert rows["09:00-09:59"][1] == "2" and rows["09:00-09:59"][4] == "6.0s"
+    assert rows["10:00-10:59"][1] == "1" and rows["10:00-10:59"][4] == "-"  # no end, no time
+    assert rows["15:00-15:59"][4] == "1m30s"
+
+
+def test_plot_into_a_missing_folder_is_a_one_line_error(history, tmp_path):
+    from cli import handmap
+
+    missing = tmp_path / "no" / "such" / "folder"
+    done = handmap("stats", "--db", str(history), "--plot", str(missing / "touches.png"), timeout=120)
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == [
+        f"handmap stats: cannot write {missing / 'touches.png'}: the folder {missing} does not exist."]
+    assert not (tmp_path / "no").exists()  # nothing created behind the user's back

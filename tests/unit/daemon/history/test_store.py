@@ -133,3 +133,27 @@ def test_no_committed_episode_lost_on_sigkill(tmp_path):
     with TouchStore(db) as store:
         assert store.integrity_check() == "ok"
         assert store.count_today() >= len(started)
+
+
+def test_history_files_are_private(tmp_path):
+    """The history says when the user touched their face: the database and its WAL files
+    are readable by the user alone (0600), and an older 0644 history is tightened."""
+    import os
+    import stat
+
+    old_umask = os.umask(0o022)  # the usual umask, which gives SQLite's own files 0644
+    try:
+        db = tmp_path / "history.sqlite3"
+        with TouchStore(db) as store:
+            store.end_episode(store.start_episode("left", 1000.0), 1001.0)
+            files = [db, tmp_path / "history.sqlite3-wal", tmp_path / "history.sqlite3-shm"]
+            assert all(f.exists() for f in files)
+            assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in files} == {f.name: 0o600 for f in files}
+        older = tmp_path / "older.sqlite3"
+        with TouchStore(older):
+            pass
+        older.chmod(0o644)
+        with TouchStore(older):
+            assert stat.S_IMODE(older.stat().st_mode) == 0o600
+    finally:
+        os.umask(old_umask)
