@@ -75,7 +75,7 @@ class ReportProfile:
 
 @dataclass(frozen=True)
 class ReportPaused:
-    pass
+    reason: str = ""  # who paused (``RequestPause.reason``); "" when not known
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,10 @@ class RequestProfile:
 
 @dataclass(frozen=True)
 class RequestPause:
-    """A binding asked to pause (the daemon calls :meth:`MappingEngine.pause`)."""
+    """A pause was asked for (the daemon calls :meth:`MappingEngine.pause`); ``reason``
+    says by whom: a binding (:func:`binding_reason`), ``handmap pause``, the hotkey..."""
+
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,21 @@ class RequestResume:
 
 
 Request = RequestProfile | RequestPause | RequestResume
+
+
+def binding_reason(binding: sc.Binding) -> str:
+    """A binding as a pause's reason: ``the left-hand closed pose (profile binding)``."""
+    hand = f"{binding.hand}-hand " if binding.hand != "any" else ""
+    match binding.trigger:
+        case "enter" | "exit":
+            what = f"the {hand}{binding.pose} pose" + (" ending" if binding.trigger == "exit" else "")
+        case "held":
+            what = f"the {hand}{binding.pose} pose held {binding.ms} ms"
+        case "swipe":
+            what = f"a {hand}swipe {binding.swipe}"
+        case _:
+            what = f"a face touch {binding.face_touch}"
+    return f"{what} (profile binding)"
 #: What the engine returns for a frame or a mode change: input actions for the output,
 #: requests for the daemon (not to be confused with ``daemon.outputs.base.Output``).
 EngineResult = act.Action | Request
@@ -149,12 +167,12 @@ class MappingEngine:
         self._set_profile(profile)
         return out
 
-    def pause(self) -> list[EngineResult]:
+    def pause(self, reason: str = "") -> list[EngineResult]:
         if self._paused:
             return []
         out = self.release_all()
         self._paused = True
-        out.append(act.ReportPaused())
+        out.append(act.ReportPaused(reason))
         return out
 
     def resume(self) -> list[EngineResult]:
@@ -385,13 +403,13 @@ class MappingEngine:
             if mark_fired and hid is not None:
                 self._fired.add((hid, idx))
             for a in b.do:
-                self._run(a, hid, owner, out)
+                self._run(a, hid, owner, out, b)
 
-    def _run(self, a, hid: int | None, owner: Owner, out: list) -> None:
+    def _run(self, a, hid: int | None, owner: Owner, out: list, binding: sc.Binding | None = None) -> None:
         if isinstance(a, sc.Control):
             want = a.control if a.control != "toggle_pause" else ("resume" if self._paused else "pause")
             if want == "pause" and not self._paused:
-                out.append(RequestPause())
+                out.append(RequestPause(binding_reason(binding) if binding is not None else "a binding"))
             elif want == "resume" and self._paused:
                 out.append(RequestResume())
             return

@@ -85,9 +85,10 @@ def format_duration(seconds: float) -> str:
 def format_status(status: dict) -> str:
     """The readable ``handmap status`` text from the JSON status object."""
     profiles = status.get("profiles") or []
+    broken = status.get("broken_profiles") or {}
     profile = status.get("profile", "?")
     if profiles:
-        profile += f"   (available: {', '.join(profiles)})"
+        profile += f"   (available: {', '.join(p + (' [broken]' if p in broken else '') for p in profiles)})"
     touches = f"{status.get('face_touches_today', 0)} today"
     if status.get("alerts_muted"):
         touches += " (alerts muted)"
@@ -100,8 +101,12 @@ def format_status(status: dict) -> str:
         ("uptime", format_duration(status.get("uptime_s", 0))),
         ("face touches", touches),
     ]
-    lines = [f"handmap: {status.get('state', 'unknown')}"]
+    state = status.get("state", "unknown")
+    if state == "paused" and status.get("paused_by"):
+        state += f" (by {status['paused_by']})"
+    lines = [f"handmap: {state}"]
     lines += [f"  {label + ':':<14}{value}" for label, value in rows]
+    lines += [f"  broken profile {name}: {problem}" for name, problem in sorted(broken.items())]
     return "\n".join(lines)
 
 

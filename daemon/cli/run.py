@@ -19,6 +19,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--realtime", action="store_true", help="play a file source at its own frame rate instead of as fast as possible")
     p.add_argument("--preview", action="store_true", help="show the camera image with landmarks, poses and the pointer")
     p.add_argument("--record", type=Path, metavar="TRACE.jsonl", help="write the landmark stream to a trace file (a valid --source)")
+    p.add_argument("--replace", action="store_true",
+                   help="ask the handmap already running in this session to quit, and take over from it")
     p.add_argument("--no-tray", action="store_true", help="do not show a tray icon")
     p.add_argument("--fps", type=float, help="frame rate of an image-folder source (default 30)")
     p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         config_path=args.config, profile=args.profile, source=args.source, output=args.output,
         realtime=args.realtime, preview=args.preview, record=args.record, tray=not args.no_tray,
         folder_fps=args.fps, mirror=args.mirror, report_frames=args.report_frames,
-        alerts=args.alerts, history=args.history,
+        alerts=args.alerts, history=args.history, replace=args.replace,
     )
     import os
 

@@ -21,11 +21,11 @@ from handmap.daemon.control.protocol import (
     default_socket_path,
     parse_request,
 )
-from handmap.daemon.control.server import ControlServer, ControlStats, handle_request
+from handmap.daemon.control.server import ControlServer, ControlStats, InstanceLock, handle_request
 
 __all__ = [
     "COMMANDS", "MAX_REQUEST_BYTES", "AlertsRequest", "AlreadyRunningError", "ControlClient", "ControlError",
-    "ControlServer", "ControlStats", "NotRunningError", "PauseRequest", "ProfileRequest", "QuitRequest",
+    "ControlServer", "ControlStats", "InstanceLock", "NotRunningError", "PauseRequest", "ProfileRequest", "QuitRequest",
     "RequestError", "ResumeRequest", "SocketRequest", "StatusRequest", "TogglePauseRequest", "default_socket_path",
     "handle_request", "parse_request",
 ]

@@ -49,14 +49,18 @@ from handmap.daemon.control.protocol import (
     ok_response,
     parse_request,
 )
-from handmap.daemon.runtime.state import Controller
+from handmap.daemon.runtime.state import Controller, SwitchRefused
 
 log = logging.getLogger(__name__)
 
 LOCK_SUFFIX = ".lock"
+#: Who paused, when a pause came over the socket (the status and dry-run say it).
+PAUSED_BY_CLIENT = "handmap pause"
 MAX_CONNECTIONS = 16
 REQUEST_TIMEOUT_S = 5.0  # a connection must complete each request within this
 OUTPUT_HIGH_WATER = 64 * 1024  # stop reading a client whose answers pile up unread
+REPLACE_TIMEOUT_S = 20.0  # how long --replace waits for the running daemon to quit
+_REPLACE_POLL_S = 0.1
 _RECV_CHUNK = 4096
 _LINGER_S = 1.0  # how long a refused connection is drained before it is closed
 _AF_UNIX_PATH_MAX = 104  # the smaller of Linux (108) and macOS (104)
@@ -75,16 +79,18 @@ def carry_out(controller: Controller, request: SocketRequest) -> dict[str, Any]:
         case StatusRequest():
             return ok_response(status=controller.status().to_json())
         case PauseRequest():
-            controller.pause()
+            controller.pause(by=PAUSED_BY_CLIENT)
         case ResumeRequest():
             controller.resume()
         case TogglePauseRequest():
-            controller.toggle_pause()
+            controller.toggle_pause(by=PAUSED_BY_CLIENT)
         case ProfileRequest(name=name):
             try:
                 controller.switch_profile(name)
             except KeyError as exc:
                 return error_response(exc.args[0] if exc.args else f"no profile named {name!r}")
+            except SwitchRefused as exc:
+                return error_response(str(exc))
         case AlertsRequest(muted=muted):
             controller.set_alerts_muted(muted)
         case QuitRequest():
@@ -144,6 +150,78 @@ def peer_uid(sock: socket.socket) -> int | None:
     return None
 
 
+def lock_path(socket_path: Path) -> Path:
+    """The instance lock next to the socket: ``handmap.sock.lock``."""
+    return socket_path.with_name(socket_path.name + LOCK_SUFFIX)
+
+
+class InstanceLock:
+    """One daemon per user session: an ``flock`` on ``handmap.sock.lock`` held for the
+    daemon's life, holding its pid. Taken before anything slow (the models) so that a
+    second ``handmap run`` refuses at once, naming the first's pid."""
+
+    def __init__(self, socket_path: Path) -> None:
+        self.socket_path = socket_path
+        self.path = lock_path(socket_path)
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def _try(self) -> str | None:
+        """Take the lock; None when taken, else the holder's pid ("" when unknown)."""
+        if self._fd is not None:
+            return None
+        _ensure_private_dir(self.path.parent)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            os.close(fd)
+            return owner if owner.isdigit() else ""
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return None
+
+    def acquire(self) -> None:
+        """Take the lock, or :class:`AlreadyRunningError` naming the running daemon."""
+        owner = self._try()
+        if owner is not None:
+            raise AlreadyRunningError(
+                f"handmap is already running{f' (pid {owner})' if owner else ''}: `handmap status` shows it, "
+                "`handmap run --replace` stops it and takes over")
+
+    def take_over(self, timeout: float = REPLACE_TIMEOUT_S) -> str | None:
+        """Take the lock, asking a running daemon to quit first (over its control
+        socket) and waiting for it to let go; the pid it had (None when none ran)."""
+        owner = self._try()
+        if owner is None:
+            return None
+        from handmap.daemon.control.client import ControlClient
+
+        try:
+            with ControlClient(self.socket_path) as client:
+                client.request(QuitRequest())
+        except ControlError as exc:
+            raise AlreadyRunningError(f"handmap is already running{f' (pid {owner})' if owner else ''} and "
+                                      f"did not take the request to quit: {exc}") from None
+        deadline = time.monotonic() + timeout
+        while self._try() is not None:
+            if time.monotonic() > deadline:
+                raise AlreadyRunningError(f"handmap{f' (pid {owner})' if owner else ''} was asked to quit "
+                                          f"but still runs after {timeout:g} s; stop it first")
+            time.sleep(_REPLACE_POLL_S)
+        return owner
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock; the file stays (see the module docstring)
+            self._fd = None
+
+
 @dataclass(frozen=True)
 class ControlStats:
     connections: int
@@ -173,13 +251,14 @@ class ControlServer:
     """Serves ``controller`` on a Unix socket at ``path`` from a daemon thread.
 
     ``start()`` raises :class:`AlreadyRunningError` when another daemon owns the socket
-    and :class:`ControlError` when the path is unsafe; a stale socket is replaced.
+    and :class:`ControlError` when the path is unsafe; a stale socket is replaced. A
+    ``lock`` taken earlier (:class:`InstanceLock`, before the models load) is used as is.
     ``stop()`` closes every connection and removes the socket.
     """
 
     def __init__(self, controller: Controller, path: Path | str | None = None, *,
                  max_connections: int = MAX_CONNECTIONS, request_timeout_s: float = REQUEST_TIMEOUT_S,
-                 max_request_bytes: int = MAX_REQUEST_BYTES) -> None:
+                 max_request_bytes: int = MAX_REQUEST_BYTES, lock: InstanceLock | None = None) -> None:
         self.controller = controller
         self.path = Path(path) if path is not None else default_socket_path()
         self.max_connections = max_connections
@@ -188,7 +267,8 @@ class ControlServer:
         self._uid = os.geteuid()
         self._listener: socket.socket | None = None
         self._inode: tuple[int, int] | None = None
-        self._lock_fd: int | None = None
+        self._lock = lock
+        self._own_lock = False  # a lock passed in is the caller's to release
         self._wake_r: socket.socket | None = None
         self._wake_w: socket.socket | None = None
         self._thread: threading.Thread | None = None
@@ -257,24 +337,14 @@ class ControlServer:
     # ---- setup helpers
 
     def _take_lock(self) -> None:
-        lock_path = self.path.with_name(self.path.name + LOCK_SUFFIX)
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            owner = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            os.close(fd)
-            raise AlreadyRunningError(
-                f"handmap is already running{f' (pid {owner})' if owner else ''}; "
-                "use `handmap status`, or stop it first") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._lock_fd = fd
+        if self._lock is None:
+            self._lock = InstanceLock(self.path)
+            self._own_lock = True
+        self._lock.acquire()
 
     def _release_lock(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)  # closing drops the flock; the file stays (see the module docstring)
-            self._lock_fd = None
+        if self._lock is not None and self._own_lock:
+            self._lock.release()
 
     def _check_existing(self) -> None:
         try:

@@ -50,7 +50,7 @@ class PauseHotkey:
     def _on_activate(self) -> None:
         log.info("pause hotkey %s pressed", self.combo)
         try:
-            self.controller.toggle_pause()
+            self.controller.toggle_pause(by=f"the hotkey {self.combo}")
         except Exception:  # never let a daemon error kill the listener thread
             log.exception("pause hotkey: toggle_pause failed")
 

@@ -89,3 +89,26 @@ def has_display(env: Mapping[str, str]) -> bool:
 def needs_x_display(platform: str = sys.platform) -> bool:
     """Whether pynput and pystray need an X display here (Linux and the BSDs: no Quartz, no Win32)."""
     return platform.startswith("linux") or "bsd" in platform
+
+
+def window_display_problem(env: Mapping[str, str], platform: str = sys.platform) -> str | None:
+    """Why a window (the preview: OpenCV's HighGUI, which draws through X, Xwayland under
+    Wayland) cannot be opened here, in one sentence; None when it can. The X display is
+    connected to, because HighGUI aborts the whole process on one it cannot reach."""
+    if not needs_x_display(platform):
+        return None
+    display = x_display(env)
+    if not display:
+        wayland = wayland_display(env)
+        if wayland:
+            return (f"no X display (DISPLAY is not set; WAYLAND_DISPLAY={wayland} is, but the preview window "
+                    "draws through X or Xwayland)")
+        return "no display (neither DISPLAY nor WAYLAND_DISPLAY is set: a console, ssh or a service)"
+    try:
+        import Xlib.display
+
+        Xlib.display.Display(display).close()
+    except Exception as exc:  # Xlib.error.DisplayError and friends: the reason is in the message
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        return f"cannot open the X display {display} ({reason})"
+    return None

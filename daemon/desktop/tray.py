@@ -223,7 +223,7 @@ class Tray:
         return action
 
     def _on_toggle_pause(self) -> None:
-        self._controller.toggle_pause()
+        self._controller.toggle_pause(by="the tray menu")
         self._refresh_from_controller()
 
     def _on_mute(self) -> None:

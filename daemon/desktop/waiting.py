@@ -34,13 +34,13 @@ class WaitingController:
         return StatusSnapshot(state=DaemonState.WAITING_FOR_DISPLAY, profile=self._profile, fps=0.0, hands_seen=0,
                               output="", uptime_s=time.monotonic() - self._started)
 
-    def pause(self) -> None:
+    def pause(self, by: str = "") -> None:
         pass
 
     def resume(self) -> None:
         pass
 
-    def toggle_pause(self) -> None:
+    def toggle_pause(self, by: str = "") -> None:
         pass
 
     def switch_profile(self, name: str) -> None:

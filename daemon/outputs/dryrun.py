@@ -81,7 +81,7 @@ class DryRunOutput(HoldingOutput):
         elif isinstance(action, a.ReportProfile):
             self._write(item.t, item.frame, "profile", name=action.name)
         elif isinstance(action, a.ReportPaused):
-            self._write(item.t, item.frame, "paused")
+            self._write(item.t, item.frame, "paused", **({"reason": action.reason} if action.reason else {}))
         elif isinstance(action, a.ReportResumed):
             self._write(item.t, item.frame, "resumed")
         elif isinstance(action, a.ReportHands):

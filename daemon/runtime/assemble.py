@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from handmap.daemon.capture import Source, SourceError, TraceRecorder, TraceSource, open_source
 from handmap.daemon.config import Config, load_config, user_config_path
-from handmap.daemon.desktop.session import has_display, x_display
+from handmap.daemon.desktop.session import has_display, window_display_problem, x_display
 from handmap.daemon.outputs import screen_size, select_output
 from handmap.daemon.outputs.base import Output
 from handmap.daemon.paths import user_profiles_dir
@@ -26,6 +26,7 @@ from handmap.mappings.loader import ProfileStore
 from handmap.mappings.pointer_modes import Rect, ScreenGeometry
 
 if TYPE_CHECKING:
+    from handmap.daemon.control import InstanceLock
     from handmap.daemon.desktop.switching import AutoSwitcher
     from handmap.daemon.runtime.reload import HotReloader
 
@@ -48,6 +49,9 @@ class RunOptions:
     output: str | None = None
     realtime: bool = False
     preview: bool = False
+    #: The preview was not asked for by name (first-run mode): without a display the
+    #: daemon runs without it, saying so, instead of refusing to start.
+    preview_optional: bool = False
     record: Path | None = None
     tray: bool = True
     folder_fps: float | None = None
@@ -56,6 +60,9 @@ class RunOptions:
     alerts: bool | None = None  # default: on for cameras, off for file replays
     history: bool | None = None  # likewise
     control_socket: bool = True
+    #: Ask a daemon already running in this session to quit and take over from it
+    #: (without it, a second daemon refuses to start).
+    replace: bool = False
     window_switching: bool = True
     hotkey: bool = True
     idle: bool = True
@@ -112,13 +119,47 @@ def _randr_monitors(env) -> list:
 def build(options: RunOptions, env: dict | None = None, config: Config | None = None) -> Built:
     env = dict(os.environ if env is None else env)
     config = config or load_config(options.config_path, env)
-    source_spec = options.source if options.source is not None else str(config.camera.index)
-    is_camera = source_spec.strip().isdigit()
-    mirror = options.mirror if options.mirror is not None else (config.camera.mirror and is_camera)
-
     from handmap.daemon.desktop.service import running_as_service
 
     as_service = running_as_service(env)
+    closers: list = []
+    lock = _instance_lock(options, env, closers) if options.control_socket else None
+    try:
+        return _build(options, env, config, as_service, lock, closers)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+
+
+def _instance_lock(options: RunOptions, env, closers: list) -> InstanceLock | None:
+    """One daemon per user session: the lock taken before anything slow, so a second
+    ``handmap run`` refuses at once (or, with ``--replace``, the first one quits)."""
+    from handmap.daemon.control import AlreadyRunningError, ControlError, InstanceLock, default_socket_path
+
+    lock = InstanceLock(default_socket_path(env))
+    try:
+        if options.replace:
+            replaced = lock.take_over()
+            if replaced is not None:
+                log.warning("took over from the handmap that was running (pid %s)", replaced or "?")
+        else:
+            lock.acquire()
+    except AlreadyRunningError as exc:
+        raise SetupError(str(exc)) from None
+    except (ControlError, OSError) as exc:  # no private runtime folder: run, but say so
+        log.warning("no control socket: %s", exc)
+        return None
+    closers.append(lock.release)
+    return lock
+
+
+def _build(options: RunOptions, env: dict, config: Config, as_service: bool, lock: InstanceLock | None,
+           closers: list) -> Built:
+    source_spec = options.source if options.source is not None else str(config.camera.index)
+    is_camera = source_spec.strip().isdigit()
+    mirror = options.mirror if options.mirror is not None else (config.camera.mirror and is_camera)
+    show_preview = options.preview and _preview_possible(options, env)
 
     def opener() -> Source:
         return open_source(source_spec, width=config.camera.width, height=config.camera.height,
@@ -139,7 +180,6 @@ def build(options: RunOptions, env: dict | None = None, config: Config | None = 
             return source
         return opener()
 
-    closers: list = []
     is_trace = isinstance(first, TraceSource)
     gesture_config = config.gestures.engine_config()  # checked with the file's line when it was read
     face_config = config.face_touch.engine_config()
@@ -157,7 +197,7 @@ def build(options: RunOptions, env: dict | None = None, config: Config | None = 
         released = recover_stale_held(output)
         if released:
             log.warning("released %d input(s) a previous run left held", len(released))
-    from handmap.daemon.runtime.mapping_stage import MappingStage
+    from handmap.daemon.runtime.mapping_stage import MappingStage, ProfileHealth
 
     try:
         mapping = MappingStage(store, options.profile or config.profile, screen_geometry(env), gestures)
@@ -171,7 +211,7 @@ def build(options: RunOptions, env: dict | None = None, config: Config | None = 
         recorder = TraceRecorder(options.record, source=first.name if first else source_spec)
         closers.append(recorder.close)
     preview = None
-    if options.preview:
+    if show_preview:
         from handmap.daemon.tools.preview import Preview
 
         region = None
@@ -209,19 +249,32 @@ def build(options: RunOptions, env: dict | None = None, config: Config | None = 
 
     daemon = Daemon(pipeline, mapping, open_next, output_name=output.name, services=services,
                     wait_for_camera=is_camera and as_service, idle=options.idle,
-                    profile_names=store.names)
+                    profile_names=store.names, profile_health=ProfileHealth(store))
     daemon.set_alerts_muted(config.alerts.muted)
 
     switcher = _switcher(env, store, options.profile or config.profile, closers) if options.window_switching else None
     services.switcher = switcher
     services.reloader = _reloader(daemon, mapping, store, options, env, config, switcher)
-    if options.control_socket:
-        _control(daemon, env, is_camera, closers)
+    if lock is not None:
+        _control(daemon, env, lock, closers)
     if options.hotkey and config.pause_hotkey and has_display(env):
         _hotkey(daemon, config.pause_hotkey, closers)
     if options.tray and config.tray:
         services.tray_factory = lambda: _tray(daemon, store, env, closers)  # noqa: E731
     return Built(daemon=daemon, pipeline=pipeline, output=output, first_source=first, closers=closers)
+
+
+def _preview_possible(options: RunOptions, env) -> bool:
+    """Whether the preview window can open; asked for by name, SetupError when it cannot
+    (OpenCV would abort the process), else a warning and no preview."""
+    problem = window_display_problem(env)
+    if problem is None:
+        return True
+    if not options.preview_optional:
+        raise SetupError(f"--preview needs a display: {problem}; run without --preview "
+                         "(with --output dry-run to watch the events instead)")
+    log.warning("no preview window: %s; running without it", problem)
+    return False
 
 
 def _alerts(config: Config, env, closers: list):
@@ -285,17 +338,14 @@ def _reloader(daemon: Daemon, mapping, store, options: RunOptions, env, config: 
     return HotReloader(ReloadMonitor([profiles_dir, config_file]), validate, apply)
 
 
-def _control(daemon: Daemon, env, is_camera: bool, closers: list) -> None:
+def _control(daemon: Daemon, env, lock: InstanceLock, closers: list) -> None:
     from handmap.daemon.control import AlreadyRunningError, ControlError, ControlServer, default_socket_path
 
-    server = ControlServer(daemon, default_socket_path(env))
+    server = ControlServer(daemon, default_socket_path(env), lock=lock)
     try:
         server.start()
     except AlreadyRunningError as exc:
-        if is_camera:
-            raise SetupError(str(exc)) from None
-        log.warning("no control socket for this run: %s", exc)
-        return
+        raise SetupError(str(exc)) from None
     except ControlError as exc:
         log.warning("no control socket: %s", exc)
         return

@@ -28,7 +28,7 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -37,12 +37,12 @@ from handmap.daemon.capture import Frame, Source, SourceError, SourceLost
 from handmap.daemon.outputs import OutputUnavailable as OutputLost
 from handmap.daemon.runtime.idle import IdlePolicy
 from handmap.daemon.runtime.pipeline import Pipeline
-from handmap.daemon.runtime.state import DaemonState, StatusSnapshot
+from handmap.daemon.runtime.state import DaemonState, StatusSnapshot, SwitchRefused
 from handmap.gestures.types import FaceTouch, FaceTouchState, GestureFrame, Handedness
 from handmap.mappings.mapper import Request, RequestPause, RequestProfile, RequestResume
 
 if TYPE_CHECKING:
-    from handmap.daemon.runtime.mapping_stage import MappingStage
+    from handmap.daemon.runtime.mapping_stage import MappingStage, ProfileHealth
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,8 @@ class DaemonFailed(Exception):
 @dataclass(frozen=True)
 class RequestTogglePause:
     """Pause when running, resume when paused (the tray's and the hotkey's request)."""
+
+    reason: str = ""  # who asks, as a pause's reason
 
 
 #: What the control side (socket, tray, hotkey) queues for the loop; bindings make the
@@ -218,7 +220,8 @@ class Daemon:
 
     def __init__(self, pipeline: Pipeline, mapping: MappingStage, open_source: Callable[[], Source], *,
                  output_name: str, services: Services | None = None, wait_for_camera: bool = False,
-                 idle: bool = True, profile_names: Callable[[], Iterable[str]] = tuple) -> None:
+                 idle: bool = True, profile_names: Callable[[], Iterable[str]] = tuple,
+                 profile_health: ProfileHealth | None = None) -> None:
         self.pipeline = pipeline
         self.mapping = mapping
         self._open_source = open_source
@@ -227,12 +230,14 @@ class Daemon:
         self._wait_for_camera = wait_for_camera
         self.idle = IdlePolicy(idle)
         self._profile_names = profile_names
+        self._health = profile_health
         self._requests: queue.SimpleQueue[ControlRequest] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._state = DaemonState.STARTING
         touches = self.services.face_touches
         self._muted = bool(touches is not None and touches.alerts is not None and touches.alerts.muted)
         self._started = time.monotonic()
+        self._paused_by = ""  # who paused (the status), while paused
         self._fps = FpsCounter()
         self._source_name = ""
         self._source: Source | None = None  # the one open now (the loop replaces a lost camera)
@@ -251,21 +256,35 @@ class Daemon:
             output=self._output_name, uptime_s=time.monotonic() - self._started, source=self._source_name,
             face_touches_today=touches.touches_today() if touches else 0, alerts_muted=self._muted,
             profiles=tuple(self._profile_names()),
+            broken_profiles=self._broken_profiles(),
+            paused_by=self._paused_by if self.mapping.paused else "",
         )
 
-    def pause(self) -> None:
-        self._requests.put(RequestPause())
+    def _broken_profiles(self) -> Mapping[str, str]:
+        if self._health is None:
+            return {}
+        try:
+            return {name: problem.split("\n", 1)[0] for name, problem in self._health.broken().items()}
+        except Exception:  # an unreadable profiles folder must not stop the status
+            log.debug("could not check the profiles", exc_info=True)
+            return {}
+
+    def pause(self, by: str = "") -> None:
+        self._requests.put(RequestPause(by))
 
     def resume(self) -> None:
         self._requests.put(RequestResume())
 
-    def toggle_pause(self) -> None:
-        self._requests.put(RequestTogglePause())
+    def toggle_pause(self, by: str = "") -> None:
+        self._requests.put(RequestTogglePause(by))
 
     def switch_profile(self, name: str) -> None:
         names = tuple(self._profile_names())
         if names and name not in names:
             raise KeyError(f"no profile named {name!r} (profiles: {', '.join(names)})")
+        problem = self._health.problem(name) if self._health is not None else None
+        if problem is not None:
+            raise SwitchRefused(f"profile {name} is broken, keeping {self.mapping.name}:\n{problem}")
         self._requests.put(RequestProfile(name))
 
     def set_alerts_muted(self, muted: bool) -> None:
@@ -328,15 +347,16 @@ class Daemon:
         self._emit(self.mapping.handle(gframe))
         self._handle_face_events(gframe.events)
 
-    def _do_pause(self) -> None:
+    def _do_pause(self, reason: str = "") -> None:
         if self.mapping.paused:
             return
         self._settle()
-        self._emit(self.mapping.pause())
+        self._emit(self.mapping.pause(reason))
         self.pipeline.release_all("pause")
         self._forget_hands()
         self._state = DaemonState.PAUSED
-        log.info("paused")
+        self._paused_by = reason
+        log.info("paused%s", f" by {reason}" if reason else "")
 
     def _do_resume(self) -> None:
         if not self.mapping.paused:
@@ -344,6 +364,7 @@ class Daemon:
         self._settle()
         self._emit(self.mapping.resume())
         self._state = DaemonState.RUNNING
+        self._paused_by = ""
         log.info("resumed")
 
     def _do_switch(self, name: str, why: str) -> None:
@@ -361,9 +382,9 @@ class Daemon:
 
     def _carry_out(self, request: ControlRequest, why: str) -> None:
         if isinstance(request, RequestTogglePause):
-            request = RequestResume() if self.mapping.paused else RequestPause()
+            request = RequestResume() if self.mapping.paused else RequestPause(request.reason)
         if isinstance(request, RequestPause):
-            self._do_pause()
+            self._do_pause(request.reason)
         elif isinstance(request, RequestResume):
             self._do_resume()
         elif isinstance(request, RequestProfile):

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 
 from handmap.gestures.engine import GestureEngine
 from handmap.gestures.types import GestureFrame
-from handmap.mappings.loader import ProfileStore
+from handmap.mappings.loader import ProfileLoadError, ProfileStore
 from handmap.mappings.mapper import MappingEngine, Request, RequestPause, RequestProfile, RequestResume
 from handmap.mappings.pointer_modes import ScreenGeometry
 from handmap.mappings.schema import Control, Profile
@@ -90,8 +91,8 @@ class MappingStage:
         self._configure(profile)
         return self._split(self.engine.reload(profile))
 
-    def pause(self) -> list:
-        return self._split(self.engine.pause())
+    def pause(self, reason: str = "") -> list:
+        return self._split(self.engine.pause(reason))
 
     def resume(self) -> list:
         return self._split(self.engine.resume())
@@ -107,3 +108,47 @@ class MappingStage:
 def _control(action: object) -> str | None:
     """A control action's command (pause, resume...), None for any other action."""
     return action.control if isinstance(action, Control) else None
+
+
+class ProfileHealth:
+    """Which profiles cannot be loaded, and why (``status``'s ``broken_profiles``, the
+    refusal of a switch). Checked again only when the user's profile files change, so
+    the status the tray polls every second does not parse every profile."""
+
+    def __init__(self, store: ProfileStore) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._key: tuple | None = None
+        self._broken: dict[str, str] = {}
+
+    def _files_key(self) -> tuple:
+        folder = self.store.user_dir
+        if folder is None or not folder.is_dir():
+            return ()
+        key = []
+        for path in sorted(folder.glob("*.yaml")):
+            try:
+                info = path.stat()
+            except OSError:
+                continue
+            key.append((path.name, info.st_mtime_ns, info.st_size))
+        return tuple(key)
+
+    def broken(self) -> Mapping[str, str]:
+        """Broken profile name -> its first problem (``file:line:col: message``)."""
+        key = self._files_key()
+        with self._lock:
+            if key != self._key:
+                self._broken = {name: problem for name in self.store.names()
+                                if (problem := self.problem(name)) is not None}
+                self._key = key
+            return dict(self._broken)
+
+    def problem(self, name: str) -> str | None:
+        """Why profile ``name`` cannot be loaded (every problem, one a line), None when it
+        loads; KeyError when there is no such profile."""
+        try:
+            self.store.load(name)
+        except ProfileLoadError as exc:
+            return "\n".join(str(e) for e in exc.errors)
+        return None

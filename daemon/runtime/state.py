@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
@@ -32,6 +33,12 @@ class StatusSnapshot:
     face_touches_today: int = 0
     alerts_muted: bool = False
     profiles: tuple[str, ...] = field(default_factory=tuple)
+    #: Profiles that cannot be loaded (unknown key, not YAML...): name -> the first
+    #: ``file:line:col: message``. They are still in ``profiles``.
+    broken_profiles: Mapping[str, str] = field(default_factory=dict)
+    #: Why the daemon is paused (``handmap pause``, the hotkey, a pose binding...);
+    #: empty while it runs.
+    paused_by: str = ""
 
     def to_json(self) -> dict:
         return {
@@ -45,7 +52,14 @@ class StatusSnapshot:
             "face_touches_today": self.face_touches_today,
             "alerts_muted": self.alerts_muted,
             "profiles": list(self.profiles),
+            "broken_profiles": dict(self.broken_profiles),
+            "paused_by": self.paused_by,
         }
+
+
+class SwitchRefused(Exception):
+    """A profile switch the daemon will not make (the profile is broken); the message
+    says why, with the file's ``file:line:col`` problems."""
 
 
 class Controller(Protocol):
@@ -57,14 +71,16 @@ class Controller(Protocol):
 
     def status(self) -> StatusSnapshot: ...
 
-    def pause(self) -> None: ...
+    def pause(self, by: str = "") -> None:
+        """Pause; ``by`` says who asked (``handmap pause``, the hotkey...), for the status."""
 
     def resume(self) -> None: ...
 
-    def toggle_pause(self) -> None: ...
+    def toggle_pause(self, by: str = "") -> None: ...
 
     def switch_profile(self, name: str) -> None:
-        """Raises KeyError (with a readable message) when no such profile exists."""
+        """Raises KeyError (with a readable message) when no such profile exists and
+        :class:`SwitchRefused` when it cannot be loaded (the current one stays)."""
 
     def set_alerts_muted(self, muted: bool) -> None: ...
 

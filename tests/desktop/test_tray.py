@@ -40,13 +40,13 @@ class RecordingController:
             self.calls.append(call)
             self.snap = replace(self.snap, **changes)
 
-    def pause(self) -> None:
+    def pause(self, by="") -> None:
         self._set(("pause",), state=DaemonState.PAUSED)
 
     def resume(self) -> None:
         self._set(("resume",), state=DaemonState.RUNNING)
 
-    def toggle_pause(self) -> None:
+    def toggle_pause(self, by="") -> None:
         if self.status().state is DaemonState.PAUSED:
             self._set(("toggle_pause",), state=DaemonState.RUNNING)
         else:

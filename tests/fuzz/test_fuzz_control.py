@@ -66,7 +66,7 @@ class StrictController:
                               fps=30.0, hands_seen=0, output="dry-run", uptime_s=1.0, alerts_muted=self.muted,
                               profiles=PROFILES)
 
-    def pause(self) -> None:
+    def pause(self, by="") -> None:
         self._call()
         self.paused = True
 
@@ -74,7 +74,7 @@ class StrictController:
         self._call()
         self.paused = False
 
-    def toggle_pause(self) -> None:
+    def toggle_pause(self, by="") -> None:
         self._call()
         self.paused = not self.paused
 

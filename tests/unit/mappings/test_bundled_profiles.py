@@ -29,6 +29,7 @@ from handmap.mappings.actions import (
     MouseMove,
     MouseUp,
     ReportFaceTouch,
+    ReportPaused,
     ReportPose,
     Scroll,
 )
@@ -115,7 +116,10 @@ def test_desktop_is_the_pointer_with_click_drag_scroll_and_swipes():
 def test_desktop_left_fist_pauses():
     d = Driver("desktop", hid=2, side=L)
     d.step("closed")
-    assert d.step("closed", events=[PoseHeld(0, 0, 2, L, "closed", 2000)]) == [RequestPause()]
+    reason = "the left-hand closed pose held 2000 ms (profile binding)"
+    assert d.step("closed", events=[PoseHeld(0, 0, 2, L, "closed", 2000)]) == [RequestPause(reason)]
+    # The pause it leads to says so: dry-run writes it as the paused event's reason.
+    assert d.engine.pause(reason)[-1] == ReportPaused(reason)
 
 
 def test_presenter_swipes_slides():

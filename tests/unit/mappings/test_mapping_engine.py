@@ -347,7 +347,7 @@ def test_pause_ignores_input_but_a_resume_binding_still_works():
     ]), SCREEN)
     c = Clock()
     out = eng.handle(c.frame([hand(2, "closed", side=L)], [PoseHeld(0, 0, 2, L, "closed", 1000)]))
-    assert out == [RequestPause()]
+    assert out == [RequestPause("the left-hand closed pose held 1000 ms (profile binding)")]
     assert eng.pause() == [ReportPaused()]
     out = eng.handle(c.frame([hand(1, "pinch", x=0.2), hand(2, "closed", side=L)], [entered("pinch")]))
     assert out == [ReportPose("right", "pinch", 0.9)]  # reported, not clicked, no pointer move

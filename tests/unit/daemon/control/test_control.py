@@ -69,7 +69,7 @@ class DemoController:
                 profile=self.profile, fps=29.97, hands_seen=1, output="dry-run", uptime_s=3725.4,
                 source="0", face_touches_today=2, alerts_muted=self.muted, profiles=self.profiles)
 
-    def pause(self) -> None:
+    def pause(self, by="") -> None:
         with self._lock:
             self.calls += 1
             self.paused = True
@@ -79,7 +79,7 @@ class DemoController:
             self.calls += 1
             self.paused = False
 
-    def toggle_pause(self) -> None:
+    def toggle_pause(self, by="") -> None:
         with self._lock:
             self.calls += 1
             self.toggles += 1
