@@ -23,7 +23,7 @@ def add_parser(subparsers) -> None:
                               description="Find hands (with their poses) and faces in images, as handtrack.js-style predictions.")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG, ...)")
     p.add_argument("--json", action="store_true", help="one JSON object per image, one per line (see CONTRACTS.md)")
-    p.add_argument("--annotate", metavar="DIR", type=Path, help="write each image with boxes, labels, scores and landmarks drawn into DIR")
+    p.add_argument("--annotate", metavar="DIR", type=Path, help="write each image with boxes, labels, scores, landmarks and the face-touch verdict drawn into DIR")
     p.add_argument("--config", type=Path, help="configuration file (default: the packaged one with yours over it)")
     p.add_argument("--max-hands", type=int, default=DETECT_MAX_HANDS, help=f"most hands per image (default {DETECT_MAX_HANDS})")
     p.set_defaults(func=run)
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             result = detect_json(name, obs, preds, touch(obs))
             print(json.dumps(result) if args.json else _table(result), flush=True)
             if args.annotate:
-                cv2.imwrite(str(_annotated_name(args.annotate, Path(name), used)), draw_predictions(bgr, preds))
+                cv2.imwrite(str(_annotated_name(args.annotate, Path(name), used)), draw_predictions(bgr, preds, result["face_touch"]))
     finally:
         tracker.close()
     return 0

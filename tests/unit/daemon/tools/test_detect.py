@@ -135,3 +135,46 @@ def test_face_touch_in_the_contract_json(detected, labels):
     no_hand = "ft/mother-and-son-mom-kid-woman-royalty-free-thumbnail.jpg"
     assert detected[no_hand]["face_touch"] is False
     assert not any(p["class"] in HAND_CLASSES for p in detected[no_hand]["predictions"])
+
+
+SMALL_CROWDED_PHOTOS = ("hg_s/hagrid_samples_r3c3.png", "hg_s/hagrid_samples_r0c5.png", "ht/3.jpg", "ft/parvathi_1.jpg")
+
+
+def test_annotated_labels_never_overlap_or_leave_the_image(data_dir, tmp_path):
+    """On small photos with hands, tips and faces close together (two hands by a face
+    216 px wide, a label at the right edge), every label is whole inside the image and
+    none covers another; the face-touch verdict is drawn in the corner."""
+    import cv2
+    import numpy as np
+
+    from handmap.daemon.tools.annotate import NO_TOUCH_COLOUR, TOUCH_COLOUR, annotate
+    from handmap.daemon.tools.predictions import Prediction
+
+    photos = [data_dir / "hands" / name for name in SMALL_CROWDED_PHOTOS]
+    done = handmap("detect", "--json", "--annotate", str(tmp_path / "out"), *map(str, photos))
+    assert done.returncode == 0, done.stderr
+    results = json_lines(done.stdout)
+    verdicts = set()
+    for photo, result in zip(photos, results):
+        drawn = cv2.imread(str(tmp_path / "out" / photo.name))
+        height, width = drawn.shape[:2]
+        preds = [Prediction(p["class"], p["label"], p["score"], tuple(p["bbox"]), p.get("handedness"),
+                            np.array(p["landmarks"]) if "landmarks" in p else None) for p in result["predictions"]]
+        assert len(preds) >= 3, photo  # hands, tips and faces: enough to collide
+        labels = annotate(cv2.imread(str(photo)), preds, result["face_touch"]).labels
+        assert labels[0].text == f"face touch: {'yes' if result['face_touch'] else 'no'}"
+        verdicts.add(result["face_touch"])
+        for i, label in enumerate(labels):
+            x, y, w, h = label.rect
+            assert x >= 0 and y >= 0 and x + w <= width and y + h <= height, (photo.name, label)
+            for other in labels[i + 1:]:
+                ox, oy, ow, oh = other.rect
+                assert x + w <= ox or ox + ow <= x or y + h <= oy or oy + oh <= y, (photo.name, label, other)
+            # What the CLI wrote shows each label there: its colour fills the space between the letters.
+            patch = drawn[y:y + h, x:x + w].astype(int)
+            filled = (np.abs(patch - np.array(label.colour)).sum(axis=2) < 40).mean()
+            assert filled > 0.3, (photo.name, label, filled)
+        # The verdict is in the top-left corner, red for a touch (its fill checked above).
+        assert labels[0].rect[:2] == (0, 0)
+        assert labels[0].colour == (TOUCH_COLOUR if result["face_touch"] else NO_TOUCH_COLOUR)
+    assert verdicts == {True, False}  # both verdicts seen drawn
