@@ -1,6 +1,7 @@
 """``handmap doctor``: print what this machine offers handmap, each gap with its fix.
 
-Exits 0 whatever it finds (it is a report); non-zero only when the doctor itself fails.
+Exits 0 when handmap can run here (warnings included), 1 when a check failed (something
+handmap needs is missing: the report says the fix), like ``profiles validate``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from pathlib import Path
 
 from handmap.daemon.outputs import OUTPUT_NAMES
 from handmap.daemon.tools.doctor import Check, Status, format_checks, run_checks
+
+EXIT_OK = 0
+EXIT_FAILED = 1
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -52,4 +56,4 @@ def run(args) -> int:
     else:
         print(format_checks(checks))
     sys.stdout.flush()
-    return 0
+    return EXIT_FAILED if any(check.status is Status.FAIL for check in checks) else EXIT_OK

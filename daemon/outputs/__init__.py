@@ -39,9 +39,11 @@ PYNPUT = "pynput"
 UINPUT = "uinput"
 DRY_RUN = "dry-run"
 OUTPUT_NAMES = (AUTO, PYNPUT, UINPUT, DRY_RUN)
+#: Where a fix for uinput is found; ``doctor`` itself puts its own pointer in its place.
+DOCTOR_HINT = " ('handmap doctor' says how)"
 
 __all__ = [
-    "OUTPUT_NAMES", "Choice", "ExitSignal", "HeldInput", "HeldInputs", "InputKind", "OutputUnavailable",
+    "DOCTOR_HINT", "OUTPUT_NAMES", "Choice", "ExitSignal", "HeldInput", "HeldInputs", "InputKind", "OutputUnavailable",
     "choose_output", "guard", "recover_stale_held", "select_output",
 ]
 
@@ -145,7 +147,7 @@ def choose_output(
         OutputUnavailable(
             "no output can work here: there is no graphical session (DISPLAY and WAYLAND_DISPLAY are unset) "
             f"and uinput is unavailable ({issue.problem})",
-            "run handmap inside your desktop session, make uinput available ('handmap doctor' says how), "
+            "run handmap inside your desktop session, make uinput available" + DOCTOR_HINT + ", "
             "or use --output dry-run",
         ),
     )

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from handmap.daemon.desktop.session import SessionKind, detect, session_kind
 from handmap.daemon.desktop.tray import x_tray_owner
-from handmap.daemon.outputs import DRY_RUN, OutputUnavailable, choose_output
+from handmap.daemon.outputs import DOCTOR_HINT, DRY_RUN, OutputUnavailable, choose_output
 
 log = logging.getLogger(__name__)
 
@@ -167,15 +167,20 @@ def check_cameras(platform: str = sys.platform, opener: Callable[[int], tuple[bo
 # --- output ----------------------------------------------------------------------------
 
 
+def _here(fix: str) -> str:
+    """An output's fix as doctor shows it: the uinput line below is the "how"."""
+    return fix.replace(DOCTOR_HINT, " (the uinput check says how)")
+
+
 def check_output(env: Mapping[str, str], requested: str | None, platform: str = sys.platform) -> Check:
     try:
         choice = choose_output(requested, env, platform=platform)
     except OutputUnavailable as exc:
-        return Check("output", Status.FAIL, exc.problem, exc.fix)
+        return Check("output", Status.FAIL, exc.problem, _here(exc.fix))
     label = f"{choice.name}" + (f" (asked for {requested})" if requested and requested != "auto" else "")
     if choice.problem is not None:
         return Check("output", Status.FAIL, f"{label} would be used, but {choice.problem.problem}",
-                     choice.problem.fix)
+                     _here(choice.problem.fix))
     status = Status.OK
     fix = ""
     if choice.name == DRY_RUN:
@@ -330,8 +335,10 @@ def check_tray(env: Mapping[str, str], platform: str = sys.platform) -> Check:
     if session.kind is SessionKind.WAYLAND and not session.x_display:
         return Check("tray", Status.WARN, "Wayland without Xwayland: pystray has no backend here", no_tray_fix)
     display = session.x_display
-    if not display:
-        return Check("tray", Status.WARN, "no display, so no tray", no_tray_fix)
+    if not display:  # no desktop here at all: starting a tray would not help
+        return Check("tray", Status.WARN, "no display, so no tray",
+                     "the tray icon appears when handmap runs in a desktop session; without one use "
+                     "'handmap status|pause|resume|profile NAME'")
     owned, why = x_tray_owner(display)
     if owned:
         return Check("tray", Status.OK, f"system tray on {display} (_NET_SYSTEM_TRAY_S0 owned); pystray available")

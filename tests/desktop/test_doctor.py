@@ -82,7 +82,7 @@ def test_bad_config_is_reported_not_fatal(desktop, tmp_path):
     bad = tmp_path / "config.yaml"
     bad.write_text("output: xinput\n")
     out = doctor(desktop.env, "--config", str(bad), "--json")
-    assert out.returncode == 0
+    assert out.returncode == 1  # a failed check, the rest of the report all the same
     checks = by_name([json.loads(x) for x in out.stdout.splitlines()])
     assert checks["config"]["status"] == "fail" and "output" in checks["config"]["finding"]
     assert "display" in checks
@@ -102,6 +102,18 @@ def test_without_any_session_everything_missing_has_a_fix(tmp_path):
     report = format_checks(list(checks.values()))
     assert report.endswith("something handmap needs is missing; see the fixes above")
     assert "accessibility" not in checks  # a macOS-only check
+
+
+def test_failed_checks_fail_the_command_and_fixes_fit_a_machine_without_a_desktop(tmp_path):
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path),
+           "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    out = doctor(env)
+    assert out.returncode == 1, out
+    assert "\nfail  " in "\n" + out.stdout and "something handmap needs is missing" in out.stdout
+    assert "'handmap doctor' says how" not in out.stdout  # the user is reading it
+    tray = by_name([json.loads(line) for line in doctor(env, "--json").stdout.splitlines()])["tray"]
+    assert tray["finding"] == "no display, so no tray"
+    assert "trayer" not in tray["fix"] and "desktop session" in tray["fix"], tray
 
 
 def test_macos_checks_hint_at_permissions(tmp_path):
