@@ -47,13 +47,30 @@ if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
 fi
 
-extras=""
-[ "$want_tests" = 1 ] && extras="[test]"
-stamp=".venv/.handmap-installed$extras"
+# One stamp per kind of install, holding the digest of what it installed from; the test
+# install is a superset of the plain one, so its stamp satisfies `run.sh` too.
+stamp=".venv/.handmap-installed"
+test_stamp="$stamp[test]"
 digest=$(cat pyproject.toml requirements.lock | sha256sum | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
-    echo "handmap setup: installing Python dependencies into .venv (pinned by requirements.lock)" >&2
-    .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade "pip>=23" >/dev/null
-    .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements.lock -e ".$extras"
-    echo "$digest" > "$stamp"
+installed() { [ -f "$1" ] && [ "$(cat "$1")" = "$digest" ]; }
+if [ "$want_tests" = 1 ]; then
+    installed "$test_stamp" && exit 0
+    extras="[test]"
+else
+    { installed "$stamp" || installed "$test_stamp"; } && exit 0
+    extras=""
 fi
+echo "handmap setup: installing Python dependencies into .venv (pinned by requirements.lock)" >&2
+# pip and setuptools' build warnings (dozens of lines, none of them actionable here) are
+# shown only when the install fails.
+pip_log=$(mktemp)
+trap 'rm -f "$pip_log"' EXIT
+if ! { .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade "pip>=23" &&
+       .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements.lock -e ".$extras"; } >"$pip_log" 2>&1; then
+    cat "$pip_log" >&2
+    echo "handmap setup: installing the Python dependencies failed (pip's output above)" >&2
+    exit 1
+fi
+echo "$digest" > "$stamp"
+[ "$want_tests" = 1 ] && echo "$digest" > "$test_stamp"
+exit 0
