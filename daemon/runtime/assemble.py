@@ -28,7 +28,9 @@ from handmap.mappings.pointer_modes import Rect, ScreenGeometry
 if TYPE_CHECKING:
     from handmap.daemon.control import InstanceLock
     from handmap.daemon.desktop.switching import AutoSwitcher
+    from handmap.daemon.runtime.mapping_stage import MappingStage
     from handmap.daemon.runtime.reload import HotReloader
+    from handmap.daemon.tools.preview import PreviewState
 
 log = logging.getLogger(__name__)
 
@@ -214,12 +216,7 @@ def _build(options: RunOptions, env: dict, config: Config, as_service: bool, loc
     if show_preview:
         from handmap.daemon.tools.preview import Preview
 
-        region = None
-        pointer = mapping.profile.pointer
-        if pointer.mode == "absolute":
-            r = pointer.absolute.region
-            region = lambda: (r.left, r.top, r.right - r.left, r.bottom - r.top)  # noqa: E731
-        preview = Preview(region)
+        preview = Preview(lambda: _preview_state(mapping))
         closers.append(preview.close)
     live = options.faces_async if options.faces_async is not None else (is_camera or options.realtime)
     pipeline = Pipeline(
@@ -287,6 +284,19 @@ def _alerts(config: Config, env, closers: list):
     alerts = FaceTouchAlerts(notifier, cooldown_s=config.alerts.cooldown_s, sound=config.alerts.sound,
                              muted=config.alerts.muted)
     return alerts
+
+
+def _preview_state(mapping: MappingStage) -> PreviewState:
+    """What the preview shows of the daemon: the profile, whether it is paused, and the
+    active profile's pointer region (absolute pointing)."""
+    from handmap.daemon.tools.preview import PreviewState
+
+    pointer = mapping.profile.pointer
+    region = None
+    if pointer.mode == "absolute":
+        r = pointer.absolute.region
+        region = (r.left, r.top, r.right - r.left, r.bottom - r.top)
+    return PreviewState(profile=mapping.name, paused=mapping.paused, region=region)
 
 
 def _switcher(env, store, default_profile: str, closers: list) -> AutoSwitcher:

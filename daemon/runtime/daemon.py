@@ -563,6 +563,7 @@ class Daemon:
             if idle.still(source, frame, time.monotonic()):
                 continue  # a still view with no hand: nothing new to look for
             if not self._wants_frames():
+                self.pipeline.show_unanalysed(frame)
                 continue
             self._one_frame(frame)
             self._collect()

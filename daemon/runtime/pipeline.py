@@ -182,7 +182,8 @@ class Recorder(Protocol):
 class Preview(Protocol):
     """The preview window (``tools.preview``): each frame with what was seen in it."""
 
-    def show(self, image: np.ndarray | None, obs: FrameObservation, gframe: GestureFrame, mirror: bool) -> None: ...
+    def show(self, image: np.ndarray | None, obs: FrameObservation | None, gframe: GestureFrame | None,
+             mirror: bool) -> None: ...
 
 
 class Pipeline:
@@ -283,6 +284,12 @@ class Pipeline:
             self._completed.append(Outcome(begun.frame.index, gframe=self._second_half(begun)[1]))
             return
         self._after.put(begun)
+
+    def show_unanalysed(self, frame: Frame) -> None:
+        """A frame the paused daemon does not analyse: the preview still shows it (as
+        paused), so its window stays live and says what the daemon is doing."""
+        if self.preview is not None:
+            self.preview.show(frame.image, None, None, self.settings.mirror)
 
     def submit(self, frame: Frame) -> None:
         """``begin`` and ``finish`` in one (the benchmark)."""

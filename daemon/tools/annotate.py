@@ -114,20 +114,21 @@ def _fitted(text: str, scale: float, thickness: int, width: int) -> tuple[float,
     return scale, tw, th, base
 
 
-def label_size(image: np.ndarray, text: str, scale: float | None = None) -> tuple[int, int]:
+def label_size(image: np.ndarray, text: str, scale: float | None = None, thickness: int | None = None) -> tuple[int, int]:
     height, width = image.shape[:2]
-    thickness = _thickness(width, height)
+    thickness = thickness or _thickness(width, height)
     _, tw, th, base = _fitted(text, scale or font_scale(width, height), thickness, width)
     return tw + 2 * thickness, th + base + thickness
 
 
 def put_label(image: np.ndarray, text: str, rect: Rect, colour: BGR, text_colour: BGR = TEXT_COLOUR,
-              scale: float | None = None) -> Label:
-    """Draw ``text`` on a filled box at ``rect`` (from ``place`` or ``label_size``), in place."""
+              scale: float | None = None, thickness: int | None = None) -> Label:
+    """Draw ``text`` on a filled box at ``rect`` (from ``place`` or ``label_size``, with
+    the same ``scale`` and ``thickness``), in place."""
     import cv2
 
     height, width = image.shape[:2]
-    thickness = _thickness(width, height)
+    thickness = thickness or _thickness(width, height)
     scale, _, th, _ = _fitted(text, scale or font_scale(width, height), thickness, width)
     x, y, w, h = rect
     cv2.rectangle(image, (x, y), (x + w - 1, y + h - 1), colour, cv2.FILLED)
