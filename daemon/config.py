@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
@@ -19,6 +20,7 @@ from handmap.mappings.yamlpos import (
     MAX_DEPTH,
     MAX_VALUES,
     LoadedYaml,
+    SourceError,
     SourceErrors,
     errors_from_validation,
     load_yaml,
@@ -34,7 +36,13 @@ MAX_YAML_VALUES = MAX_VALUES  # values in the document once every alias is expan
 
 
 class ConfigError(Exception):
-    """A configuration file that cannot be used; the message says where and why."""
+    """A configuration file that cannot be used; the message says where and why, every
+    problem on its own line (``errors``: them as positioned ``SourceError``s, when the
+    file could be read)."""
+
+    def __init__(self, message: str, errors: Sequence[SourceError] = ()) -> None:
+        super().__init__(message)
+        self.errors = tuple(errors)
 
 
 class _Section(BaseModel):
@@ -201,7 +209,7 @@ def _read_yaml(text: str, name: str) -> LoadedYaml:
     try:
         loaded = load_yaml(text, name, last_duplicate_wins=True)
     except SourceErrors as exc:
-        raise ConfigError(_first(exc)) from None
+        raise _config_error(exc) from None
     if loaded.data is None:
         return LoadedYaml(name, {}, loaded.positions)
     if not isinstance(loaded.data, dict):
@@ -210,11 +218,9 @@ def _read_yaml(text: str, name: str) -> LoadedYaml:
     return loaded
 
 
-def _first(exc: SourceErrors) -> str:
-    """The first problem (by line), and how many more there are: one line for the user."""
-    more = len(exc.errors) - 1
-    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    return str(exc.errors[0]) + suffix
+def _config_error(exc: SourceErrors) -> ConfigError:
+    """Every problem (by line), one a line: the user fixes them all in one go."""
+    return ConfigError("\n".join(str(e) for e in exc.errors), exc.errors)
 
 
 def packaged_config_text() -> str:
@@ -271,4 +277,4 @@ def load_config(path: Path | None = None, env: dict | None = None) -> Config:
         return Config.model_validate(loaded.data)
     except ValidationError as exc:
         errors = errors_from_validation(exc, loaded, Config, "config")
-        raise ConfigError(_first(SourceErrors(errors))) from None
+        raise _config_error(SourceErrors(errors)) from None

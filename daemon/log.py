@@ -7,11 +7,15 @@ import os
 import sys
 
 LOGGER = "handmap"
+#: Between INFO and WARNING: what the user wants to see at the default level without it
+#: being a problem (a hot reload that worked). Shown as ``handmap: note: ...``.
+NOTICE = 25
+logging.addLevelName(NOTICE, "note")
 
 
 def setup_logging(verbosity: int = 0) -> logging.Logger:
     """Configure the ``handmap`` logger once, from the entry point."""
-    level = logging.WARNING - 10 * verbosity
+    level = (NOTICE, logging.INFO, logging.DEBUG)[min(max(verbosity, 0), 2)]
     logger = logging.getLogger(LOGGER)
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)

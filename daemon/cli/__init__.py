@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from handmap.daemon.log import divert_native_stderr, quiet_mediapipe, setup_logging
 
 #: Subcommand modules, in the order ``handmap --help`` lists them.
-SUBCOMMANDS = ("run", "detect", "bench", "profiles", "control", "stats", "service", "doctor")
+SUBCOMMANDS = ("run", "detect", "bench", "profiles", "config", "control", "stats", "service", "doctor")
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -65,8 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return int(args.func(args) or 0)
-    except _known_errors() as exc:
-        print(f"handmap: error: {exc}", file=sys.stderr)
+    except _known_errors() as exc:  # one line per problem (a config file may have several)
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            print(f"handmap: error: {line}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from handmap.daemon.capture import Source, SourceError, TraceRecorder, TraceSource, open_source
-from handmap.daemon.config import Config, load_config, user_config_path
+from handmap.daemon.config import Config, ConfigError, load_config, user_config_path
 from handmap.daemon.desktop.session import has_display, window_display_problem, x_display
+from handmap.daemon.log import NOTICE
 from handmap.daemon.outputs import screen_size, select_output
 from handmap.daemon.outputs.base import Output
 from handmap.daemon.paths import user_profiles_dir
@@ -327,14 +328,22 @@ def _reloader(daemon: Daemon, mapping, store, options: RunOptions, env, config: 
 
     def validate(path: Path):
         if path == config_file:
-            return load_config(path, env)
+            try:
+                load_config(path, env)
+            except ConfigError as exc:  # every problem, each with its line
+                if not exc.errors:
+                    raise
+                return list(exc.errors)
+            return []
         return store.validate_file(path)
 
-    def apply(paths) -> None:
+    def apply(paths) -> None:  # one line at the default level: the edit was seen and is good
         if config_file in paths:
-            log.info("%s changed; camera, model and output settings apply after a restart", config_file)
+            log.log(NOTICE, "%s changed and is valid; camera, model and output settings apply after a restart",
+                    config_file)
         profile_paths = [p for p in paths if p != config_file]
         if profile_paths:
+            log.log(NOTICE, "reloaded %s", ", ".join(str(p) for p in sorted(profile_paths)))
             try:
                 # Reloading releases held input: only when the active profile (or one it
                 # extends) changed, so saving another profile does not drop a drag.

@@ -119,3 +119,19 @@ def test_a_second_daemon_refuses_in_one_line_and_replace_takes_over(tmp_path):
         for run in (first, second, third):
             if run is not None:
                 run.stop()
+
+
+def test_a_good_hot_reload_is_one_line_at_the_default_level(tmp_path):
+    env = private_env(tmp_path / "home")
+    path = write_profile(env, "mine", "version: 1\nname: mine\npointer: {mode: none}\n")
+    run = start(tmp_path, env, "--profile", "mine")  # no -v: what a user sees
+    try:
+        run.wait_ready()
+        write_profile(env, "mine", "version: 1\nname: mine\npointer: {mode: none}\nbindings:\n"
+                                   "  - enter: open\n    do: {key: a}\n")
+        line = wait_until(lambda: next((x for x in run.stderr().splitlines() if "reloaded" in x), None), 20,
+                          "the reload's line")
+        assert line == f"handmap: note: reloaded {path}", run.stderr()
+    finally:
+        run.stop()
+    assert sum("reloaded" in x for x in run.stderr().splitlines()) == 1, run.stderr()
