@@ -25,11 +25,27 @@ class UserError(Exception):
     """An error the user can fix; its message is printed as is."""
 
 
+def _version() -> str:
+    """The installed distribution's version ("unknown" when run from a bare checkout)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("handmap")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 frame``, ``2 frames`` (``nouns`` for an irregular plural)."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="handmap",
         description="Turn a webcam into an input device: hand poses and motion to mouse and keys, with face-touch alerts.",
     )
+    parser.add_argument("--version", action="version", version=f"handmap {_version()}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output on stderr (-vv for debug)")
     parser.set_defaults(func=None)  # no subcommand: the help
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from handmap.daemon.runtime.libpages import release_library_pages
 
     release_library_pages()  # before OpenCV and MediaPipe load: see libpages
-    from handmap.daemon.cli import UserError
+    from handmap.daemon.cli import UserError, plural
     from handmap.daemon.tools.bench import BenchOptions, benchmark, format_report
 
     if args.source.strip().isdigit():
@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
             line = f"idle run on {report['source']}: {report['seconds']} s, {report['cpu_percent_of_one_core']}% of one core"
             if "steady_cpu_percent_of_one_core" in report:
                 line += f" ({report['steady_cpu_percent_of_one_core']}% from second {STEADY_AFTER_S:g} on)"
-            print(f"{line}, {report['frames_analysed']} frames analysed, {report['frames_skipped_idle']} passed over, "
+            print(f"{line}, {plural(report['frames_analysed'], 'frame')} analysed, "
+                  f"{report['frames_skipped_idle']} passed over, "
                   f"peak RSS {report['peak_rss_mb']:.0f} MB")
         return 0
     try:

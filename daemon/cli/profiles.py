@@ -13,7 +13,9 @@ from typing import TextIO
 
 import yaml
 
+from handmap.gestures.types import Pose
 from handmap.mappings.loader import ProfileLoadError, ProfileStore, default_user_dir
+from handmap.mappings.schema import Profile
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -107,6 +109,27 @@ def validate(store: ProfileStore, files: list[str], out: TextIO, err: TextIO) ->
     return status
 
 
+#: The built-in pose labels as a user meets them in events and bindings.
+BUILT_IN_POSES = {
+    Pose.OPEN: "an open hand, fingers spread",
+    Pose.CLOSED: "a fist",
+    Pose.PINCH: "thumb and index tips together",
+    Pose.POINT: "the index finger alone extended",
+    Pose.HAND: "a hand in none of these poses (in between, or unclear)",
+}
+
+
+def pose_legend(profile: Profile) -> list[str]:
+    """What each pose name this profile can report means: the built-in ones, then the
+    profile's own (``poses:``), which pose events and bindings use like the others."""
+    lines = ["poses it can report:"]
+    lines += [f"  {pose.value}: {meaning}" for pose, meaning in BUILT_IN_POSES.items()]
+    for name, pose in profile.poses.items():
+        fingers = ", ".join(f"{finger.value} {rule}" for finger, rule in pose.fingers.items() if rule != "any")
+        lines.append(f"  {name}: this profile's own pose ({fingers or 'by the pinch distance'}; see poses below)")
+    return lines
+
+
 def show(store: ProfileStore, name: str, out: TextIO, err: TextIO) -> int:
     try:
         profile = store.load(name)
@@ -118,5 +141,6 @@ def show(store: ProfileStore, name: str, out: TextIO, err: TextIO) -> int:
             print(str(e), file=err)
         return EXIT_INVALID
     out.write(f"# profile '{name}' ({store.origin(name)}), with what it extends merged in\n")
+    out.writelines(f"# {line}\n" for line in pose_legend(profile))
     out.write(yaml.safe_dump(profile.to_yaml_data(), sort_keys=False, allow_unicode=True))
     return EXIT_OK

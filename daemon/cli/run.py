@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from handmap.daemon.runtime.libpages import release_library_pages
 
     release_library_pages()  # before OpenCV and MediaPipe load: see libpages
-    from handmap.daemon.cli import UserError
+    from handmap.daemon.cli import UserError, plural
     from handmap.daemon.runtime.assemble import RunOptions, SetupError, build
     from handmap.daemon.runtime.daemon import DaemonFailed
 
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         built.close()
-    dropped = f", {summary.dropped} stale frames dropped" if summary.dropped else ""
-    print(f"handmap: {summary.frames} frames in {summary.seconds:.1f} s: {summary.fps:.1f} frames per second{dropped}",
-          file=sys.stderr)
+    dropped = f", {plural(summary.dropped, 'stale frame')} dropped" if summary.dropped else ""
+    print(f"handmap: {plural(summary.frames, 'frame')} in {summary.seconds:.1f} s: {summary.fps:.1f} frames per "
+          f"second{dropped}", file=sys.stderr)
     return 0

@@ -14,9 +14,11 @@ from pathlib import Path
 
 from handmap.daemon.desktop.service import (
     GRAPHICAL_TARGET,
+    LINUX,
     WANTED_BY_CHOICES,
     ServiceError,
     install,
+    start_command,
     status,
     uninstall,
 )
@@ -126,9 +128,16 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"  active:   {st.active}")
         if st.manager_error:
             print(f"  manager:  not reachable ({st.manager_error})")
+        if st.platform == LINUX and st.enabled == "enabled" and st.active == "inactive" and not st.daemon:
+            print(f"  note:     enabled but not running: window managers that never start {GRAPHICAL_TARGET} "
+                  "(i3, a bare X session) do not start it; reinstall with `handmap service install --wanted-by "
+                  "default.target` and import DISPLAY in their startup, or run `handmap run` from it")
     if st.daemon:
         print(f"  daemon:   {st.daemon.get('state', '?')}, profile {st.daemon.get('profile', '?')}, "
               f"output {st.daemon.get('output', '?')}")
+    elif st.installed:  # installed already: how to start it, not how to install it
+        print(f"  daemon:   not reachable ({st.daemon_error}); start it with `{start_command(st.platform)}` "
+              "(or `handmap run`)")
     else:
         print(f"  daemon:   not reachable ({st.daemon_error})")
     return EXIT_OK if st.installed else EXIT_NOT_INSTALLED

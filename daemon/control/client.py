@@ -43,10 +43,11 @@ class ControlClient:
         except FileNotFoundError:
             sock.close()
             raise NotRunningError(f"handmap is not running (no socket at {self.path}); start it with `handmap run` "
-                                  "or `handmap service install`") from None
+                                  "or `handmap service install`", f"no socket at {self.path}") from None
         except ConnectionRefusedError:
             sock.close()
-            raise NotRunningError(f"handmap is not running (the socket at {self.path} is stale: nothing answers)") from None
+            reason = f"the socket at {self.path} is stale: nothing answers"
+            raise NotRunningError(f"handmap is not running ({reason})", reason) from None
         except PermissionError:
             sock.close()
             raise ControlError(f"permission denied on {self.path}: the handmap daemon there belongs to another user") from None

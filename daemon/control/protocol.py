@@ -43,7 +43,12 @@ class ControlError(Exception):
 
 
 class NotRunningError(ControlError):
-    """No daemon answers at the socket path."""
+    """No daemon answers at the socket path; ``reason`` is why without advice on what to
+    do (``no socket at PATH``), for callers that give their own."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class AlreadyRunningError(ControlError):

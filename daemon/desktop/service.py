@@ -444,9 +444,16 @@ def _unit_command(text: str) -> tuple[str, ...]:
     return ()
 
 
+def start_command(platform: str | None = None) -> str:
+    """What starts the installed service now, in a terminal of the graphical session."""
+    if _platform(platform) == LINUX:
+        return f"systemctl --user start {UNIT_NAME}"
+    return f"launchctl kickstart gui/{os.getuid()}/{LAUNCH_AGENT_LABEL}"
+
+
 def status(*, platform: str | None = None, env: Mapping[str, str] | None = None,
            socket_path: Path | None = None) -> ServiceStatus:
-    from handmap.daemon.control import ControlClient, ControlError, StatusRequest, default_socket_path
+    from handmap.daemon.control import ControlClient, ControlError, NotRunningError, StatusRequest, default_socket_path
 
     env = dict(os.environ if env is None else env)
     platform = _platform(platform)
@@ -495,6 +502,8 @@ def status(*, platform: str | None = None, env: Mapping[str, str] | None = None,
             answer = client.request(StatusRequest())
         daemon = answer.get("status", {}) if answer.get("ok") else {}
         daemon_error = "" if answer.get("ok") else answer.get("error", "")
+    except NotRunningError as exc:  # the advice depends on whether the service is installed
+        daemon_error = f"handmap is not running ({exc.reason})"
     except ControlError as exc:
         daemon_error = str(exc)
     return ServiceStatus(platform, path, installed, command, bool(command) and Path(command[0]).is_file(),

@@ -280,7 +280,10 @@ def test_cli_install_status_uninstall(home):
     out = cli(home, "service", "status")
     assert out.returncode == 0
     assert f"installed ({unit})" in out.stdout and "enabled:  enabled" in out.stdout
-    assert "daemon:   not reachable (handmap is not running" in out.stdout
+    daemon_line = next(line for line in out.stdout.splitlines() if "daemon:" in line)
+    assert "not reachable (handmap is not running (no socket at" in daemon_line
+    # Installed already: it says how to start it, not to install it.
+    assert "service install" not in daemon_line and "`systemctl --user start handmap.service`" in daemon_line
 
     out = cli(home, "service", "uninstall")
     assert out.returncode == 0 and f"removed {unit}" in out.stdout and not unit.exists()
