@@ -1,58 +1,38 @@
 """Pose stage: one hand's 21 landmarks in one frame to a pose, with finger states.
 
-The classifier is pure and stateless (the temporal layer debounces it). It uses only
-features that do not change when the hand turns in the image plane, moves, changes size
-or is mirrored, so left and right hands, palm or back, pointing up, sideways or down, near
-or far all classify alike:
+The classifier is pure and stateless (the temporal layer debounces it).
+
+**The built-in pose** (open, closed, pinch, point, or ``hand`` for anything else) comes
+from the learned model in :mod:`handmap.gestures.pose_model`: a small MLP over the
+distances between every pair of landmarks in the image plane (x times the aspect ratio),
+trained on 18,227 labelled hands from 25 people and projects (``scripts/train_poses.py``).
+Its features do not change when the hand moves, turns in the image plane, changes size or
+is mirrored, so left and right hands, pointing up, sideways or down, near or far classify
+alike. z is not used (the training data has none), so 2D traces classify like live
+landmarks. The score of a built-in pose is the model's calibrated probability of it.
+
+**Finger states and pinch distance** stay geometric, for profiles' custom poses:
 
 - **Hand size**: the larger of the palm's length (wrist to middle knuckle) and its width
   (index knuckle to pinky knuckle) divided by :data:`PALM_WIDTH_RATIO`. A palm seen at a
   slant is foreshortened along one axis only, so one of the two keeps its length.
 - **Finger extension** (index to pinky): fingertip-to-wrist distance over
   middle-joint-to-wrist distance. About 1.3 for a straight finger, 0.5 to 0.8 for a
-  curled one: a finger's tip only gets nearer the wrist than its own middle joint by
-  folding. A finger also needs to be straight to count as extended: its knuckle-to-tip
-  chord over its summed bone lengths in the image (a straight finger projects to a
-  straight line from any view); a bent finger that still reaches out (a claw) is
-  ambiguous, neither extended nor curled.
+  curled one. A finger also needs to be straight to count as extended: its
+  knuckle-to-tip chord over its summed bone lengths in the image; a bent finger that
+  still reaches out (a claw) is ambiguous.
 - **Thumb extension**: thumb-tip-to-pinky-knuckle distance over
   thumb-knuckle-to-pinky-knuckle distance: above 1 the thumb reaches out away from the
   palm, below 1 it folds back across it.
 - **Pinch distance**: thumb tip to index tip over the hand size.
-- **Palm visibility** (for ``open`` only): palm width over palm length in the image.
-  A hand seen edge-on shows no open palm whatever its fingers do.
 
-Distances are measured in isotropic coordinates (x times the image aspect ratio) and in
-3D when the landmarks carry a depth (MediaPipe's z is on x's scale); with no depth, or an
-all-zero one, in the image plane.
-
-Each feature becomes a probability through a logistic centred on its midpoint. A
+Distances are measured in isotropic coordinates and in 3D when the landmarks carry a
+depth (MediaPipe's z is on x's scale); with no depth, or an all-zero one, in the image
+plane. Each feature becomes a probability through a logistic centred on its midpoint. A
 finger's :class:`FingerState` is extended when that probability is at least 0.5, with
 ``confidence`` the probability of the state given; it is *clearly* extended or curled
-when the confidence reaches :data:`CLEAR`, and only clear states make a pose. The
-built-in poses (handtrack.js's):
-
-- ``pinch``: thumb and index tips touching, and the hand not a fist (which also brings
-  the thumb tip onto the curled index): the index not clearly curled, or the other
-  three fingers clearly extended (an OK sign);
-- ``open``: all four fingers clearly extended, the thumb not clearly folded, the palm
-  visible;
-- ``closed``: all four fingers clearly curled, the thumb not clearly out (a thumbs-up is
-  not a fist);
-- ``point``: the index clearly extended, the other three clearly curled, the thumb not
-  clearly out (an L shape is not a point);
-- ``hand``: anything else.
-
-A requirement's satisfaction is a logistic of how far the feature is past its threshold
-(0.5 exactly on it); a pose's score is its least satisfied requirement, ``hand``'s score
-is one minus the best pose's. Profile-defined poses (:class:`PoseSpec`) are scored the
-same way: see :func:`classify`.
-
-Known limits (measured on the shared photos and on the synthetic hands of the tests):
-flat hands that are not showing a palm (typing, a hand over the mouth) read as ``open``;
-without depth, a half-bent hand tilted with its fingertips away from the camera reads as
-``closed``, and a pinch with the other fingers curled, its index curling towards the
-camera, as a fist.
+when the confidence reaches :data:`CLEAR`. Profile-defined poses (:class:`PoseSpec`)
+need clear states: see :func:`classify`.
 """
 
 from __future__ import annotations
@@ -64,7 +44,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from handmap.gestures.landmarks import FINGER_JOINTS, NUM_HAND_LANDMARKS, Finger, HandLandmark
-from handmap.gestures.types import FingerState, Pose, PoseResult, PoseSpec
+from handmap.gestures.pose_model import PoseModel, predict, shipped_model
+from handmap.gestures.types import FingerState, PoseResult, PoseSpec
 
 #: Typical knuckle span over wrist-to-middle-knuckle length (median over real hands).
 PALM_WIDTH_RATIO = 0.7
@@ -82,15 +63,10 @@ STRAIGHT_BAND = 0.025
 #: clearly out (thumbs-up, L shape); in between it rests alongside the hand.
 THUMB_MIDPOINT = 1.1
 THUMB_BAND = 0.2
-#: Thumb-to-index tip distance, in hand sizes, at which the tips count as touching
-#: (fingertip pads are about 0.15 hand sizes thick), and the softness around it.
-PINCH_MIDPOINT = 0.2
+#: Softness of a profile pose's pinch bounds, in hand sizes.
 PINCH_SOFTNESS = 0.03
-#: Palm width over length in the image below which a palm is seen edge-on.
-PALM_VISIBLE_RATIO = 0.42
-PALM_VISIBLE_SOFTNESS = 0.03
 
-#: Probability a finger state must reach to count as clear (used by every pose rule).
+#: Probability a finger state must reach to count as clear (custom poses need it).
 CLEAR = 0.8
 _CLEAR_LOGIT = math.log(CLEAR / (1.0 - CLEAR))
 
@@ -159,14 +135,13 @@ def as_landmarks(landmarks, aspect: float = 1.0) -> np.ndarray:
 
 @dataclass(frozen=True)
 class HandFeatures:
-    """The rotation-, scale- and mirror-invariant measurements a pose is read from."""
+    """The rotation-, scale- and mirror-invariant measurements finger states are read from."""
 
     hand_size: float  # in image heights (see the module docstring)
     finger_ratio: Mapping[Finger, float]  # tip-to-wrist over middle-joint-to-wrist
     straightness: Mapping[Finger, float]  # knuckle-to-tip chord over bone lengths (image)
     thumb_ratio: float  # thumb tip to pinky knuckle over thumb knuckle to pinky knuckle
     pinch_distance: float  # thumb tip to index tip, in hand sizes
-    palm_visibility: float  # palm width over length, in the image plane
     depth: bool  # whether z was used
 
 
@@ -222,8 +197,12 @@ def _distances(pts: np.ndarray, pairs) -> np.ndarray:
 
 
 def measure(landmarks, aspect: float = 1.0) -> HandFeatures:
-    """Validate the landmarks and compute the features the poses are read from."""
-    pts = as_landmarks(landmarks, aspect)
+    """Validate the landmarks and compute the finger-state features."""
+    return measure_points(as_landmarks(landmarks, aspect))
+
+
+def measure_points(pts: np.ndarray) -> HandFeatures:
+    """The finger-state features of validated isotropic points (see :func:`as_landmarks`)."""
     depth = bool(np.any(pts[:, 2] != 0.0))
     space = _distances(pts if depth else pts[:, :2], _SPACE_PAIRS).tolist()
     image = _distances(pts[:, :2], _IMAGE_PAIRS).tolist()
@@ -238,8 +217,7 @@ def measure(landmarks, aspect: float = 1.0) -> HandFeatures:
         straightness[finger] = _ratio(chord, proximal + middle + distal, size)
     thumb_tip_pinky, thumb_mcp_pinky, pinch = space[10:13]
     thumb = _ratio(thumb_tip_pinky, thumb_mcp_pinky, size)
-    visibility = _ratio(image[1], image[0], size)
-    return HandFeatures(size, ratios, straightness, thumb, pinch / size, visibility, depth)
+    return HandFeatures(size, ratios, straightness, thumb, pinch / size, depth)
 
 
 def _finger_logit(features: HandFeatures, finger: Finger) -> float:
@@ -265,10 +243,6 @@ def _clearly(logit: float, extended: bool) -> float:
     return _sigmoid((logit if extended else -logit) - _CLEAR_LOGIT)
 
 
-def _not_clearly(logit: float, extended: bool) -> float:
-    return 1.0 - _clearly(logit, extended)
-
-
 def finger_states(features: HandFeatures) -> dict[Finger, FingerState]:
     """Each finger extended or curled, with the probability of that reading."""
     states = {}
@@ -276,40 +250,6 @@ def finger_states(features: HandFeatures) -> dict[Finger, FingerState]:
         p = _sigmoid(_finger_logit(features, finger))
         states[finger] = FingerState(extended=p >= 0.5, confidence=max(p, 1.0 - p))
     return states
-
-
-def builtin_scores(features: HandFeatures) -> dict[Pose, float]:
-    """How well the hand meets each built-in pose's requirements (0.5 on the edge)."""
-    logit = {f: _finger_logit(features, f) for f in Finger}
-    thumb = logit[Finger.THUMB]
-    pinch = _sigmoid(_pinch_logit(features, PINCH_MIDPOINT))
-    visible = _sigmoid((features.palm_visibility - PALM_VISIBLE_RATIO) / PALM_VISIBLE_SOFTNESS)
-    others = (Finger.MIDDLE, Finger.RING, Finger.PINKY)
-    return {
-        # A fist also brings the thumb tip onto the curled index: a pinch needs the index
-        # not clearly curled, or the other three fingers out (an OK sign seen edge-on,
-        # whose index curls towards the camera, looks curled in the image).
-        Pose.PINCH: min(
-            pinch,
-            max(
-                _not_clearly(logit[Finger.INDEX], extended=False),
-                min(_clearly(logit[f], True) for f in others),
-            ),
-        ),
-        Pose.OPEN: min(
-            [_clearly(logit[f], True) for f in _FOUR_FINGERS] + [_not_clearly(thumb, extended=False), visible]
-        ),
-        Pose.CLOSED: min([_clearly(logit[f], False) for f in _FOUR_FINGERS] + [_not_clearly(thumb, extended=True)]),
-        Pose.POINT: min(
-            [_clearly(logit[Finger.INDEX], True)]
-            + [_clearly(logit[f], False) for f in others]
-            + [_not_clearly(thumb, extended=True)]
-        ),
-    }
-
-
-#: Order in which built-in poses are tried; pinch first, as the most specific.
-_BUILTIN_ORDER = (Pose.PINCH, Pose.POINT, Pose.CLOSED, Pose.OPEN)
 
 
 def check_pose_spec(spec: PoseSpec) -> None:
@@ -385,35 +325,34 @@ def best_custom(specs: Iterable[PoseSpec], features: HandFeatures) -> tuple[Pose
     return None if best is None else (best[2], best[1])
 
 
-def classify(landmarks, aspect: float = 1.0, custom: Sequence[PoseSpec] = ()) -> PoseResult:
+def classify(
+    landmarks, aspect: float = 1.0, custom: Sequence[PoseSpec] = (), *, model: PoseModel | None = None
+) -> PoseResult:
     """Classify one hand.
 
     ``landmarks``: 21 points in MediaPipe order, (x, y) or (x, y, z), normalised image
     coordinates. ``aspect``: image width over height. ``custom``: profile-defined poses.
+    ``model``: the pose model (default: the one shipped in the package).
 
     Returns a :class:`PoseResult` whose ``builtin`` is always the built-in pose (open,
-    closed, pinch, point or hand) and whose ``label`` is that pose unless a custom pose
-    matches: then ``label`` is the custom pose's name and ``score`` its score. When
-    several custom poses match, the most specific wins (most finger and pinch
-    requirements), then the better-met one, then the one listed first. Custom poses are
-    matched whatever the built-in pose is, so a profile can split a built-in pose (say a
-    ``thumbs_up``: thumb extended, four fingers curled, which the built-in rules call
-    ``hand``) or refine one.
+    closed, pinch, point or hand: the model's most likely class) and whose ``label`` is
+    that pose unless a custom pose matches: then ``label`` is the custom pose's name and
+    ``score`` its score, else ``score`` is the model's calibrated probability of the
+    built-in pose. When several custom poses match, the most specific wins (most finger
+    and pinch requirements), then the better-met one, then the one listed first. Custom
+    poses are matched whatever the built-in pose is, so a profile can split a built-in
+    pose (say a ``thumbs_up``: thumb extended, four fingers curled, which is ``hand``) or
+    refine one.
 
     Raises :class:`LandmarkError` for landmarks that cannot be a hand and
     :class:`PoseSpecError` for an unusable custom pose (see :func:`check_pose_spec`).
     """
-    features = measure(landmarks, aspect)
-    custom = custom or ()
+    pts = as_landmarks(landmarks, aspect)
+    features = measure_points(pts)
     fingers = finger_states(features)
-    scores = builtin_scores(features)
-    builtin, score = Pose.HAND, 1.0 - max(scores.values())
-    for pose in _BUILTIN_ORDER:
-        if scores[pose] > 0.5:
-            builtin, score = pose, scores[pose]
-            break
-    label = builtin.value
-    match = best_custom(custom, features)
+    builtin, score = predict(model or shipped_model(), pts[:, :2])
+    label = builtin
+    match = best_custom(custom or (), features)
     if match is not None:
         label, score = match[0].name, match[1]
     return PoseResult(
@@ -421,5 +360,5 @@ def classify(landmarks, aspect: float = 1.0, custom: Sequence[PoseSpec] = ()) ->
         score=float(score),
         fingers=fingers,
         pinch_distance=features.pinch_distance,
-        builtin=builtin.value,
+        builtin=builtin,
     )
