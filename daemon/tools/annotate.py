@@ -35,6 +35,7 @@ LABEL_GAP = 1
 TOUCH_COLOUR: BGR = (40, 40, 230)
 NO_TOUCH_COLOUR: BGR = (90, 90, 90)
 VERDICT_TEXT_COLOUR: BGR = (255, 255, 255)
+LABEL_EDGE_COLOUR: BGR = (60, 60, 60)
 
 
 def _hand_segments() -> list[tuple[int, int]]:
@@ -132,6 +133,7 @@ def put_label(image: np.ndarray, text: str, rect: Rect, colour: BGR, text_colour
     scale, _, th, _ = _fitted(text, scale or font_scale(width, height), thickness, width)
     x, y, w, h = rect
     cv2.rectangle(image, (x, y), (x + w - 1, y + h - 1), colour, cv2.FILLED)
+    cv2.rectangle(image, (x, y), (x + w - 1, y + h - 1), LABEL_EDGE_COLOUR, 1)  # seen on any background
     cv2.putText(image, text, (x + thickness, y + th + thickness // 2 + 1), cv2.FONT_HERSHEY_SIMPLEX, scale,
                 text_colour, thickness, cv2.LINE_AA)
     return Label(text, rect, colour)

@@ -60,6 +60,7 @@ class Preview:
         self._last = time.perf_counter()
         self._fps = 0.0
         self.open = True
+        self._sized = False
         cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
 
     def render(self, image: np.ndarray, obs: FrameObservation | None, gframe: GestureFrame | None,
@@ -134,7 +135,11 @@ class Preview:
         if not self.open or image is None:
             return
         cv2 = self._cv2
-        cv2.imshow(WINDOW, self.render(image, obs, gframe, mirror))
+        picture = self.render(image, obs, gframe, mirror)
+        if not self._sized:  # the camera's own size, not HighGUI's small default window
+            self._sized = True
+            cv2.resizeWindow(WINDOW, picture.shape[1], picture.shape[0])
+        cv2.imshow(WINDOW, picture)
         key = cv2.waitKey(1) & 0xFF
         if key in CLOSE_KEYS or cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
             self.close()
