@@ -189,6 +189,8 @@ class Config(_Section):
     tray: bool = True
     alerts: AlertsConfig = AlertsConfig()
     pause_hotkey: str | None = "<ctrl>+<alt>+h"
+    #: First-run mode: a camera run starts paused with the preview until this is false.
+    first_run: bool = True
     gestures: GestureSettings = GestureSettings()
     face_touch: FaceTouchSettings = FaceTouchSettings()
 

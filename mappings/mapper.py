@@ -67,19 +67,23 @@ class RequestResume:
 Request = RequestProfile | RequestPause | RequestResume
 
 
-def binding_reason(binding: sc.Binding) -> str:
-    """A binding as a pause's reason: ``the left-hand closed pose (profile binding)``."""
+def describe_trigger(binding: sc.Binding) -> str:
+    """What sets a binding off, in words: ``the left-hand closed pose held 2000 ms``."""
     hand = f"{binding.hand}-hand " if binding.hand != "any" else ""
     match binding.trigger:
         case "enter" | "exit":
-            what = f"the {hand}{binding.pose} pose" + (" ending" if binding.trigger == "exit" else "")
+            return f"the {hand}{binding.pose} pose" + (" ending" if binding.trigger == "exit" else "")
         case "held":
-            what = f"the {hand}{binding.pose} pose held {binding.ms} ms"
+            return f"the {hand}{binding.pose} pose held {binding.ms} ms"
         case "swipe":
-            what = f"a {hand}swipe {binding.swipe}"
+            return f"a {hand}swipe {binding.swipe}"
         case _:
-            what = f"a face touch {binding.face_touch}"
-    return f"{what} (profile binding)"
+            return f"a face touch {binding.face_touch}"
+
+
+def binding_reason(binding: sc.Binding) -> str:
+    """A binding as a pause's reason: ``the left-hand closed pose (profile binding)``."""
+    return f"{describe_trigger(binding)} (profile binding)"
 #: What the engine returns for a frame or a mode change: input actions for the output,
 #: requests for the daemon (not to be confused with ``daemon.outputs.base.Output``).
 EngineResult = act.Action | Request

@@ -19,6 +19,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--realtime", action="store_true", help="play a file source at its own frame rate instead of as fast as possible")
     p.add_argument("--preview", action="store_true", help="show the camera image with landmarks, poses and the pointer")
     p.add_argument("--record", type=Path, metavar="TRACE.jsonl", help="write the landmark stream to a trace file (a valid --source)")
+    p.add_argument("--first-run", action=argparse.BooleanOptionalAction, default=None,
+                   help="on a camera, start paused with the preview and say how to resume (default: the "
+                        "configuration's first_run, true until you set it to false)")
     p.add_argument("--replace", action="store_true",
                    help="ask the handmap already running in this session to quit, and take over from it")
     p.add_argument("--no-tray", action="store_true", help="do not show a tray icon")
@@ -45,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         config_path=args.config, profile=args.profile, source=args.source, output=args.output,
         realtime=args.realtime, preview=args.preview, record=args.record, tray=not args.no_tray,
         folder_fps=args.fps, mirror=args.mirror, report_frames=args.report_frames,
-        alerts=args.alerts, history=args.history, replace=args.replace,
+        alerts=args.alerts, history=args.history, replace=args.replace, first_run=args.first_run,
     )
     import os
 
@@ -62,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
         built = build(options)
     except SetupError as exc:
         raise UserError(str(exc)) from None
+    if built.start.camera:
+        _say_banner(built, args.config)
     try:
         summary = built.daemon.run()
     except DaemonFailed as exc:
@@ -73,3 +78,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"handmap: {plural(summary.frames, 'frame')} in {summary.seconds:.1f} s: {summary.fps:.1f} frames per "
           f"second{dropped}", file=sys.stderr)
     return 0
+
+
+def _say_banner(built, config_path: Path | None) -> None:
+    from handmap.daemon.cli.banner import PREFIX, banner
+    from handmap.daemon.config import user_config_path
+
+    source = built.first_source.name if built.first_source is not None else "the camera"
+    lines = banner(built.start, built.daemon.mapping.profile, source, str(config_path or user_config_path()))
+    print("\n".join(PREFIX + line for line in lines), file=sys.stderr, flush=True)

@@ -5,6 +5,7 @@ out with a logged reason; the daemon runs without them."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from dataclasses import dataclass, field
@@ -55,6 +56,9 @@ class RunOptions:
     #: The preview was not asked for by name (first-run mode): without a display the
     #: daemon runs without it, saying so, instead of refusing to start.
     preview_optional: bool = False
+    #: First-run mode (start paused, with the preview, for a camera run); None: the
+    #: configuration's ``first_run`` (what ``handmap run`` passes without a flag).
+    first_run: bool | None = False
     record: Path | None = None
     tray: bool = True
     folder_fps: float | None = None
@@ -75,12 +79,28 @@ class RunOptions:
     stream: TextIO | None = None  # where dry-run writes (stdout)
 
 
+FIRST_RUN = "first-run mode"
+
+
+@dataclass(frozen=True)
+class StartFacts:
+    """What a person starting the daemon is told (``handmap run``'s banner)."""
+
+    camera: bool = False  # a live camera, not a file being replayed
+    profile: str = ""
+    output: str = ""
+    first_run: bool = False  # starts paused (first-run mode)
+    preview: bool = False  # the preview window is shown
+    hotkey: str | None = None  # the pause hotkey, when it listens
+
+
 @dataclass
 class Built:
     daemon: Daemon
     pipeline: Pipeline
     output: Output
     first_source: Source | None  # None: a service waiting for its camera
+    start: StartFacts = field(default_factory=StartFacts)
     closers: list = field(default_factory=list)
 
     def close(self) -> None:
@@ -162,6 +182,10 @@ def _build(options: RunOptions, env: dict, config: Config, as_service: bool, loc
     source_spec = options.source if options.source is not None else str(config.camera.index)
     is_camera = source_spec.strip().isdigit()
     mirror = options.mirror if options.mirror is not None else (config.camera.mirror and is_camera)
+    first_run = is_camera and not as_service and (
+        options.first_run if options.first_run is not None else config.first_run)
+    if first_run and not options.preview:  # the preview is part of first-run mode, where it can open
+        options = dataclasses.replace(options, preview=True, preview_optional=True)
     show_preview = options.preview and _preview_possible(options, env)
 
     def opener() -> Source:
@@ -249,17 +273,22 @@ def _build(options: RunOptions, env: dict, config: Config, as_service: bool, loc
                     wait_for_camera=is_camera and as_service, idle=options.idle,
                     profile_names=store.names, profile_health=ProfileHealth(store))
     daemon.set_alerts_muted(config.alerts.muted)
+    if first_run:
+        daemon.pause(by=FIRST_RUN)  # before the first frame: nothing is injected until a resume
 
     switcher = _switcher(env, store, options.profile or config.profile, closers) if options.window_switching else None
     services.switcher = switcher
     services.reloader = _reloader(daemon, mapping, store, options, env, config, switcher)
     if lock is not None:
         _control(daemon, env, lock, closers)
+    hotkey = None
     if options.hotkey and config.pause_hotkey and has_display(env):
-        _hotkey(daemon, config.pause_hotkey, closers)
+        hotkey = _hotkey(daemon, config.pause_hotkey, closers)
     if options.tray and config.tray:
         services.tray_factory = lambda: _tray(daemon, store, env, closers)  # noqa: E731
-    return Built(daemon=daemon, pipeline=pipeline, output=output, first_source=first, closers=closers)
+    start = StartFacts(camera=is_camera, profile=mapping.name, output=output.name, first_run=first_run,
+                       preview=preview is not None, hotkey=hotkey)
+    return Built(daemon=daemon, pipeline=pipeline, output=output, first_source=first, closers=closers, start=start)
 
 
 def _preview_possible(options: RunOptions, env) -> bool:
@@ -371,7 +400,8 @@ def _control(daemon: Daemon, env, lock: InstanceLock, closers: list) -> None:
     closers.append(server.stop)
 
 
-def _hotkey(daemon: Daemon, combo: str, closers: list) -> None:
+def _hotkey(daemon: Daemon, combo: str, closers: list) -> str | None:
+    """The pause hotkey, listening; its combination, None when it cannot listen here."""
     from handmap.daemon.desktop.hotkey import HotkeyUnavailable, PauseHotkey
 
     try:
@@ -379,8 +409,9 @@ def _hotkey(daemon: Daemon, combo: str, closers: list) -> None:
         hotkey.start()
     except HotkeyUnavailable as exc:
         log.info("no pause hotkey: %s", exc)
-        return
+        return None
     closers.append(hotkey.stop)
+    return combo
 
 
 def _tray(daemon: Daemon, store, env, closers: list):

@@ -12,12 +12,7 @@ import json
 from pathlib import Path
 
 from cli import handmap, json_lines
-from e2e_util import HandmapProcess, private_env, wait_until, write_profile
-
-#: Frames a second of the idle trace, and how long it lasts: long enough for any test
-#: here, which stops the daemon itself.
-IDLE_FPS = 10
-IDLE_SECONDS = 120
+from e2e_util import HandmapProcess, idle_trace, private_env, wait_until, write_profile
 
 BROKEN_KEY = """\
 version: 1
@@ -26,18 +21,6 @@ pointer: {mode: none}
 colour: blue
 """
 NOT_YAML = "version: 1\nname: notyaml\nbindings: [\n"
-
-
-def idle_trace(path: Path, seconds: float = IDLE_SECONDS, fps: float = IDLE_FPS) -> Path:
-    """A trace of frames with no hand in them: the cheapest long-running daemon."""
-    from handmap.gestures.trace import encode_header
-
-    lines = [encode_header(source="idle")]
-    for i in range(int(seconds * fps)):
-        lines.append(json.dumps({"t": i / fps, "frame": i, "width": 640, "height": 480, "hands": [],
-                                 "faces": None, "body": None}))
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def start(tmp_path: Path, env: dict, *extra: str, name: str = "handmap") -> HandmapProcess:

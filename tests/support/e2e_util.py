@@ -82,6 +82,24 @@ def header_only_trace(path: Path) -> Path:
     return path
 
 
+#: Frames a second of an idle trace, and how long it lasts by default: long enough for
+#: any test, which stops the daemon itself.
+IDLE_FPS = 10
+IDLE_SECONDS = 120
+
+
+def idle_trace(path: Path, seconds: float = IDLE_SECONDS, fps: float = IDLE_FPS) -> Path:
+    """A trace of frames with no hand in them: the cheapest long-running daemon."""
+    from handmap.gestures.trace import encode_header
+
+    lines = [encode_header(source="idle")]
+    for i in range(int(seconds * fps)):
+        lines.append(json.dumps({"t": i / fps, "frame": i, "width": 640, "height": 480, "hands": [],
+                                 "faces": None, "body": None}))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 class HandmapProcess:
     """``handmap run ...`` in the background; stdout and stderr go to files."""
 
