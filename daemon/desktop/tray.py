@@ -8,9 +8,12 @@ without it. The icon's event loop runs on its own thread; ``update()`` only stor
 latest status and wakes the tray's refresh thread, so the frame loop never waits on X.
 
 pystray's X11 backend (``xorg``, the one available without PyGObject) draws no menu:
-there the icon shows the state (colour and glyph) and its tooltip, and a left click
-pauses or resumes (the menu's default item). The gtk/appindicator backends, when
-PyGObject is installed, show the full menu.
+there the icon shows the state (colour and glyph), a tooltip when the pointer rests on
+it (drawn by the icon itself: the XEmbed tray protocol has none), and a left click
+pauses or resumes (the menu's default item). On X11 the icon is drawn at the size the
+tray gives it, round (the window is shaped to the disc, so the panel shows around it)
+and never stretched. The gtk/appindicator backends, when PyGObject is installed, show
+the full menu.
 """
 
 from __future__ import annotations
@@ -53,6 +56,17 @@ STATE_COLOURS: Mapping[DaemonState, tuple[int, int, int]] = {
 }
 GLYPH_COLOUR = (255, 255, 255, 255)
 MUTED_BADGE_COLOUR = (40, 40, 40, 255)
+#: A pixel of the X11 icon belongs to its window's shape when at least this opaque.
+SHAPE_ALPHA = 128
+#: What the shaped-out pixels of the X11 icon's picture hold (never shown).
+SHAPE_FILL = (128, 128, 128)
+TOOLTIP_FONT_PX = 13
+TOOLTIP_PAD = 4
+TOOLTIP_OFFSET = 16  # below (or above) the pointer
+TOOLTIP_BACKGROUND = (255, 255, 225)
+TOOLTIP_TEXT = (0, 0, 0)
+TOOLTIP_EDGE = (90, 90, 90)
+TOOLTIP_CLASS = ("handmap-tooltip", "handmap")
 
 
 def tray_selection(display: Any) -> Any:
@@ -138,6 +152,49 @@ def draw_icon(state: DaemonState, muted: bool = False, size: int = ICON_SIZE):
     if muted:
         b = size * 0.34
         d.rectangle((size - b, size - b, size - 1, size - 1), fill=MUTED_BADGE_COLOUR)
+    return img
+
+
+def fit_icon(image, width: int, height: int):
+    """The X11 icon's picture for a ``width`` x ``height`` window, and its shape.
+
+    The icon (RGBA) is drawn as a square as large as the window's shorter side, in the
+    middle: never stretched whatever shape the tray gives the window. Returns the RGB
+    picture and the shape as ``(x, y, width, 1)`` runs of pixels at least
+    ``SHAPE_ALPHA`` opaque: the window keeps those only, so the panel shows around the
+    disc instead of black corners."""
+    from PIL import Image
+
+    side = max(1, min(width, height))
+    square = image.convert("RGBA").resize((side, side), Image.Resampling.LANCZOS)
+    left, top = (width - side) // 2, (height - side) // 2
+    picture = Image.new("RGB", (width, height), SHAPE_FILL)
+    picture.paste(square, (left, top), square)
+    alpha = square.getchannel("A").load()
+    runs = []
+    for y in range(side):
+        x = 0
+        while x < side:
+            if alpha[x, y] < SHAPE_ALPHA:
+                x += 1
+                continue
+            start = x
+            while x < side and alpha[x, y] >= SHAPE_ALPHA:
+                x += 1
+            runs.append((left + start, top + y, x - start, 1))
+    return picture, runs
+
+
+def tooltip_image(text: str):
+    """The tooltip's picture: ``text`` on a pale box with a grey edge (RGB)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=TOOLTIP_FONT_PX)
+    _, top, right, bottom = (round(v) for v in font.getbbox(text))
+    img = Image.new("RGB", (right + 2 * TOOLTIP_PAD, bottom - top + 2 * TOOLTIP_PAD), TOOLTIP_BACKGROUND)
+    draw = ImageDraw.Draw(img)
+    draw.text((TOOLTIP_PAD, TOOLTIP_PAD - top), text, fill=TOOLTIP_TEXT, font=font)
+    draw.rectangle((0, 0, img.width - 1, img.height - 1), outline=TOOLTIP_EDGE)
     return img
 
 
@@ -463,7 +520,9 @@ class _XorgDriver:
         self._display = Xlib.display.Display(display_name)
         self._dock_manager: int | None = None
         self._dock_time = 0.0
+        self._tip: tuple[Any, Any] | None = None  # (window, pixmap), on the loop thread only
         self._enable_clicks()
+        self._take_over_drawing()
 
     @classmethod
     def for_icon(cls, icon) -> _XorgDriver | None:
@@ -477,10 +536,99 @@ class _XorgDriver:
 
         try:
             self._icon._window.change_attributes(
-                event_mask=Xlib.X.ExposureMask | Xlib.X.StructureNotifyMask | Xlib.X.ButtonPressMask)
+                event_mask=Xlib.X.ExposureMask | Xlib.X.StructureNotifyMask | Xlib.X.ButtonPressMask
+                | Xlib.X.EnterWindowMask | Xlib.X.LeaveWindowMask)
             self._icon._display.flush()
         except Exception:
             log.debug("tray: could not enable clicks on the X11 icon", exc_info=True)
+
+    def _take_over_drawing(self) -> None:
+        """pystray stretches the image over the whole window and draws its transparent
+        corners black: the icon's picture is made by ``fit_icon`` instead, and the
+        pointer resting on the icon shows the tooltip. Both run on the loop thread
+        (pystray's ``_draw`` and its event handlers), on the icon's own connection."""
+        import Xlib.X
+
+        icon = self._icon
+        icon._assert_icon_data = self._fit
+        press = icon._message_handlers.get(Xlib.X.ButtonPress)
+
+        def on_press(event) -> None:
+            self._hide_tooltip()
+            if press is not None:
+                press(event)
+
+        icon._message_handlers.update({
+            Xlib.X.EnterNotify: lambda event: self._show_tooltip(event.root_x, event.root_y),
+            Xlib.X.LeaveNotify: lambda event: self._hide_tooltip(),
+            Xlib.X.ButtonPress: on_press,
+        })
+
+    def _fit(self, width: int, height: int) -> None:
+        # Loop thread (pystray's _draw), before it puts icon._icon_data in the window.
+        import Xlib.X
+
+        icon = self._icon
+        if icon._icon_data is not None and icon._icon_data.size == (width, height):
+            return
+        picture, runs = fit_icon(icon._icon, width, height)
+        picture.tostring = picture.tobytes  # what pystray's own drawing sets for python-xlib
+        icon._icon_data = picture
+        if icon._display.has_extension("SHAPE"):
+            from Xlib.ext import shape
+
+            # The disc alone is the window then: clicks and the tooltip answer on it.
+            icon._window.shape_rectangles(shape.SO.Set, shape.SK.Bounding, Xlib.X.Unsorted, 0, 0, runs)
+
+    def _show_tooltip(self, x: int, y: int) -> None:
+        """The icon's title in a small window by the pointer (loop thread)."""
+        self._hide_tooltip()
+        icon = self._icon
+        text = icon.title or APP_NAME
+        try:
+            screen = icon._display.screen()
+            img = tooltip_image(text)
+            left = min(max(0, x - img.width // 2), screen.width_in_pixels - img.width)
+            top = y + TOOLTIP_OFFSET
+            if top + img.height > screen.height_in_pixels:
+                top = y - TOOLTIP_OFFSET - img.height
+            pixmap = screen.root.create_pixmap(img.width, img.height, screen.root_depth)
+            gc = pixmap.create_gc()
+            pixmap.put_pil_image(gc, 0, 0, img)
+            gc.free()
+            window = screen.root.create_window(left, top, img.width, img.height, 0, screen.root_depth,
+                                               override_redirect=True, background_pixmap=pixmap)
+            window.set_wm_name(text)
+            window.set_wm_class(*TOOLTIP_CLASS)
+            window.map()
+            icon._display.flush()
+            self._tip = (window, pixmap)
+        except Exception:
+            log.debug("tray: could not show the tooltip", exc_info=True)
+
+    def _hide_tooltip(self) -> None:
+        tip, self._tip = self._tip, None
+        if tip is None:
+            return
+        window, pixmap = tip
+        try:
+            window.destroy()
+            pixmap.free()
+            self._icon._display.flush()
+        except Exception:
+            log.debug("tray: could not hide the tooltip", exc_info=True)
+
+    def _set_net_wm_name(self, title: str) -> None:
+        """The title as ``_NET_WM_NAME`` (UTF-8) too, beside pystray's ``WM_NAME``: what
+        window lists and tray hosts that name their icons read."""
+        with self._lock:
+            try:
+                window = self._display.create_resource_object("window", self._window_id)
+                window.change_property(self._display.intern_atom("_NET_WM_NAME"),
+                                       self._display.intern_atom("UTF8_STRING"), 8, title.encode("utf-8"))
+                self._display.flush()
+            except Exception:
+                log.debug("tray: could not set _NET_WM_NAME", exc_info=True)
 
     def _call(self, method: str, timeout: float = X_CALL_TIMEOUT_S) -> None:
         """Run the icon's ``method`` on its loop thread and wait until it has run."""
@@ -507,6 +655,7 @@ class _XorgDriver:
         icon = self._icon
         if not icon._icon_valid:
             self._call("_update_icon")
+        self._set_net_wm_name(icon.title)
         self.dock()
         icon._visible = True
 
@@ -518,6 +667,7 @@ class _XorgDriver:
     def set_title(self, title: str) -> None:
         self._icon._title = title
         self._call("_update_title")
+        self._set_net_wm_name(title)
 
     def dock(self) -> None:
         self._dock_manager = self._tray_manager()

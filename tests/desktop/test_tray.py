@@ -211,12 +211,20 @@ def test_icon_docks_and_menu_drives_the_controller(tray_desktop):
     _wait_for(lambda: d.run("xwininfo", "-id", str(wid), check=False) == "", what="the icon window to go")
 
 
+def _centre(d, wid: int) -> tuple[str, str]:
+    """The middle of the icon's window (its disc; the window is shaped to it)."""
+    geometry = d.run("xwininfo", "-id", str(wid))
+    width = int(geometry.split("Width: ")[1].split()[0])
+    height = int(geometry.split("Height: ")[1].split()[0])
+    return str(width // 2), str(height // 2)
+
+
 def test_left_click_on_the_docked_icon_toggles_pause(tray_desktop):
     d = tray_desktop
     ctl = RecordingController()
     with docked(d, ctl) as (_tray, wid):
         _wait_for(lambda: "IsViewable" in d.run("xwininfo", "-id", str(wid)), what="the icon to be shown")
-        d.run("xdotool", "mousemove", "--window", str(wid), "4", "4", "click", "1")
+        d.run("xdotool", "mousemove", "--window", str(wid), *_centre(d, wid), "click", "1")  # on the disc
         _wait_for(lambda: ("toggle_pause",) in ctl.calls, what="the click to reach the tray")
         assert ctl.status().state is DaemonState.PAUSED
 
@@ -315,3 +323,91 @@ def test_dock_check_runs_while_the_daemon_keeps_updating_the_icon(tray_desktop, 
             stop.set()
             refresher.join(5)
     assert len(checks) >= 3, checks  # one every 0.5 s, refreshes or not
+
+
+def _on_screen(d, wid: int, margin: int = 20):
+    """What the X server shows at the icon's place and ``margin`` pixels left of it (the
+    panel): (RGB array, the icon's left edge in it, its width, its height)."""
+    import numpy as np
+    import Xlib.display
+    import Xlib.X
+
+    display = Xlib.display.Display(d.display)
+    try:
+        root = display.screen().root
+        win = display.create_resource_object("window", wid)
+        geom = win.get_geometry()
+        at = win.translate_coords(root, 0, 0)
+        x, y = -at.x, -at.y
+        left = min(margin, x)
+        img = root.get_image(x - left, y, geom.width + left, geom.height, Xlib.X.ZPixmap, 0xFFFFFFFF)
+        shot = np.frombuffer(img.data, np.uint8).reshape(geom.height, geom.width + left, 4)[:, :, 2::-1]
+        return shot, left, geom.width, geom.height
+    finally:
+        display.close()
+
+
+def test_docked_icon_is_a_round_disc_on_the_panel_never_stretched(tray_desktop):
+    """trayer gives the icon a slot much taller than wide: the icon shows as a disc as
+    wide as the slot, as tall as it is wide, with the panel's own colour around it
+    (no black square corners)."""
+    import numpy as np
+
+    d = tray_desktop
+    with docked(d, RecordingController()) as (_tray, wid):
+        _wait_colour(d, wid, DaemonState.RUNNING)
+
+        def corner_is_panel() -> bool:
+            shot, left, _, _ = _on_screen(d, wid)
+            return int(np.abs(shot[0, left].astype(int) - shot[0, 0].astype(int)).sum()) <= 30
+
+        _wait_for(corner_is_panel, what="the panel's colour at the icon's corner")
+        shot, left, width, height = _on_screen(d, wid)
+        panel = shot[0, 0].astype(int)
+        slot = shot[:, left:left + width].astype(int)
+        drawn = np.abs(slot - panel).sum(axis=2) > 30
+        ys, xs = np.nonzero(drawn)
+        disc_w, disc_h = xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
+        assert height != width  # a slot the icon could be stretched to fill
+        assert abs(disc_w - disc_h) <= 2, (disc_w, disc_h, width, height)
+        assert disc_w >= width - 4  # as large as the slot allows
+        for corner in (slot[ys.min(), xs.min()], slot[ys.min(), xs.max()], slot[ys.max(), xs.min()], slot[ys.max(), xs.max()]):
+            assert np.abs(corner - panel).sum() <= 30, (corner, panel)  # the panel shows, not black
+
+
+def test_fit_icon_keeps_the_aspect_in_a_40_px_panel():
+    """The picture for a 24 x 38 slot (trayer's in a 40 px panel): a 24 px disc in the
+    middle, and a shape that keeps only the disc."""
+    from handmap.daemon.desktop.tray import fit_icon
+
+    picture, runs = fit_icon(draw_icon(DaemonState.RUNNING), 24, 38)
+    assert picture.size == (24, 38)
+    top = min(y for _, y, _, _ in runs)
+    bottom = max(y for _, y, _, _ in runs)
+    widest = max(w for _, _, w, _ in runs)
+    assert 18 <= widest <= 24 and abs((bottom - top + 1) - widest) <= 1  # round, not 24 x 38
+    assert abs((top + bottom) / 2 - 18.5) <= 1  # in the middle
+    assert all(x > 0 for x, y, _, _ in runs if y in (top, bottom))  # corners left out
+
+
+def test_tooltip_shows_while_the_pointer_rests_on_the_icon(tray_desktop):
+    """Plain X11 trays (trayer here) show no tooltip for XEmbed icons: the icon shows its
+    own, with its status, while the pointer is on it, and removes it when it leaves.
+    The title is also the icon's _NET_WM_NAME."""
+    d = tray_desktop
+    with docked(d, RecordingController()) as (_tray, wid):
+        _wait_for(lambda: "IsViewable" in d.run("xwininfo", "-id", str(wid)), what="the icon to be shown")
+        assert "running, profile desktop" in d.run("xprop", "-id", str(wid), "_NET_WM_NAME")
+        d.run("xdotool", "mousemove", "--window", str(wid), *_centre(d, wid))
+
+        def tips() -> list[str]:
+            return d.run("xdotool", "search", "--onlyvisible", "--classname", "^handmap-tooltip$", check=False).split()
+
+        found = _wait_for(tips, what="the tooltip")
+        assert "handmap: running, profile desktop, 3 face touches today" in d.run("xprop", "-id", found[0], "WM_NAME")
+        shot, _, width, height = _on_screen(d, int(found[0]), margin=0)
+        assert width > 150 and height >= 12  # a line of text
+        dark = (shot.sum(axis=2) < 200).mean()
+        assert 0.02 < dark < 0.5  # text on a pale box
+        d.run("xdotool", "mousemove", "0", "500")
+        _wait_for(lambda: not tips(), what="the tooltip to go")
