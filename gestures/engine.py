@@ -296,7 +296,7 @@ class GestureEngine:
             except LandmarkError as exc:
                 log.warning("frame %d: hand %d not classified: %s", frame, hand_id, exc)
                 continue
-            change = state.debouncer.update(t, frame, handedness, raw)
+            change = state.debouncer.update(t, frame, handedness, raw, hand.quality)
             if change.exited is not None:
                 events.append(change.exited)
             if change.entered is not None:

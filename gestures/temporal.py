@@ -5,7 +5,9 @@ enough (``min_score``); pinch gets hysteresis on the pinch distance (enter below
 ``pinch_enter``, stay until above ``pinch_exit``). A new pose becomes the stable pose only
 after it has been the evidence continuously for ``hold_ms`` (any other confident label
 restarts the count), so a one-frame flicker changes nothing and a hand sweeping through
-a pose on its way to another never fires it. All durations are in milliseconds of the
+a pose on its way to another never fires it. A frame whose landmarks are doubtful
+(``LandmarkQuality.DOUBTFUL``: tracked across a jump, unconfirmed) is no evidence at all:
+it neither confirms, ends nor interrupts anything. All durations are in milliseconds of the
 observations' own time, so behaviour is the same at 15 and 60 fps.
 """
 
@@ -15,7 +17,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from handmap.gestures.types import Handedness, Pose, PoseEntered, PoseExited, PoseResult
+from handmap.gestures.types import Handedness, LandmarkQuality, Pose, PoseEntered, PoseExited, PoseResult
 
 #: Labels that end a stable pinch even while the pinch distance is inside the hysteresis
 #: band: in a fist the thumb lies close to the curled index, which is not a pinch.
@@ -73,7 +75,12 @@ class PoseDebouncer:
             return Pose.HAND.value  # closing in, not yet a pinch
         return label
 
-    def update(self, t: float, frame: int, hand: Handedness, result: PoseResult) -> DebounceUpdate:
+    def update(self, t: float, frame: int, hand: Handedness, result: PoseResult,
+               quality: LandmarkQuality = LandmarkQuality.GOOD) -> DebounceUpdate:
+        if quality is LandmarkQuality.DOUBTFUL:
+            # The landmarks may not be the hand's: this frame says nothing about the pose
+            # (a candidate's run goes on, as if the frame had not been seen).
+            return DebounceUpdate(None)
         label = self.evidence(result)
         if label is None:
             # Not evidence: it neither confirms a new pose nor ends the current one, but

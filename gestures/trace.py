@@ -8,7 +8,9 @@ A trace is a header line, then one :class:`FrameObservation` per line::
      "faces": [{"bbox": [x, y, w, h], "score": 0.9, "keypoints": [[x, y], ...6]}],
      "body": [[x, y, z, visibility], ...33]}
 
-``faces`` and ``body`` are null on frames where those models did not run. Floats are
+A hand whose landmarks were doubtful (``LandmarkQuality.DOUBTFUL``) also has
+``"quality": "doubtful"``; the key is left out for good ones. ``faces`` and ``body`` are
+null on frames where those models did not run. Floats are
 written in full (``repr``) precision, so a replayed trace gives exactly the recorded
 observations. Landmarks may be 2D (``[x, y]``; z is then 0), for traces from other tools.
 Pure: strings in and out; the daemon does the file I/O.
@@ -24,7 +26,14 @@ from typing import Any
 import numpy as np
 
 from handmap.gestures.landmarks import NUM_BODY_LANDMARKS, NUM_HAND_LANDMARKS
-from handmap.gestures.types import BodyObservation, FaceObservation, FrameObservation, Handedness, HandObservation
+from handmap.gestures.types import (
+    BodyObservation,
+    FaceObservation,
+    FrameObservation,
+    Handedness,
+    HandObservation,
+    LandmarkQuality,
+)
 
 TRACE_FORMAT = "handmap-trace"
 TRACE_VERSION = 1
@@ -106,10 +115,7 @@ def encode_observation(obs: FrameObservation) -> str:
         "frame": int(obs.frame),
         "width": int(obs.width),
         "height": int(obs.height),
-        "hands": [
-            {"handedness": h.handedness.value, "score": float(h.score), "landmarks": _floats(h.landmarks)}
-            for h in obs.hands
-        ],
+        "hands": [_hand(h) for h in obs.hands],
         "faces": None if obs.faces is None else [
             {"bbox": [float(v) for v in f.bbox], "score": float(f.score),
              "keypoints": [[float(x), float(y)] for x, y in f.keypoints]}
@@ -118,6 +124,14 @@ def encode_observation(obs: FrameObservation) -> str:
         "body": None if obs.body is None else _floats(obs.body.landmarks),
     }
     return json.dumps(data, separators=(",", ":"), allow_nan=False)
+
+
+def _hand(hand: HandObservation) -> dict[str, Any]:
+    data: dict[str, Any] = {"handedness": hand.handedness.value, "score": float(hand.score),
+                            "landmarks": _floats(hand.landmarks)}
+    if hand.quality is not LandmarkQuality.GOOD:
+        data["quality"] = hand.quality.value
+    return data
 
 
 class _Reader:
@@ -202,7 +216,13 @@ def decode_line(line: str, line_number: int | None = None) -> FrameObservation:
             raise r.fail(f"{ctx}handedness must be 'left' or 'right', got {json.dumps(side)[:40]}") from None
         score = r.number(r.field(h, "score", ctx), f"hand {i} score", limit=1.0)
         landmarks = r.points(r.field(h, "landmarks", ctx), f"hand {i} landmarks", NUM_HAND_LANDMARKS, (2, 3))
-        hands.append(HandObservation(landmarks=landmarks, handedness=handedness, score=score))
+        raw_quality = h.get("quality", LandmarkQuality.GOOD.value)
+        try:
+            quality = LandmarkQuality(raw_quality)
+        except ValueError:
+            choices = ", ".join(repr(q.value) for q in LandmarkQuality)
+            raise r.fail(f"{ctx}quality must be one of {choices}, got {json.dumps(raw_quality)[:40]}") from None
+        hands.append(HandObservation(landmarks=landmarks, handedness=handedness, score=score, quality=quality))
     faces: tuple[FaceObservation, ...] | None = None
     raw_faces = data.get("faces")
     if raw_faces is not None:

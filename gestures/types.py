@@ -75,6 +75,16 @@ class PoseResult:
     builtin: str | None = None
 
 
+class LandmarkQuality(str, Enum):
+    """Whether a hand's landmarks in one frame can be trusted to follow the hand."""
+
+    GOOD = "good"
+    #: Tracked across a jump (the region around the hand changed a lot since the frame
+    #: before) with no fresh detection of the frame that confirms them: they may fit a hand
+    #: shape that is not the hand's. Not evidence for the pose (``temporal``).
+    DOUBTFUL = "doubtful"
+
+
 @dataclass(frozen=True, eq=False)
 class HandObservation:
     """One hand found by the tracker in one frame."""
@@ -82,6 +92,7 @@ class HandObservation:
     landmarks: np.ndarray  # shape (21, 3), normalised image coordinates, MediaPipe order
     handedness: Handedness
     score: float  # detection / handedness confidence, 0 to 1
+    quality: LandmarkQuality = LandmarkQuality.GOOD
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from handmap.gestures.types import Handedness, HandObservation
+from handmap.gestures.types import Handedness, HandObservation, LandmarkQuality
 
 #: MediaPipe's handedness label for a left hand (as if the image were a mirrored selfie view).
 MEDIAPIPE_LEFT = "left"
@@ -25,6 +25,8 @@ class DetectedHand:
     landmarks: np.ndarray  # 21 normalised (x, y, z) points, float64, shape (21, 3)
     handedness: str  # MediaPipe's label ("Left"/"Right", as if the image were mirrored)
     score: float  # the handedness label's score
+    #: DOUBTFUL: tracked across a jump with no fresh detection to confirm it (``Tracker.find``).
+    quality: LandmarkQuality = LandmarkQuality.GOOD
 
 
 def _swap(label: str) -> Handedness:
@@ -40,5 +42,5 @@ def hand_observations(found: Sequence[DetectedHand], selfie: bool) -> tuple[Hand
     return tuple(
         HandObservation(landmarks=hand.landmarks,
                         handedness=Handedness(hand.handedness.lower()) if selfie else _swap(hand.handedness),
-                        score=hand.score)
+                        score=hand.score, quality=hand.quality)
         for hand in found)

@@ -3,7 +3,8 @@ the pipeline observes (hands, faces, body; ``FrameObservation`` for stills).
 
 It composes the parts, each in its own module: hands (``hands``: the hand model, the
 tracking from frame to frame, the look-ahead that starts a second look on the other
-core when a track is likely lost), faces (``faces``), optionally body landmarks and a
+core when a track is likely lost; a track that holds across such a jump is checked
+against that fresh detection, ``Tracker._checked``), faces (``faces``), optionally body landmarks and a
 second look for hands around each face (``body``), which find a hand on the face that
 the hand model misses. The pinned mediapipe's private internals are read in one place
 (``mediapipe_internals``). ``factory.make_tracker`` builds one from the configuration.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -38,7 +39,15 @@ from handmap.daemon.perception.hands import (
 )
 from handmap.daemon.perception.mediapipe_internals import Found, HandGraphs
 from handmap.daemon.runtime.priority import background
-from handmap.gestures.types import BodyObservation, FaceObservation, FrameObservation, HandObservation
+from handmap.gestures.quality import disagrees
+from handmap.gestures.tracking import palm_centre
+from handmap.gestures.types import (
+    BodyObservation,
+    FaceObservation,
+    FrameObservation,
+    HandObservation,
+    LandmarkQuality,
+)
 
 if TYPE_CHECKING:
     from mediapipe import Image
@@ -78,6 +87,12 @@ class TrackerSettings:
     #: 85 MB full).
     look_ahead: bool = True
     look_ahead_model: Path | None = None  # its bundle (default: ``hand_model``)
+
+
+def _nearest(hand: DetectedHand, others: Sequence[DetectedHand]) -> DetectedHand:
+    """The hand of ``others`` whose palm is nearest ``hand``'s."""
+    centre = palm_centre(hand.landmarks)
+    return min(others, key=lambda other: float(np.sum((palm_centre(other.landmarks) - centre) ** 2)))
 
 
 class Tracker:
@@ -122,6 +137,8 @@ class Tracker:
         self._last_ts = -1
         self._searching = False  # the next frame runs palm detection on a hand in view
         self.lost_tracks = 0
+        self.redetected = 0  # tracks that held across a jump but lost the hand's shape
+        self.doubtful = 0  # frames with a jump and no fresh detection to check the track by
         #: Whether the last frame took palm detection or a second look on top of the
         #: tracking pass (the slowest frames: their input is late already).
         self.last_hard = False
@@ -166,11 +183,12 @@ class Tracker:
         ahead: Future[Found] | None = None  # the look-ahead started on this frame
         tracked = tracking.tracked
         hard = not tracked  # palm detection runs (nothing tracked)
-        rgb: np.ndarray | None = None  # the frame's pixels, for the look-ahead's trigger
-        if look_ahead is not None:
-            rgb = image.numpy_view()
-            if tracked and self._region.changed(rgb) > RegionChange.LIKELY_LOST:
-                ahead = look_ahead.start(image)
+        rgb = image.numpy_view()  # the frame's pixels, for the region check
+        # A jump: the region around the tracked hand changed so much that the track will
+        # probably be lost, or hold with landmarks that no longer fit the hand.
+        jumped = bool(tracked) and self._region.changed(rgb) > RegionChange.LIKELY_LOST
+        if jumped and look_ahead is not None:
+            ahead = look_ahead.start(image)
         found = tracking.video(image, self._timestamp(t))
         self._searching = False
         if len(found) < tracked:
@@ -187,10 +205,35 @@ class Tracker:
                 self._searching = not tracking.seeds
             else:
                 found = tracking.video(image, self._timestamp(t))
-        if rgb is not None:
-            self._region.remember(rgb, [hand.landmarks for hand in found])
+        elif jumped and found:
+            hard = ahead is not None  # it waits for the look-ahead
+            found = self._checked(found, ahead, tracking, rgb.shape[1] / rgb.shape[0])
+        self._region.remember(rgb, [hand.landmarks for hand in found])
         self.last_hard = hard
         return found
+
+    def _checked(self, found: tuple[DetectedHand, ...], ahead: Future[Found] | None, tracking: HandTracking,
+                 aspect: float) -> tuple[DetectedHand, ...]:
+        """Hands whose track held across a jump, checked against the look-ahead's fresh
+        detection of the same frame (``gestures.quality``). A tracked hand that lost its
+        shape is replaced by the fresh one: its landmarks for this frame, and (where the
+        tracking can be seeded) its region to track the hand in from the next frame on.
+        With nothing to check against (the look-ahead off, or busy with an earlier
+        frame), or no hand in the fresh detection, the tracked hands are marked doubtful:
+        not evidence for the pose."""
+        looked = ahead.result() if ahead is not None else None
+        if looked is None or not looked[0]:
+            self.doubtful += 1
+            return tuple(replace(hand, quality=LandmarkQuality.DOUBTFUL) for hand in found)
+        nearest = [_nearest(hand, looked[0]) for hand in found]
+        lost_shape = [disagrees(hand.landmarks, near.landmarks, aspect) for hand, near in zip(found, nearest)]
+        if not any(lost_shape):
+            return found
+        checked = tuple(near if lost else hand for hand, near, lost in zip(found, nearest, lost_shape))
+        self.redetected += 1
+        # One hand, tracked by handmap: the fresh hand is tracked from the next frame on.
+        # HandLandmarker's own tracking cannot be seeded: it goes on from its own region.
+        return tracking.adopt(looked) if tracking.seeds else checked
 
     def faces(self, rgb: np.ndarray) -> tuple[FaceObservation, ...]:
         return self._faces.detect(rgb) if self._faces is not None else ()
@@ -209,12 +252,14 @@ class Tracker:
 
     @property
     def second_looks(self) -> dict[str, int]:
-        """How often a track was lost and looked for again, and how often the look-ahead
-        had started that look early (``handmap bench``)."""
+        """How often a track was lost and looked for again, how often the look-ahead had
+        started that look early, and how often a track that held across a jump was
+        replaced by the look-ahead's fresh detection or marked doubtful (``handmap bench``)."""
         ahead = self._look_ahead
         tracking = self._hands
         return {"lost_tracks": self.lost_tracks, "look_ahead_started": ahead.started if ahead else 0,
-                "look_ahead_used": ahead.used if ahead else 0,
+                "look_ahead_used": ahead.used if ahead else 0, "redetected": self.redetected,
+                "doubtful": self.doubtful,
                 "palm_detections": 0 if isinstance(tracking, HandModel) else tracking.palm_detections}
 
     @property

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from handmap.gestures.temporal import DebounceParams, PoseDebouncer
-from handmap.gestures.types import Handedness, PoseEntered, PoseExited, PoseResult
+from handmap.gestures.types import Handedness, LandmarkQuality, PoseEntered, PoseExited, PoseResult
 
 RIGHT = Handedness.RIGHT
 
@@ -18,15 +18,19 @@ def result(label: str, score: float = 0.9, pinch: float = float("nan")) -> PoseR
     return PoseResult(label=label, score=score, pinch_distance=pinch)
 
 
+DOUBTFUL = LandmarkQuality.DOUBTFUL
+
+
 def play(segments, fps: float, params: DebounceParams | None = None):
-    """Play ``[(duration_ms, PoseResult), ...]`` at ``fps``; returns the events."""
+    """Play ``[(duration_ms, PoseResult), ...]`` at ``fps``; returns the events. A segment
+    may carry a third item, its frames' ``LandmarkQuality``."""
     deb = PoseDebouncer(1, params or DebounceParams())
     events = []
     frame, start = 0, 0.0
-    for duration_ms, res in segments:
+    for duration_ms, res, *quality in segments:
         end = start + duration_ms / 1000.0
         while frame / fps < end - 1e-9:
-            upd = deb.update(frame / fps, frame, RIGHT, res)
+            upd = deb.update(frame / fps, frame, RIGHT, res, *quality)
             events += [e for e in (upd.exited, upd.entered) if e is not None]
             frame += 1
         start = end
@@ -147,3 +151,33 @@ def test_release_exits_the_stable_pose():
     ev = deb.release(0.5, 15, RIGHT)
     assert ev == PoseExited(t=0.5, frame=15, hand_id=7, hand=RIGHT, pose="point")
     assert deb.stable is None and deb.release(0.6, 16, RIGHT) is None
+
+
+@pytest.mark.parametrize("fps", [5, 10, 30])
+def test_doubtful_frames_after_a_jump_neither_end_nor_start_a_pose(fps):
+    """A fist tracked across a jump: the frames right after it read as pinch and point
+    with confident scores, but their landmarks are marked doubtful. The fist stays the
+    stable pose, and nothing else is entered."""
+    jump = [(400, result("pinch", score=0.95, pinch=0.1), DOUBTFUL), (400, result("point", score=0.9), DOUBTFUL)]
+    seq = [(600, result("closed"))] + jump + [(600, result("closed"))] + jump + [(400, result("closed"))]
+    events = play(seq, fps)
+    assert entered(events) == ["closed"]
+    assert not [e for e in events if isinstance(e, PoseExited)]
+    # The same readings taken as evidence do leave the fist (the failure this prevents).
+    trusted = [(ms, res) for ms, res, *_ in seq]
+    assert len(entered(play(trusted, fps))) > 1
+
+
+def test_a_doubtful_frame_does_not_interrupt_a_new_pose_settling():
+    """Open, then a fist whose second frame comes after a jump: the fist still enters
+    within its hold time of steady frames (the doubtful frame neither counts nor restarts
+    the count), where an unsure low-score frame restarts it."""
+    params = DebounceParams(hold_ms=300)
+    steady = [(400, result("open")), (100, result("closed")), (100, result("hand"), DOUBTFUL), (400, result("closed"))]
+    events = play(steady, 10, params)
+    assert entered(events) == ["open", "closed"]
+    fist = next(e for e in events if isinstance(e, PoseEntered) and e.pose == "closed")
+    assert fist.t == pytest.approx(0.7)  # 0.4 s + the 300 ms hold
+    unsure = [(400, result("open")), (100, result("closed")), (100, result("hand", score=0.2)), (400, result("closed"))]
+    later = next(e for e in play(unsure, 10, params) if isinstance(e, PoseEntered) and e.pose == "closed")
+    assert later.t == pytest.approx(0.9)

@@ -6,6 +6,7 @@ The recorded hand is MediaPipe's own expected landmarks for its "victory" test p
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -19,7 +20,14 @@ from handmap.gestures.trace import (
     encode_observation,
     is_header,
 )
-from handmap.gestures.types import BodyObservation, FaceObservation, FrameObservation, Handedness, HandObservation
+from handmap.gestures.types import (
+    BodyObservation,
+    FaceObservation,
+    FrameObservation,
+    Handedness,
+    HandObservation,
+    LandmarkQuality,
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +50,8 @@ def same(a: FrameObservation, b: FrameObservation) -> bool:
     if len(a.hands) != len(b.hands) or (a.body is None) != (b.body is None):
         return False
     for h, g in zip(a.hands, b.hands):
-        if h.handedness is not g.handedness or h.score != g.score or not np.array_equal(h.landmarks, g.landmarks):
+        if (h.handedness is not g.handedness or h.score != g.score or h.quality is not g.quality
+                or not np.array_equal(h.landmarks, g.landmarks)):
             return False
     return a.body is None or np.array_equal(a.body.landmarks, b.body.landmarks)
 
@@ -133,3 +142,24 @@ def test_bad_fields_name_the_line_and_field(observation, edit, message):
 def test_trace_error_is_a_value_error():
     with pytest.raises(ValueError):
         decode_line("{", 1)
+
+
+def test_a_doubtful_hand_keeps_its_mark_and_good_hands_write_no_key(observation):
+    """A replayed trace debounces like the live run it recorded: a hand marked doubtful
+    (tracked across a jump, unconfirmed) is read back doubtful; a good hand's line is as
+    it was before the mark existed."""
+    first, second = observation.hands
+    marked = replace(observation, hands=(first, replace(second, quality=LandmarkQuality.DOUBTFUL)))
+    line = encode_observation(marked)
+    back = decode_line(line, 2)
+    assert [h.quality for h in back.hands] == [LandmarkQuality.GOOD, LandmarkQuality.DOUBTFUL]
+    hands = json.loads(line)["hands"]
+    assert "quality" not in hands[0] and hands[1]["quality"] == "doubtful"
+    assert "quality" not in encode_observation(observation)
+
+
+def test_a_bad_quality_is_named(observation):
+    data = json.loads(encode_observation(observation))
+    data["hands"][1]["quality"] = "shaky"
+    with pytest.raises(TraceError, match=r"line 4: hand 1: quality must be one of 'good', 'doubtful', got \"shaky\""):
+        decode_line(json.dumps(data), 4)

@@ -69,11 +69,18 @@ def test_look_ahead_finds_the_hands_the_second_look_finds(frames, bundles, ahead
     # not answer, and on no frame after one it did.
     assert plain_looks["palm_detections"] == 1 + plain_looks["lost_tracks"]
     assert looks["palm_detections"] == 1 + looks["lost_tracks"] - looks["look_ahead_used"]
-    # Face checks wait while the cores are busy finding a hand (a look-ahead running).
-    assert 0 < looks["looking_hard"] <= len(frames) // 4
-    assert plain_looks["looking_hard"] == 0
+    # Every look-ahead is answered on its own frame: a lost track takes its hand, a track
+    # that held across the jump is checked against it (and replaced where it lost the
+    # hand's shape). None runs on beside the next frame, so face checks never wait for one.
+    assert looks["look_ahead_used"] + looks["redetected"] + looks["doubtful"] >= looks["look_ahead_started"] - 1
+    assert looks["redetected"] >= 3 and looks["doubtful"] == 0
+    assert looks["looking_hard"] == 0 and plain_looks["looking_hard"] == 0
+    # Without the look-ahead, a track that held across a jump has nothing to be checked
+    # against: it is marked doubtful instead.
+    assert plain_looks["doubtful"] >= 3 and plain_looks["redetected"] == 0
     # A hand in the same frames, mostly of the same side (a few frames of a hand seen
-    # edge-on are a coin toss for MediaPipe either way), at nearly the same place.
+    # edge-on are a coin toss for MediaPipe either way), at nearly the same place (apart
+    # from the frames where a track that held lost the hand's shape).
     assert [len(f) for f in early] == [len(f) for f in plain]
     pairs = [(a, b) for fa, fb in zip(early, plain) for a, b in zip(fa, fb)]
     same_side = [(a, b) for a, b in pairs if a.handedness == b.handedness]
@@ -272,9 +279,9 @@ def test_hand_model_reads_what_mediapipe_reports(frames, bundles, mode):
 
 
 def test_frames_beside_a_running_look_ahead_are_finished_on_the_hand_models_thread(session35, tmp_path):
-    """With frames overlapped, a frame whose look-ahead answered a lost track, or still
-    runs on the other core, is finished at once on the hand model's thread (``Begun.hard``):
-    the second thread would wait for a core there."""
+    """With frames overlapped, a frame that waited for its look-ahead (which answered a
+    lost track, or checked a track that held) is finished at once on the hand model's
+    thread (``Begun.hard``): its input is late already."""
     import cv2
     from faulty import LineStream, make_home
 
@@ -306,12 +313,12 @@ def test_frames_beside_a_running_look_ahead_are_finished_on_the_hand_models_thre
     finally:
         capture.release()
         built.close()
-    ahead = [hard for started, _, hard in rows if started]
-    beside = [hard for started, lost, hard in rows if started and not lost]  # the look-ahead went unused
-    assert len(ahead) >= 10 and len(beside) >= 3, (len(ahead), len(beside))
-    # The look-ahead (about 16 ms) outlasts the tracking pass (about 11) on nearly every frame.
-    assert sum(ahead) >= 0.8 * len(ahead) and sum(beside) >= 0.6 * len(beside), (sum(ahead), sum(beside))
-    ordinary = [hard for started, lost, hard in rows if not started and not lost]
+    ahead = [(waited, hard) for started, waited, hard in rows if started]
+    assert len(ahead) >= 10, len(ahead)
+    # Every frame that started the look-ahead waits for it (a lost track takes its hand,
+    # a track that held is checked against it), and is finished on this thread.
+    assert all(waited and hard for waited, hard in ahead), ahead
+    ordinary = [hard for started, waited, hard in rows if not started and not waited]
     assert sum(ordinary) <= 0.1 * len(ordinary), (sum(ordinary), len(ordinary))
 
 
