@@ -417,7 +417,8 @@ def format_report(report: dict) -> str:
     if looks:
         lines.append(f"tracks lost and looked for again: {looks['lost_tracks']} "
                      f"(look-ahead started {looks['look_ahead_started']}, used {looks['look_ahead_used']}); "
-                     f"palm detections {looks.get('palm_detections', 0)}")
+                     f"palm detections {looks.get('palm_detections', 0)}; tracks that held across a jump "
+                     f"re-detected {looks.get('redetected', 0)}, doubtful {looks.get('doubtful', 0)}")
     soak = report.get("soak")
     if soak:
         first, last = soak[0], soak[-1]
