@@ -182,11 +182,6 @@ def _build(options: RunOptions, env: dict, config: Config, as_service: bool, loc
     source_spec = options.source if options.source is not None else str(config.camera.index)
     is_camera = source_spec.strip().isdigit()
     mirror = options.mirror if options.mirror is not None else (config.camera.mirror and is_camera)
-    first_run = is_camera and not as_service and (
-        options.first_run if options.first_run is not None else config.first_run)
-    if first_run and not options.preview:  # the preview is part of first-run mode, where it can open
-        options = dataclasses.replace(options, preview=True, preview_optional=True)
-    show_preview = options.preview and _preview_possible(options, env)
 
     def opener() -> Source:
         return open_source(source_spec, width=config.camera.width, height=config.camera.height,
@@ -199,6 +194,17 @@ def _build(options: RunOptions, env: dict, config: Config, as_service: bool, loc
         if not (is_camera and as_service):
             raise
         first = None  # a service waits for its camera
+    # After the source: a missing camera is the one thing to say, not the preview.
+    first_run = is_camera and not as_service and (
+        options.first_run if options.first_run is not None else config.first_run)
+    if first_run and not options.preview:  # the preview is part of first-run mode, where it can open
+        options = dataclasses.replace(options, preview=True, preview_optional=True)
+    try:
+        show_preview = options.preview and _preview_possible(options, env)
+    except SetupError:
+        if first is not None:
+            first.close()
+        raise
     pending = [first]
 
     def open_next() -> Source:
