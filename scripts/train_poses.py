@@ -51,15 +51,15 @@ class Settings:
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     #: Foreshortening: one random axis shrunk by a factor drawn from [FORESHORTEN, 1].
-    foreshorten: float = 0.7
+    foreshorten: float = 0.5
     #: Perspective: p / (1 + k.p) with k's components drawn within +-PERSPECTIVE.
-    perspective: float = 0.15
+    perspective: float = 0.25
     #: Landmark noise, in units of the row's RMS landmark distance from the centre.
     noise: float = 0.02
     #: Per-source weight: each source's rows weigh as a source of at most this many rows.
     source_cap: int = 1500
     #: Weight of the ``hand`` (other) class relative to each pose's.
-    other_weight: float = 1.0
+    other_weight: float = 0.5
 
 
 def augment(points: np.ndarray, rng: np.random.Generator, settings: Settings) -> np.ndarray:

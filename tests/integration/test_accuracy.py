@@ -1,8 +1,11 @@
-"""Pose accuracy on real photos and webcam frames, through ``handmap detect --json``.
+"""Pose accuracy on the keypoint set's held-out sources, real photos and webcam frames.
 
-The issue's floors: at least 97% of labelled open/closed/pinch/point hands right, at most
-10% of ``other`` hands given one of the four poses (``also_acceptable`` counts as right).
-The scoring is scripts/accuracy.py's, so the figures here are the ones it prints.
+The keypoint figures are the shipped pose model's on the 10 test sources of
+``../shared/data/keypoints`` (people it never saw; never used to train or tune it). The
+photo figures go through ``handmap detect --json``: at least 98% of labelled
+open/closed/pinch/point hands right, at most 8% of ``other`` hands given one of the four
+poses (``also_acceptable`` counts as right). The scoring is scripts/accuracy.py's, so the
+figures here are the ones it prints.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ import importlib.util
 import json
 import sys
 from pathlib import Path
+from types import MappingProxyType
 
+import numpy as np
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "accuracy.py"
@@ -26,6 +31,81 @@ def _load_accuracy():
 
 
 accuracy = _load_accuracy()
+
+
+@pytest.fixture(scope="module")
+def keypoint_test(data_dir):
+    if not (data_dir / "keypoints" / "keypoints.csv").exists():
+        pytest.skip(f"keypoint set not found under {data_dir}")
+    keypoints = accuracy.load_keypoints(data_dir, "test")
+    return keypoints, accuracy.keypoint_report(accuracy.predict_keypoints(keypoints), keypoints)
+
+
+def test_keypoint_test_set_is_the_ten_held_out_sources_untouched(keypoint_test):
+    keypoints, report = keypoint_test
+    assert len(set(keypoints.sources)) == 10 and report.rows == 6837
+    assert report.confusion.sum(axis=1).tolist() == [1929, 1027, 371, 584, 2926]  # open closed pinch point other
+
+
+#: The shipped model on the held-out keypoint sources measured 95.3% over the four poses,
+#: lowest recall 91.7% (open), 6.5% of other hands given a pose, worst source 82.0%,
+#: calibration error 0.042 (README, Accuracy > Poses). Where that meets the issue's target
+#: the floor is the target; elsewhere it sits just under the measurement, so a worse
+#: model fails (the test below waits for the targets).
+KEYPOINT_FLOORS = MappingProxyType(
+    dict(accuracy=0.95, recall=0.91, other=0.07, source=0.81, ece=accuracy.KEYPOINT_ECE_CEILING)
+)
+
+
+def test_pose_model_on_people_it_never_saw(keypoint_test):
+    _, report = keypoint_test
+    text = accuracy.format_keypoint_report(report)
+    assert report.accuracy >= KEYPOINT_FLOORS["accuracy"], text
+    assert min(report.recall.values()) >= KEYPOINT_FLOORS["recall"], text
+    assert report.other_given_pose <= KEYPOINT_FLOORS["other"], text
+    assert report.worst_source[1] >= KEYPOINT_FLOORS["source"], text
+    assert report.ece <= KEYPOINT_FLOORS["ece"], text
+
+
+@pytest.mark.xfail(strict=True, reason="the issue's targets on the held-out sources are not all met yet (README)")
+def test_pose_model_meets_the_issue_targets_on_people_it_never_saw(keypoint_test):
+    _, report = keypoint_test
+    assert report.passes(), accuracy.format_keypoint_report(report)
+
+
+def test_accuracy_script_prints_the_keypoint_evaluation(data_dir, keypoint_test, capsys):
+    status = accuracy.main(["--data", str(data_dir), "--keypoints", "test"])
+    out = capsys.readouterr().out
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[1].split()[-5:] == ["open", "closed", "pinch", "point", "hand"]
+    for phrase in ("accuracy over the four poses", "recall: open", "other hands given a pose", "worst source", "expected calibration error"):
+        assert phrase in out
+    assert sum(1 for line in lines if line.startswith(("00sid/", "ksackvil/", "BubuPenguin/"))) == 3
+
+
+def test_calibration_error_of_known_scores():
+    scores = np.array([0.9] * 10 + [0.6] * 10)
+    correct = np.array([True] * 9 + [False] + [True] * 3 + [False] * 7)
+    # Bin 0.9: 90% right (no error); bin 0.6: 30% right (0.3 off); half the rows each.
+    assert accuracy.expected_calibration_error(scores, correct) == pytest.approx(0.15)
+
+
+def test_keypoint_report_counts_other_as_hand():
+    keypoints = accuracy.KeypointSet(
+        points=np.zeros((4, 21, 2)),
+        labels=np.array([0, 3, 4, 4]),  # open, point, other, other
+        sources=np.array(["a", "a", "b", "b"], dtype=object),
+        rows=np.arange(4),
+    )
+    probs = np.array(
+        [[0.9, 0, 0, 0, 0.1], [0, 0, 0, 0.4, 0.6], [0, 0, 0, 0, 1.0], [0.1, 0, 0.7, 0, 0.2]]
+    )  # open right, point called hand, other right, other called pinch
+    report = accuracy.keypoint_report(probs, keypoints)
+    assert report.accuracy == 0.5 and report.recall == {"open": 1.0, "point": 0.0}
+    assert report.other_given_pose == 0.5
+    assert report.per_source == {"a": (2, 0.5), "b": (2, 0.5)}
+    assert report.confusion[3, 4] == 1 and report.confusion[4, 2] == 1
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from test_poses import EXPECTED, synthetic_hand
+from test_poses import EXPECTED, VIEW_LIMITS, synthetic_hand
 
 from handmap.gestures import classify
 from handmap.gestures.landmarks import NUM_HAND_LANDMARKS
@@ -34,6 +34,8 @@ def bases(data_dir):
     out = []
     views = (dict(roll=10.0), dict(roll=160.0, yaw=20.0, back=True, left=True), dict(roll=250.0, yaw=-25.0))
     for name in EXPECTED:
+        if VIEW_LIMITS.get(name, (1.0,))[0] < 0.5:
+            continue  # shapes the model reads as their label from only some views (test_poses)
         for i, v in enumerate(views):
             for depth in (True, False):
                 hand = synthetic_hand(name, aspect=4 / 3, depth=depth, **v)

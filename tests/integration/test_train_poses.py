@@ -1,0 +1,99 @@
+"""scripts/train_poses.py: deterministic training on the training sources only.
+
+Training runs for real in subprocesses (one short epoch, so the test stays quick); the
+shipped weights file is checked against the training data it says it was trained on.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from handmap.gestures.pose_model import WEIGHTS_FILE, PoseModel, load_model, shape_features, shipped_model
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "train_poses.py"
+
+
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def keypoints_dir(data_dir):
+    if not (data_dir / "keypoints" / "keypoints.csv").exists():
+        pytest.skip(f"keypoint set not found under {data_dir}")
+    return data_dir
+
+
+def _train(data: Path, out: Path, seed: int) -> str:
+    cmd = [sys.executable, str(SCRIPT), "--data", str(data), "--out", str(out), "--seed", str(seed)]
+    cmd += ["--set", "epochs=1", "--temperature", "1.5", "--no-test"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def test_same_data_and_seed_give_the_same_weights_byte_for_byte(keypoints_dir, tmp_path):
+    out = _train(keypoints_dir, tmp_path / "a.json", seed=3)
+    _train(keypoints_dir, tmp_path / "b.json", seed=3)
+    _train(keypoints_dir, tmp_path / "c.json", seed=4)
+    a, b, c = ((tmp_path / f"{n}.json").read_bytes() for n in "abc")
+    assert a == b
+    assert a != c  # the seed is used
+    model = load_model(tmp_path / "a.json")
+    assert model.temperature == 1.5
+    assert model.info["training_rows"] == 18227  # the 25 training sources, no test row
+    assert "training rows: 18227 from 25 sources" in out
+
+
+def test_shipped_weights_were_trained_on_this_training_data(keypoints_dir):
+    train_poses = _load("handmap_train_poses_script", SCRIPT)
+    train_set = train_poses.accuracy.load_keypoints(keypoints_dir, "train")
+    info = shipped_model().info
+    assert info["training_data_sha256"] == train_poses.data_digest(train_set)
+    assert info["training_rows"] == len(train_set.labels)
+
+
+def test_weights_file_round_trips_exactly():
+    text = (ROOT / "gestures" / WEIGHTS_FILE).read_text()
+    model = PoseModel.from_json(text)
+    assert model.to_json() == text
+    assert len(text) < 200_000  # a small file in the package
+
+
+def test_single_hand_path_matches_the_batch_path(keypoints_dir):
+    from handmap.gestures.pose_model import predict
+
+    train_poses = _load("handmap_train_poses_script2", SCRIPT)
+    rows = train_poses.accuracy.load_keypoints(keypoints_dir, "train").points[::97]
+    model = shipped_model()
+    probs = model.probabilities(shape_features(rows))
+    for pts, p in zip(rows, probs):
+        label, score = predict(model, pts)
+        assert label == model.classes[int(np.argmax(p))]
+        assert score == pytest.approx(float(p.max()), abs=1e-9)
+
+
+def test_a_damaged_weights_file_is_refused(tmp_path):
+    doc = json.loads((ROOT / "gestures" / WEIGHTS_FILE).read_text())
+    doc["classes"] = ["open", "closed"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    from handmap.gestures.pose_model import ModelFileError
+
+    with pytest.raises(ModelFileError, match="classes"):
+        load_model(bad)
+    bad.write_text("{}")
+    with pytest.raises(ModelFileError):
+        load_model(bad)
