@@ -229,11 +229,21 @@ class Tracker:
         lost_shape = [disagrees(hand.landmarks, near.landmarks, aspect) for hand, near in zip(found, nearest)]
         if not any(lost_shape):
             return found
-        checked = tuple(near if lost else hand for hand, near, lost in zip(found, nearest, lost_shape))
+        # Each fresh hand once: a tracked hand that agrees with its fresh hand keeps it; a
+        # tracked hand whose fresh hand is taken is a second reading of a hand already in
+        # the frame (HandLandmarker's tracking can give one after a jump), and is dropped.
+        taken = {id(near) for near, lost in zip(nearest, lost_shape) if not lost}
+        checked = []
+        for hand, near, lost in zip(found, nearest, lost_shape):
+            if not lost:
+                checked.append(hand)
+            elif id(near) not in taken:
+                taken.add(id(near))
+                checked.append(near)
         self.redetected += 1
         # One hand, tracked by handmap: the fresh hand is tracked from the next frame on.
         # HandLandmarker's own tracking cannot be seeded: it goes on from its own region.
-        return tracking.adopt(looked) if tracking.seeds else checked
+        return tracking.adopt(looked) if tracking.seeds else tuple(checked)
 
     def faces(self, rgb: np.ndarray) -> tuple[FaceObservation, ...]:
         return self._faces.detect(rgb) if self._faces is not None else ()
