@@ -52,4 +52,4 @@ def test_a_single_image_is_a_one_frame_source(data_dir):
     assert done.returncode == 0, done.stderr
     events = json_lines(done.stdout)
     assert [e["frame"] for e in events if e["type"] == "hands"] == [0]
-    assert "1 frames" in done.stderr
+    assert "handmap: 1 frame in " in done.stderr
