@@ -36,6 +36,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import accuracy  # noqa: E402
 
+from handmap.gestures.landmarks import HandLandmark  # noqa: E402
 from handmap.gestures.pose_model import CLASSES, PoseModel, shape_features, softmax  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "gestures" / "pose_model.json"
@@ -60,6 +61,37 @@ class Settings:
     source_cap: int = 1500
     #: Weight of the ``hand`` (other) class relative to each pose's.
     other_weight: float = 0.5
+    #: Extra ``hand`` rows per epoch, as a share of the rows: halfway blends of two hands
+    #: in different poses (half-bent fingers, a thumb halfway to the index), which are
+    #: none of the four poses.
+    blends: float = 0.0
+
+
+def canonical(points: np.ndarray) -> np.ndarray:
+    """(n, 21, 2) points with the wrist at the origin, the middle knuckle straight up at
+    unit distance, and the index knuckle on the same side for every hand."""
+    pts = points - points[:, :1]
+    axis = pts[:, HandLandmark.MIDDLE_MCP]
+    length = np.maximum(np.linalg.norm(axis, axis=1), 1e-9)
+    c, s = axis[:, 1] / length, axis[:, 0] / length
+    rot = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)
+    pts = np.einsum("nij,nkj->nki", rot, pts) / length[:, None, None]
+    flip = pts[:, HandLandmark.INDEX_MCP, 0] < pts[:, HandLandmark.PINKY_MCP, 0]
+    pts[flip, :, 0] *= -1.0
+    return pts
+
+
+def blends(keypoints: accuracy.KeypointSet, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` halfway blends of two posed hands with different poses (see Settings.blends)."""
+    posed = np.flatnonzero(keypoints.labels != CLASSES.index("hand"))
+    a = rng.choice(posed, count)
+    b = rng.choice(posed, count)
+    same = keypoints.labels[a] == keypoints.labels[b]
+    b[same] = rng.choice(posed, int(same.sum()))  # a few stay alike: left as they come
+    keep = keypoints.labels[a] != keypoints.labels[b]
+    t = rng.uniform(0.35, 0.65, (count, 1, 1))
+    out = (1 - t) * canonical(keypoints.points[a]) + t * canonical(keypoints.points[b])
+    return out[keep]
 
 
 def augment(points: np.ndarray, rng: np.random.Generator, settings: Settings) -> np.ndarray:
@@ -97,6 +129,10 @@ def sample_weights(labels: np.ndarray, sources: np.ndarray, settings: Settings) 
     return w * len(w) / w.sum()
 
 
+def onehot_of(labels: np.ndarray) -> np.ndarray:
+    return np.eye(len(CLASSES))[labels]
+
+
 def _init(rng: np.random.Generator, sizes: list[int]) -> list[list[np.ndarray]]:
     return [[rng.normal(0.0, np.sqrt(2.0 / a), (a, b)), np.zeros(b)] for a, b in zip(sizes, sizes[1:])]
 
@@ -115,14 +151,22 @@ def train(
     m2 = [[np.zeros_like(p) for p in layer] for layer in params]
     beta1, beta2, step = 0.9, 0.999, 0
     n = len(plain)
-    onehot = np.eye(len(CLASSES))[keypoints.labels]
+    hand = CLASSES.index("hand")
+    blend_weight = float(weights[keypoints.labels == hand].mean()) if (keypoints.labels == hand).any() else 1.0
     for epoch in range(settings.epochs):
-        x_all = (shape_features(augment(keypoints.points, rng, settings)) - mean) / scale
-        order = rng.permutation(n)
+        points, labels, w_all = keypoints.points, keypoints.labels, weights
+        if settings.blends > 0:
+            extra = blends(keypoints, int(settings.blends * n), rng)
+            points = np.concatenate([points, extra])
+            labels = np.concatenate([labels, np.full(len(extra), hand)])
+            w_all = np.concatenate([weights, np.full(len(extra), blend_weight)])
+        x_all = (shape_features(augment(points, rng, settings)) - mean) / scale
+        y_all = onehot_of(labels)
+        order = rng.permutation(len(labels))
         lr = settings.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / settings.epochs))
-        for start in range(0, n, settings.batch):
+        for start in range(0, len(order), settings.batch):
             idx = order[start : start + settings.batch]
-            x, y, w = x_all[idx], onehot[idx], weights[idx]
+            x, y, w = x_all[idx], y_all[idx], w_all[idx]
             acts = [x]
             for i, (weight, bias) in enumerate(params):
                 h = acts[-1] @ weight + bias
