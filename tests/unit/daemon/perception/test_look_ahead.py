@@ -89,6 +89,45 @@ def test_look_ahead_finds_the_hands_the_second_look_finds(frames, bundles, ahead
     assert np.median(gaps) < 0.005 and np.percentile(gaps, 95) < 0.05, (np.median(gaps), np.percentile(gaps, 95))
 
 
+def test_a_track_that_held_across_a_jump_reads_like_a_fresh_detection(frames, bundles):
+    """On the frame after a jump a held track can lose the hand's shape (session35's fists
+    read as a pinch, a point or a plain hand there). Measured against a fresh detection of
+    each frame (palm detection and the full landmark model): with the look-ahead, no
+    frame's hand is half a hand size off; without it, the frames that are were tracked
+    across a jump and are marked doubtful."""
+    import mediapipe as mp
+
+    from handmap.daemon.perception.mediapipe_internals import HandGraphs
+    from handmap.gestures.quality import disagreement
+    from handmap.gestures.types import LandmarkQuality
+
+    full, lite = bundles
+    fresh = HandGraphs.create(full, 0.5, 0.5)
+    assert fresh is not None
+    off = {}
+    try:
+        for ahead in (None, lite):
+            tracker = Tracker(TrackerSettings(hand_model=full, faces=None, video=True, look_ahead=ahead is not None,
+                                              look_ahead_model=ahead))
+            try:
+                rows = []
+                for i, rgb in enumerate(frames):
+                    image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
+                    tracked, (seen, _) = tracker.find(image, i / 10.0), fresh.detect(image)
+                    if tracked and seen:
+                        rows.append((disagreement(tracked[0].landmarks, seen[0].landmarks, 4 / 3), i,
+                                     tracked[0].quality))
+            finally:
+                tracker.close()
+            off[ahead is not None] = [(i, quality) for gap, i, quality in rows if gap >= 0.5]
+    finally:
+        fresh.close()
+    assert off[True] == [], off[True]
+    assert len(off[False]) >= 4, off[False]
+    doubtful = [i for i, quality in off[False] if quality is LandmarkQuality.DOUBTFUL]
+    assert len(doubtful) >= 0.75 * len(off[False]), off[False]
+
+
 def test_frames_that_took_more_than_the_tracking_pass_are_marked(frames, bundles):
     """``Tracker.last_hard``: palm detection (nothing tracked) or a lost track, on top of
     the tracking pass. The pipeline finishes such a frame at once on its own thread."""
