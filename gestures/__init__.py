@@ -5,6 +5,7 @@ Stages (each its own module, no camera, no input library, no globals):
 - ``landmarks``: named landmark indices and fingers.
 - ``types``: the frozen values passed between stages.
 - ``poses``: one hand in one frame to a pose (``classify``), with finger states.
+- ``pose_model``: the learned pose model behind ``classify`` (weights in ``pose_model.json``).
 - ``tracking``: a stable identity for each hand from frame to frame.
 - ``temporal``: hysteresis and hold time before a pose change is reported.
 - ``filters`` and ``pointer``: the One Euro filtered control point, with click lock.
