@@ -49,7 +49,7 @@ def test_keypoint_test_set_is_the_ten_held_out_sources_untouched(keypoint_test):
 
 #: The shipped model on the held-out keypoint sources measured 95.3% over the four poses,
 #: lowest recall 91.7% (open), 6.5% of other hands given a pose, worst source 82.0%,
-#: calibration error 0.042 (README, Accuracy > Poses). Where that meets the issue's target
+#: calibration error 0.042 (docs/accuracy.md, Poses). Where that meets the issue's target
 #: the floor is the target; elsewhere it sits just under the measurement, so a worse
 #: model fails (the test below waits for the targets).
 KEYPOINT_FLOORS = MappingProxyType(
@@ -67,7 +67,7 @@ def test_pose_model_on_people_it_never_saw(keypoint_test):
     assert report.ece <= KEYPOINT_FLOORS["ece"], text
 
 
-@pytest.mark.xfail(strict=True, reason="the issue's targets on the held-out sources are not all met yet (README)")
+@pytest.mark.xfail(strict=True, reason="the issue's targets on the held-out sources are not all met yet (docs/accuracy.md)")
 def test_pose_model_meets_the_issue_targets_on_people_it_never_saw(keypoint_test):
     _, report = keypoint_test
     assert report.passes(), accuracy.format_keypoint_report(report)
@@ -123,7 +123,7 @@ def detected(data_dir, labelled):
 #: hands right and 17/49 = 34.7% of ``other`` hands given a pose, with and without z (the
 #: model does not use z). The issue's targets are 98% and 8%; most misses are incidental
 #: hands (typing, claws, a hand over the mouth) that the keypoint set has no examples of
-#: (README, Accuracy > Poses). The floors sit at the measurements, so a worse model fails.
+#: (docs/accuracy.md, Poses). The floors sit at the measurements, so a worse model fails.
 PHOTO_POSE_FLOOR = 0.96
 PHOTO_OTHER_CEILING = 0.35
 
@@ -143,7 +143,7 @@ def test_detect_holds_the_measured_pose_figures(labelled, detected, flat):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="incidental hands read as poses: 34.7% of other photos (README)")
+@pytest.mark.xfail(strict=True, reason="incidental hands read as poses: 34.7% of other photos (docs/accuracy.md)")
 def test_detect_meets_the_issue_targets_on_the_photos(labelled, detected):
     report = accuracy.match_hands(labelled, detected)
     assert report.passes(), accuracy.format_report(report)
