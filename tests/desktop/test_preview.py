@@ -23,18 +23,27 @@ def _window_image(desktop, wid: int) -> np.ndarray:
         disp.close()
 
 
-@pytest.mark.desktop
-def test_preview_window_shows_the_annotated_camera_view(desktop, session35, tmp_path):
+def _start_preview(desktop, session35, tmp_path):
+    """``handmap run --preview`` over session35's frames at 2 fps in real time; its
+    environment, process and the preview window's id once the window is there."""
     env = dict(desktop.env, XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "handmap.daemon.cli", "run", "--source", str(session35 / "frames"), "--fps", "2",
          "--realtime", "--preview", "--output", "dry-run", "--no-tray"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    found = subprocess.run(["xdotool", "search", "--sync", "--name", "handmap preview"], env=env,
+                           capture_output=True, text=True, timeout=60)
+    if found.returncode != 0:
+        proc.kill()
+        proc.wait()
+    assert found.returncode == 0, found.stderr
+    return env, proc, int(found.stdout.split()[0])
+
+
+@pytest.mark.desktop
+def test_preview_window_shows_the_annotated_camera_view(desktop, session35, tmp_path):
+    env, proc, wid = _start_preview(desktop, session35, tmp_path)
     try:
-        found = subprocess.run(["xdotool", "search", "--sync", "--name", "handmap preview"], env=env,
-                               capture_output=True, text=True, timeout=60)
-        assert found.returncode == 0, found.stderr
-        wid = int(found.stdout.split()[0])
         time.sleep(2.0)  # a few frames drawn
         shot = _window_image(desktop, wid)
         assert shot.shape[0] > 100 and shot.shape[1] > 100
@@ -146,16 +155,8 @@ def test_preview_window_shows_pause_and_resume(desktop, session35, tmp_path):
 
     from handmap.daemon.tools.preview import PAUSED_COLOUR, RUNNING_COLOUR
 
-    env = dict(desktop.env, XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "handmap.daemon.cli", "run", "--source", str(session35 / "frames"), "--fps", "2",
-         "--realtime", "--preview", "--output", "dry-run", "--no-tray"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    env, proc, wid = _start_preview(desktop, session35, tmp_path)
     try:
-        found = subprocess.run(["xdotool", "search", "--sync", "--name", "handmap preview"], env=env,
-                               capture_output=True, text=True, timeout=60)
-        assert found.returncode == 0, found.stderr
-        wid = int(found.stdout.split()[0])
 
         def shows(colour, least: int, other, most: int) -> bool:
             """Whether the window shows at least ``least`` pixels of ``colour`` and at most
