@@ -20,6 +20,7 @@ from handmap.gestures.face_touch import FaceTouchConfig, FaceTouchTracker, touch
 from handmap.gestures.poses import LandmarkError, PoseSpecError, check_pose_spec, classify
 from handmap.gestures.trace import TraceError
 from handmap.gestures.types import (
+    FaceZone,
     FrameObservation,
     GestureFrame,
     Handedness,
@@ -38,6 +39,7 @@ __all__ = [
     "FaceTouchConfig",
     "FaceTouchDetector",
     "FaceTouchTracker",
+    "FaceZone",
     "touch_score",
     "GestureConfig",
     "GestureEngine",

@@ -155,6 +155,19 @@ class FaceTouchState(str, Enum):
     END = "end"
 
 
+class FaceZone(str, Enum):
+    """Where on the face a hand touches (the names CONTRACTS.md fixes for ``zone``)."""
+
+    EYES = "eyes"
+    NOSE = "nose"
+    MOUTH = "mouth"
+    CHIN = "chin"
+    CHEEK = "cheek"
+    FOREHEAD = "forehead"
+    TEMPLE = "temple"
+    HAIR = "hair"
+
+
 @dataclass(frozen=True)
 class PoseEntered:
     """A tracked hand's stable pose became ``pose`` (after hysteresis and hold time)."""
@@ -216,6 +229,8 @@ class FaceTouch:
     frame: int
     state: FaceTouchState
     hand: Handedness | None
+    #: The face zone the hand touches; None where the face's landmarks were not available.
+    zone: FaceZone | None = None
 
 
 GestureEvent = PoseEntered | PoseExited | PoseHeld | Swipe | HandLost | FaceTouch

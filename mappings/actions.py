@@ -66,6 +66,7 @@ class ReportPose:
 class ReportFaceTouch:
     state: str  # "start" / "end"
     hand: str | None
+    zone: str | None = None  # a FaceZone value, when known
 
 
 @dataclass(frozen=True)

@@ -392,7 +392,8 @@ class MappingEngine:
         elif isinstance(e, HandLost):
             self._lose_hand(e.hand_id, out)
         elif isinstance(e, FaceTouch):
-            out.append(act.ReportFaceTouch(e.state.value, e.hand.value if e.hand is not None else None))
+            out.append(act.ReportFaceTouch(e.state.value, e.hand.value if e.hand is not None else None,
+                                            e.zone.value if e.zone is not None else None))
             self._fire(lambda b: b.face_touch == e.state.value, e.hand, None, ("global",), out)
         else:
             log.debug("ignoring unknown gesture event %r", e)

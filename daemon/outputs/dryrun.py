@@ -77,7 +77,8 @@ class DryRunOutput(HoldingOutput):
             self._write(item.t, item.frame, "pose", hand=action.hand, pose=action.pose,
                         score=round(float(action.score), 3))
         elif isinstance(action, a.ReportFaceTouch):
-            self._write(item.t, item.frame, "face_touch", state=action.state, hand=action.hand)
+            self._write(item.t, item.frame, "face_touch", state=action.state, hand=action.hand,
+                        **({"zone": action.zone} if action.zone else {}))
         elif isinstance(action, a.ReportProfile):
             self._write(item.t, item.frame, "profile", name=action.name)
         elif isinstance(action, a.ReportPaused):
