@@ -102,6 +102,10 @@ class FaceObservation:
     bbox: tuple[float, float, float, float]  # x, y, width, height, normalised
     score: float
     keypoints: tuple[tuple[float, float], ...] = ()  # FaceKeypoint order, normalised
+    #: The face mesh's landmarks, shape (478, 3) normalised to the image like hands (the
+    #: MediaPipe face-mesh order, named in ``face_zones``), or None when the mesh did not
+    #: run on this face.
+    mesh: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, eq=False)

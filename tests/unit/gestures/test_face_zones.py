@@ -1,0 +1,150 @@
+"""Face zones on real faces: the real face mesh and face detector run on the shared
+photos (upright and turned as a tilted head), and points placed at known mesh landmarks
+must land in the right zone, with the mesh and with the detector's keypoints alone."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from handmap.daemon.perception.faces import FullRangeFaces
+from handmap.gestures.face_zones import (
+    MESH_CHIN_BOTTOM,
+    MESH_FACE_OVAL,
+    MESH_FOREHEAD_TOP,
+    MESH_LEFT_EYE,
+    MESH_LIPS_OUTER,
+    MESH_NOSE_TIP,
+    MESH_RIGHT_BROW_UPPER,
+    MESH_RIGHT_EYE,
+    NUM_FACE_MESH_LANDMARKS,
+    touch_zone,
+)
+from handmap.gestures.types import FaceObservation, FaceZone
+
+PHOTOS = ("ft/parvathi_1.jpg", "ft/DhanushAyogya750.jpg", "ft/mother-and-son-mom-kid-woman-royalty-free-thumbnail.jpg",
+          "ft/kamal_eyes.jpg")
+#: Head tilts, degrees (the photo turned in the image plane).
+TILTS = (0, 25, -30)
+
+
+def _mesh_landmarks(rgb: np.ndarray) -> np.ndarray:
+    import mediapipe as mp
+
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=1) as model:
+        found = model.process(rgb).multi_face_landmarks
+    assert found, "the face mesh found no face"
+    return np.array([(p.x, p.y, p.z) for p in found[0].landmark])
+
+
+@pytest.fixture(scope="module")
+def faces(data_dir: Path) -> list[tuple[str, int, float, FaceObservation]]:
+    """(photo, tilt, aspect, the detector's face with the mesh on it) per photo and tilt."""
+    detector = FullRangeFaces(0.5)
+    out = []
+    try:
+        for name in PHOTOS:
+            image = cv2.imread(str(data_dir / "hands" / name))
+            h, w = image.shape[:2]
+            for tilt in TILTS:
+                turn = cv2.getRotationMatrix2D((w / 2, h / 2), tilt, 1.0)
+                rgb = cv2.cvtColor(cv2.warpAffine(image, turn, (w, h)), cv2.COLOR_BGR2RGB)
+                mesh = _mesh_landmarks(rgb)
+                assert mesh.shape == (NUM_FACE_MESH_LANDMARKS, 3)
+                nose = mesh[MESH_NOSE_TIP, :2]
+                # The detected face that holds the mesh's nose tip (a photo may have two).
+                detected = [f for f in detector.detect(rgb)
+                            if f.bbox[0] <= nose[0] <= f.bbox[0] + f.bbox[2] and f.bbox[1] <= nose[1] <= f.bbox[1] + f.bbox[3]]
+                assert detected, f"{name} at {tilt} degrees: the face detector missed the face"
+                out.append((name, tilt, w / h, replace(detected[0], mesh=mesh)))
+    finally:
+        detector.close()
+    return out
+
+
+def _eye_distance(mesh: np.ndarray, aspect: float) -> float:
+    scale = np.array([aspect, 1.0])
+    right = mesh[list(MESH_RIGHT_EYE), :2].mean(axis=0) * scale
+    left = mesh[list(MESH_LEFT_EYE), :2].mean(axis=0) * scale
+    return float(np.hypot(*(left - right)))
+
+
+def _away(mesh: np.ndarray, index: int, aspect: float, eye_distances: float) -> tuple[float, float]:
+    """The point ``eye_distances`` beyond mesh landmark ``index``, away from the face's
+    centre (the nose bridge between the eyes' midpoint and the nose tip)."""
+    scale = np.array([aspect, 1.0])
+    centre = mesh[list(MESH_FACE_OVAL), :2].mean(axis=0) * scale
+    at = mesh[index, :2] * scale
+    away = (at - centre) / np.hypot(*(at - centre))
+    point = (at + away * eye_distances * _eye_distance(mesh, aspect)) / scale
+    return float(point[0]), float(point[1])
+
+
+def _eye_centre(mesh: np.ndarray) -> tuple[float, float]:
+    x, y = mesh[list(MESH_RIGHT_EYE), :2].mean(axis=0)
+    return float(x), float(y)
+
+
+def _forehead(mesh: np.ndarray) -> tuple[float, float]:
+    """Halfway between the right brow's top and the forehead's top."""
+    brow = mesh[list(MESH_RIGHT_BROW_UPPER), :2].mean(axis=0)
+    x, y = (brow + mesh[MESH_FOREHEAD_TOP, :2]) / 2
+    return float(x), float(y)
+
+
+def _mouth(mesh: np.ndarray) -> tuple[float, float]:
+    x, y = mesh[list(MESH_LIPS_OUTER), :2].mean(axis=0)
+    return float(x), float(y)
+
+
+def _point(mesh: np.ndarray, index: int) -> tuple[float, float]:
+    return float(mesh[index, 0]), float(mesh[index, 1])
+
+
+def test_mesh_zones_at_known_landmarks_upright_and_tilted(faces) -> None:
+    for name, tilt, aspect, face in faces:
+        mesh = face.mesh
+        assert mesh is not None
+        expected = {
+            FaceZone.NOSE: _point(mesh, MESH_NOSE_TIP),
+            FaceZone.CHIN: _point(mesh, MESH_CHIN_BOTTOM),
+            FaceZone.EYES: _eye_centre(mesh),
+            FaceZone.FOREHEAD: _forehead(mesh),
+            FaceZone.MOUTH: _mouth(mesh),
+            FaceZone.HAIR: _away(mesh, MESH_FOREHEAD_TOP, aspect, 0.5),
+            # Beside the right eye, a third of an eye distance beyond the face's outline.
+            FaceZone.TEMPLE: _away(mesh, MESH_FACE_OVAL[MESH_FACE_OVAL.index(127)], aspect, 0.3),
+        }
+        for zone, point in expected.items():
+            assert touch_zone(face, point, aspect) is zone, f"{name} at {tilt} degrees: {zone.value}"
+        # Far from the face: no zone.
+        assert touch_zone(face, _away(mesh, MESH_CHIN_BOTTOM, aspect, 3.0), aspect) is None
+
+
+def test_keypoint_zones_without_the_mesh(faces) -> None:
+    """The detector's six keypoints alone give the coarse zones, tilted too."""
+    wrong = []
+    for name, tilt, aspect, face in faces:
+        mesh = face.mesh
+        assert mesh is not None
+        bare = replace(face, mesh=None)
+        expected = {
+            FaceZone.NOSE: _point(mesh, MESH_NOSE_TIP),
+            FaceZone.CHIN: _point(mesh, MESH_CHIN_BOTTOM),
+            FaceZone.EYES: _eye_centre(mesh),
+            FaceZone.FOREHEAD: _forehead(mesh),
+            FaceZone.MOUTH: _mouth(mesh),
+        }
+        wrong += [f"{name} at {tilt}: {zone.value} read as {touch_zone(bare, point, aspect)}"
+                  for zone, point in expected.items() if touch_zone(bare, point, aspect) is not zone]
+        assert touch_zone(bare, _away(mesh, MESH_CHIN_BOTTOM, aspect, 3.0), aspect) is None
+    # Coarse: at most one point in twenty lands in a neighbouring zone.
+    assert len(wrong) <= len(faces) * 5 // 20, wrong
+
+
+def test_no_zone_without_landmarks() -> None:
+    assert touch_zone(FaceObservation(bbox=(0.4, 0.3, 0.2, 0.3), score=0.9), (0.5, 0.4)) is None
