@@ -75,6 +75,7 @@ class FacesConfig(_Section):
     rate_hz: float = Field(default=10, gt=0, le=120)
     body_model: bool = False
     search_near_face: bool = False
+    mesh: bool = True  # the face mesh near a hand: which zone of the face a touch is on
 
 
 class AlertsConfig(_Section):

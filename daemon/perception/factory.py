@@ -48,5 +48,6 @@ def make_tracker(config: Config, *, video: bool, max_hands: int | None = None, f
         video=video,
         look_ahead=look_ahead_model is not None,
         look_ahead_model=look_ahead_model,
+        face_mesh=want_faces and config.faces.mesh,
     )
     return Tracker(settings, body=body_model, near_face=finder)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from handmap.daemon.perception.detected import DetectedHand, hand_observations
+from handmap.daemon.perception.face_mesh import FaceMesh
 from handmap.daemon.perception.faces import (
     FACE_MODEL_FULL_RANGE,
     FACE_MODEL_SHORT_RANGE,
@@ -87,12 +88,35 @@ class TrackerSettings:
     #: 85 MB full).
     look_ahead: bool = True
     look_ahead_model: Path | None = None  # its bundle (default: ``hand_model``)
+    #: The face mesh on each face a hand is near (``face_mesh``; the zone of a touch);
+    #: without it, zones come from the face detector's keypoints.
+    face_mesh: bool = False
+
+
+#: A face's mesh runs when a hand the hand model found last has a landmark within this
+#: many face sizes of the face's box (or when no hand is known: one only the body model
+#: or the search near faces may find).
+MESH_NEAR_FACE = 0.5
 
 
 def _nearest(hand: DetectedHand, others: Sequence[DetectedHand]) -> DetectedHand:
     """The hand of ``others`` whose palm is nearest ``hand``'s."""
     centre = palm_centre(hand.landmarks)
     return min(others, key=lambda other: float(np.sum((palm_centre(other.landmarks) - centre) ** 2)))
+
+
+def _hand_near(face: FaceObservation, hands: Sequence[np.ndarray]) -> bool:
+    """Whether any of ``hands`` (landmark arrays) reaches near ``face``'s box; True when
+    there is no hand to go by."""
+    if not hands:
+        return True
+    x, y, w, h = face.bbox
+    reach = MESH_NEAR_FACE * max(w, h)
+    for landmarks in hands:
+        xs, ys = landmarks[:, 0], landmarks[:, 1]
+        if bool(np.any((xs >= x - reach) & (xs <= x + w + reach) & (ys >= y - reach) & (ys <= y + h + reach))):
+            return True
+    return False
 
 
 class Tracker:
@@ -125,6 +149,8 @@ class Tracker:
                     model = HandModel(self._landmarker(vision.RunningMode.IMAGE, settings.look_ahead_model))
                     self._look_ahead = LookAhead(model.look, model)
         self._faces: FaceModel | None = None
+        self._mesh: FaceMesh | None = None
+        self._recent: tuple[DetectedHand, ...] = ()  # the hands the last ``find`` reported
         with background():  # face checks run behind the pointer's path
             if settings.faces == FACE_MODEL_FULL_RANGE:
                 self._faces = FullRangeFaces(settings.min_face_confidence)
@@ -132,6 +158,7 @@ class Tracker:
                 if settings.face_model is None:
                     raise ValueError("the short-range face model needs its file (TrackerSettings.face_model)")
                 self._faces = ShortRangeFaces(settings.face_model, settings.min_face_confidence)
+            self._mesh = FaceMesh() if self._faces is not None and settings.face_mesh else None
         self._body = body
         self._near_face = near_face  # a second look around faces
         self._last_ts = -1
@@ -210,6 +237,7 @@ class Tracker:
             found = self._checked(found, ahead, tracking, rgb.shape[1] / rgb.shape[0])
         self._region.remember(rgb, [hand.landmarks for hand in found])
         self.last_hard = hard
+        self._recent = found
         return found
 
     def _checked(self, found: tuple[DetectedHand, ...], ahead: Future[Found] | None, tracking: HandTracking,
@@ -245,8 +273,18 @@ class Tracker:
         # HandLandmarker's own tracking cannot be seeded: it goes on from its own region.
         return tracking.adopt(looked) if tracking.seeds else tuple(checked)
 
-    def faces(self, rgb: np.ndarray) -> tuple[FaceObservation, ...]:
-        return self._faces.detect(rgb) if self._faces is not None else ()
+    def faces(self, rgb: np.ndarray, hands: Sequence[HandObservation] | None = None) -> tuple[FaceObservation, ...]:
+        """The faces in ``rgb``, each with its mesh where the mesh is on and a hand is
+        near it (``hands``; by default the hands the hand model found last)."""
+        if self._faces is None:
+            return ()
+        faces = self._faces.detect(rgb)
+        if self._mesh is None or not faces:
+            return faces
+        near = [hand.landmarks for hand in (self._recent if hands is None else hands)]
+        mesh = self._mesh
+        return tuple(replace(face, mesh=mesh.landmarks(rgb, face)) if _hand_near(face, near) else face
+                     for face in faces)
 
     def body(self, rgb: np.ndarray, t: float) -> BodyObservation | None:
         if self._body is None:
@@ -298,13 +336,17 @@ class Tracker:
     def has_faces(self) -> bool:
         return self._faces is not None
 
+    @property
+    def has_face_mesh(self) -> bool:
+        return self._mesh is not None
+
     def observe(self, rgb: np.ndarray, t: float, frame: int, with_faces: bool = True, selfie: bool = False) -> FrameObservation:
         """All models on one RGB frame (``detect`` and tests; the daemon times them apart)."""
         import mediapipe as mp
 
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         hands = self.hands(image, t, selfie)
-        faces = self.faces(rgb) if (with_faces and self.has_faces) else None
+        faces = self.faces(rgb, hands) if (with_faces and self.has_faces) else None
         body = self.body(rgb, t) if with_faces else None
         near = self.near_face_hands(rgb, faces, hands) if faces else ()
         height, width = rgb.shape[:2]
@@ -312,6 +354,6 @@ class Tracker:
                                 near_face_hands=near)
 
     def close(self) -> None:
-        for model in (self._hands, self._look_ahead, self._faces, self._body, self._near_face):
+        for model in (self._hands, self._look_ahead, self._faces, self._mesh, self._body, self._near_face):
             if model is not None:
                 model.close()

@@ -1,4 +1,4 @@
-"""Face zones on real faces: the real face mesh and face detector run on the shared
+"""Face zones on real faces: the face detector and handmap's face mesh run on the shared
 photos (upright and turned as a tilted head), and points placed at known mesh landmarks
 must land in the right zone, with the mesh and with the detector's keypoints alone."""
 
@@ -10,7 +10,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from builders import read_rgb
 
+from handmap.daemon.perception.face_mesh import FaceMesh
 from handmap.daemon.perception.faces import FullRangeFaces
 from handmap.gestures.face_zones import (
     MESH_CHIN_BOTTOM,
@@ -21,7 +23,6 @@ from handmap.gestures.face_zones import (
     MESH_NOSE_TIP,
     MESH_RIGHT_BROW_UPPER,
     MESH_RIGHT_EYE,
-    NUM_FACE_MESH_LANDMARKS,
     touch_zone,
 )
 from handmap.gestures.types import FaceObservation, FaceZone
@@ -32,37 +33,27 @@ PHOTOS = ("ft/parvathi_1.jpg", "ft/DhanushAyogya750.jpg", "ft/mother-and-son-mom
 TILTS = (0, 25, -30)
 
 
-def _mesh_landmarks(rgb: np.ndarray) -> np.ndarray:
-    import mediapipe as mp
-
-    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=1) as model:
-        found = model.process(rgb).multi_face_landmarks
-    assert found, "the face mesh found no face"
-    return np.array([(p.x, p.y, p.z) for p in found[0].landmark])
-
-
 @pytest.fixture(scope="module")
 def faces(data_dir: Path) -> list[tuple[str, int, float, FaceObservation]]:
-    """(photo, tilt, aspect, the detector's face with the mesh on it) per photo and tilt."""
-    detector = FullRangeFaces(0.5)
+    """(photo, tilt, aspect, the detected face with its mesh) per photo and tilt: the
+    largest face the detector found, the mesh run in its region as the tracker runs it."""
+    detector, mesh = FullRangeFaces(0.5), FaceMesh()
     out = []
     try:
         for name in PHOTOS:
-            image = cv2.imread(str(data_dir / "hands" / name))
+            image = read_rgb(data_dir / "hands" / name)
             h, w = image.shape[:2]
             for tilt in TILTS:
-                turn = cv2.getRotationMatrix2D((w / 2, h / 2), tilt, 1.0)
-                rgb = cv2.cvtColor(cv2.warpAffine(image, turn, (w, h)), cv2.COLOR_BGR2RGB)
-                mesh = _mesh_landmarks(rgb)
-                assert mesh.shape == (NUM_FACE_MESH_LANDMARKS, 3)
-                nose = mesh[MESH_NOSE_TIP, :2]
-                # The detected face that holds the mesh's nose tip (a photo may have two).
-                detected = [f for f in detector.detect(rgb)
-                            if f.bbox[0] <= nose[0] <= f.bbox[0] + f.bbox[2] and f.bbox[1] <= nose[1] <= f.bbox[1] + f.bbox[3]]
+                rgb = cv2.warpAffine(image, cv2.getRotationMatrix2D((w / 2, h / 2), tilt, 1.0), (w, h))
+                detected = detector.detect(rgb)
                 assert detected, f"{name} at {tilt} degrees: the face detector missed the face"
-                out.append((name, tilt, w / h, replace(detected[0], mesh=mesh)))
+                face = max(detected, key=lambda f: f.bbox[2] * f.bbox[3])
+                points = mesh.landmarks(rgb, face)
+                assert points is not None, f"{name} at {tilt} degrees: no mesh"
+                out.append((name, tilt, w / h, replace(face, mesh=points)))
     finally:
         detector.close()
+        mesh.close()
     return out
 
 
