@@ -324,7 +324,8 @@ class GestureEngine:
         if self._face_touch is not None:
             touching, face_events = self._face_touch.update(obs)
             events.extend(face_events)
-        return GestureFrame(t=t, frame=frame, hands=tuple(tracked), events=tuple(events), face_touching=bool(touching))
+        return GestureFrame(t=t, frame=frame, hands=tuple(tracked), events=tuple(events), face_touching=bool(touching),
+                            aspect=aspect)
 
     def _drop(self, hand_id: int, handedness, t: float, frame: int) -> list[GestureEvent]:
         state = self._hands.pop(hand_id, None)

@@ -265,6 +265,8 @@ class GestureFrame:
     hands: tuple[TrackedHand, ...] = ()
     events: tuple[GestureEvent, ...] = ()
     face_touching: bool = False
+    #: The image's width over its height, to measure between hands in true proportions.
+    aspect: float = 1.0
 
 
 # ---------------------------------------------------------------------------------

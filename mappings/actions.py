@@ -70,6 +70,21 @@ class ReportFaceTouch:
 
 
 @dataclass(frozen=True)
+class ReportTwoHands:
+    """A two-hand gesture: both hands began or stopped holding ``pose`` (gesture
+    ``both``, state ``start``/``end``), or a zoom or rotate step (state ``step``, with
+    ``value`` and ``steps``)."""
+
+    gesture: str  # "both", "zoom" or "rotate"
+    state: str  # "start", "step" or "end"
+    pose: str
+    #: zoom: the distance between the hands over the distance when both began to hold the
+    #: pose; rotate: degrees turned since then, clockwise positive.
+    value: float | None = None
+    steps: int = 0  # zoom: positive in (hands apart); rotate: positive clockwise
+
+
+@dataclass(frozen=True)
 class ReportProfile:
     name: str
 
@@ -112,5 +127,5 @@ class ReportHands:
     hands: tuple[HandReport, ...]
 
 
-Report = ReportPose | ReportFaceTouch | ReportProfile | ReportPaused | ReportResumed | ReportHands
+Report = ReportPose | ReportFaceTouch | ReportTwoHands | ReportProfile | ReportPaused | ReportResumed | ReportHands
 Action = InputAction | Report

@@ -12,9 +12,20 @@ hand lost (or a hand missing from a frame), and everything on ``release_all``,
 ``switch_profile``, ``reload``, ``pause`` and ``shutdown``. A button or key already
 down is never pressed twice and never released while another owner still holds it.
 
+Two hands: a profile's two-hand bindings (``zoom``, ``rotate``, ``hand: both``) work on
+a *pair*, two visible hands holding the same pose. The pair forms when the second hand
+enters the pose (that entry fires the pair's bindings, not the hand's own ``enter``;
+neither hand fires its own ``held`` or ``exit`` bindings for that pose until it leaves
+the pose) and ends when either hand leaves the pose or is lost. What a pair presses is
+the pair's: a zoom's held keys (ctrl for ``scroll: ctrl``) are pressed at its first step
+and released when the pair ends or one of its hands drops out of view; ``hand: both``
+presses last while the pair does (sticky ones until either hand is lost). Each hand's
+own presses stay its own: a hand joining, crossing or leaving a pair never releases the
+other hand's. While a pair zooms or rotates, the pointer does not follow its hands.
+
 Per frame: the pointer hand moves the cursor first (so a drop or a click lands where
 the hand is), then drag-scrolling, then the frame's events in order, then the sweep
-of presses owned by hands no longer in the frame.
+of presses owned by hands no longer in the frame, then the two-hand pairs.
 """
 
 from __future__ import annotations
@@ -22,8 +33,9 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from handmap.gestures import two_hands as th
 from handmap.gestures.types import (
     FaceTouch,
     GestureFrame,
@@ -69,7 +81,9 @@ Request = RequestProfile | RequestPause | RequestResume
 
 def describe_trigger(binding: sc.Binding) -> str:
     """What sets a binding off, in words: ``the left-hand closed pose held 2000 ms``."""
-    hand = f"{binding.hand}-hand " if binding.hand != "any" else ""
+    hand = f"{binding.hand}-hand " if binding.hand not in ("any", "both") else ""
+    if binding.hand == "both" and binding.trigger in ("enter", "exit", "held"):
+        hand = "two-hand "
     match binding.trigger:
         case "enter" | "exit":
             return f"the {hand}{binding.pose} pose" + (" ending" if binding.trigger == "exit" else "")
@@ -77,6 +91,8 @@ def describe_trigger(binding: sc.Binding) -> str:
             return f"the {hand}{binding.pose} pose held {binding.ms} ms"
         case "swipe":
             return f"a {hand}swipe {binding.swipe}"
+        case "zoom" | "rotate":
+            return f"a two-hand {binding.trigger} with both hands in the {binding.pose} pose"
         case _:
             return f"a face touch {binding.face_touch}"
 
@@ -88,8 +104,40 @@ def binding_reason(binding: sc.Binding) -> str:
 #: requests for the daemon (not to be confused with ``daemon.outputs.base.Output``).
 EngineResult = act.Action | Request
 
-# Owners of a press: ("pose", hand_id, pose), ("hand", hand_id), ("joystick",), ("global",)
+# Owners of a press: ("pose", hand_id, pose), ("hand", hand_id), ("joystick",), ("global",),
+# and for two hands: ("pair", pose) while a pair lasts, ("zoom", pose) a zoom's held keys,
+# ("hands", id_a, id_b) a pair's sticky presses (until either hand is lost).
 Owner = tuple
+
+#: At most this many zoom or rotate steps come out of one frame (a tracking jump, not a
+#: move, can make more).
+MAX_STEPS_PER_FRAME = 4
+
+
+@dataclass
+class _Measure:
+    """A zoom's or rotate's measurement since its pair formed (None: re-anchor)."""
+
+    anchor: float | None = None  # zoom: distance at the last step; rotate: turn at the last step
+    start: float = 0.0  # zoom: the distance at the first measurement
+    angle: float = 0.0  # rotate: the last angle seen
+    turned: float = 0.0  # rotate: degrees turned since the first measurement
+
+
+@dataclass
+class _Pair:
+    """Two hands holding the same two-hand pose."""
+
+    pose: str
+    first: int  # hand id, the hand further left when the pair formed
+    second: int
+    since: float
+    fired: set[int] = field(default_factory=set)  # ``hand: both`` held bindings already fired
+    measures: dict[int, _Measure] = field(default_factory=dict)  # per zoom/rotate binding index
+
+    @property
+    def ids(self) -> tuple[int, int]:
+        return (self.first, self.second)
 
 
 @dataclass
@@ -128,6 +176,9 @@ class MappingEngine:
         self._pointer_hand: int | None = None
         self._paused = False
         self._hands: dict[int, TrackedHand] = {}
+        self._pairs: dict[str, _Pair] = {}
+        self._muted: set[tuple[int, str]] = set()  # (hand id, pose): in a pair during this pose
+        self._aspect = 1.0
         self._set_profile(profile)
 
     # -- public state ---------------------------------------------------------------------
@@ -157,6 +208,8 @@ class MappingEngine:
         self._release_where(lambda o: True, out)
         self._scroll.clear()
         self._reset_pointer()
+        for pair in self._pairs.values():
+            pair.measures.clear()
         return out
 
     def switch_profile(self, profile: sc.Profile) -> list[EngineResult]:
@@ -195,12 +248,14 @@ class MappingEngine:
         out: list[EngineResult] = []
         hands = {h.hand_id: h for h in frame.hands}
         self._hands = hands
+        self._aspect = frame.aspect if frame.aspect > 0 else 1.0
         if not self._paused:
             self._update_pointer(frame, hands, out)
             self._update_scroll(hands, out)
         for event in frame.events:
             self._event(event, out)
         self._sweep(hands, out)
+        self._update_pairs(frame.t, hands, out)
         return out
 
     # -- internals: profile and pointer ---------------------------------------------------
@@ -211,6 +266,15 @@ class MappingEngine:
         self._driver: PointerDriver | None = make_driver(profile.pointer, self._screen)
         self._pointer_hand = None
         self._fired.clear()
+        self._two_hand_poses = frozenset(b.pose for b in profile.bindings if b.two_hands and b.pose is not None)
+        self._measured_poses = frozenset(b.pose for b in profile.bindings
+                                         if b.trigger in sc.TWO_HAND_TRIGGERS and b.pose is not None)
+        # Pairs formed before the switch carry on with the new bindings, except that
+        # their held times already ran (as one hand's PoseHeld reports do).
+        self._pairs = {p: pair for p, pair in self._pairs.items() if p in self._two_hand_poses}
+        for pair in self._pairs.values():
+            pair.measures.clear()
+            pair.fired = {i for i, b in self._bindings if b.hand == "both" and b.held == pair.pose}
 
     def _reset_pointer(self) -> None:
         self._pointer_hand = None
@@ -248,7 +312,7 @@ class MappingEngine:
             self._driver.reset()
         pose = hand.pose
         active = ((cfg.poses is None or pose in cfg.poses) and (cfg.clutch is None or pose != cfg.clutch)
-                  and hand.hand_id not in self._scroll)
+                  and hand.hand_id not in self._scroll and not self._measuring(hand.hand_id))
         result = self._driver.update(self._point(hand), active, hand.pointer_locked, frame.t, self._cursor)
         if result.cursor is not None:
             self._move_to(result.cursor, out)
@@ -344,8 +408,11 @@ class MappingEngine:
         self._fired = {f for f in self._fired if f[0] != hid}
 
     def _lose_hand(self, hid: int, out: list) -> None:
+        for pose in [p for p, pair in self._pairs.items() if hid in pair.ids]:
+            self._end_pair(pose, out)
         self._end_pose(hid, None, out)
-        self._release_where(lambda o: o[0] == "hand" and o[1] == hid, out)
+        self._release_where(lambda o: (o[0] == "hand" and o[1] == hid) or (o[0] == "hands" and hid in o[1:]), out)
+        self._muted = {m for m in self._muted if m[0] != hid}
         self._scroll.pop(hid, None)
         self._poses.pop(hid, None)
         if hid == self._pointer_hand:
@@ -353,8 +420,9 @@ class MappingEngine:
 
     def _sweep(self, hands: dict, out: list) -> None:
         """Hands that are gone from the frame lose what they hold (a missed HandLost)."""
-        owning = {o[1] for owners in list(self._keys.values()) + list(self._buttons.values())
-                  for o in owners if o[0] in ("pose", "hand")}
+        owners = [o for held in list(self._keys.values()) + list(self._buttons.values()) for o in held]
+        owning = {o[1] for o in owners if o[0] in ("pose", "hand")}
+        owning |= {hid for o in owners if o[0] == "hands" for hid in o[1:]}
         owning |= set(self._scroll) | set(self._poses)
         for hid in sorted(owning - set(hands)):
             self._lose_hand(hid, out)
@@ -364,15 +432,21 @@ class MappingEngine:
             prev = self._poses.get(e.hand_id)
             if prev is not None:
                 self._end_pose(e.hand_id, prev, out)
+            self._muted = {m for m in self._muted if m[0] != e.hand_id}
             self._poses[e.hand_id] = e.pose
             self._fired = {f for f in self._fired if f[0] != e.hand_id}
             out.append(act.ReportPose(e.hand.value, e.pose, e.score))
+            partner = self._partner(e.hand_id, e.pose)
+            if partner is not None:  # this entry makes a pair: the pair's bindings, not the hand's
+                self._muted |= {(e.hand_id, e.pose), (partner, e.pose)}
+                return
             self._fire(lambda b: b.enter == e.pose, e.hand, e.hand_id, ("pose", e.hand_id, e.pose), out)
         elif isinstance(e, PoseExited):
             self._end_pose(e.hand_id, e.pose, out)
             if self._poses.get(e.hand_id) == e.pose:
                 self._poses[e.hand_id] = None
             self._fire(lambda b: b.exit == e.pose, e.hand, e.hand_id, ("hand", e.hand_id), out)
+            self._muted.discard((e.hand_id, e.pose))
         elif isinstance(e, PoseHeld):
             current = self._poses.get(e.hand_id)
             if current is not None and current != e.pose:
@@ -405,12 +479,15 @@ class MappingEngine:
         for idx, b in self._bindings:
             if not pred(b, idx) or not (_hand_matches(b.hand, hand)):
                 continue
+            if hid is not None and b.pose is not None and (hid, b.pose) in self._muted:
+                continue  # the hand is in a pair for this pose: the pair's bindings fire
             if mark_fired and hid is not None:
                 self._fired.add((hid, idx))
             for a in b.do:
                 self._run(a, hid, owner, out, b)
 
-    def _run(self, a, hid: int | None, owner: Owner, out: list, binding: sc.Binding | None = None) -> None:
+    def _run(self, a, hid: int | None, owner: Owner, out: list, binding: sc.Binding | None = None,
+             sticky: Owner | None = None) -> None:
         if isinstance(a, sc.Control):
             want = a.control if a.control != "toggle_pause" else ("resume" if self._paused else "pause")
             if want == "pause" and not self._paused:
@@ -420,7 +497,7 @@ class MappingEngine:
             return
         if self._paused:
             return
-        sticky_owner = ("hand", hid) if hid is not None else ("global",)
+        sticky_owner = sticky if sticky is not None else ("hand", hid) if hid is not None else ("global",)
         if isinstance(a, sc.Click):
             self._click(act.Button(a.click), 1, out)
         elif isinstance(a, sc.DoubleClick):
@@ -462,3 +539,110 @@ class MappingEngine:
         for _ in range(count):
             out.append(act.MouseDown(button))
             out.append(act.MouseUp(button))
+
+    # -- internals: two hands -------------------------------------------------------------
+
+    def _partner(self, hid: int, pose: str) -> int | None:
+        """Another visible hand holding ``pose``, if that pose is a two-hand pose."""
+        if pose not in self._two_hand_poses or pose in self._pairs:
+            return None
+        return next((h.hand_id for h in sorted(self._hands.values(), key=lambda h: h.hand_id)
+                     if h.hand_id != hid and h.visible and self._poses.get(h.hand_id) == pose), None)
+
+    def _measuring(self, hid: int) -> bool:
+        """Whether the hand is in a pair that zooms or rotates (the pointer stays put)."""
+        return any(hid in pair.ids for pose, pair in self._pairs.items() if pose in self._measured_poses)
+
+    def _update_pairs(self, t: float, hands: dict, out: list) -> None:
+        for pose in sorted(self._two_hand_poses):
+            pair = self._pairs.get(pose)
+            if pair is not None and not all(h in hands and self._poses.get(h) == pose for h in pair.ids):
+                self._end_pair(pose, out)
+                pair = None
+            if pair is None:
+                pair = self._form_pair(pose, t, hands, out)
+            if pair is not None:
+                self._pair_held(pair, t, out)
+                self._measure(pair, hands, out)
+
+    def _form_pair(self, pose: str, t: float, hands: dict, out: list) -> _Pair | None:
+        ready = [h for hid, h in sorted(hands.items()) if h.visible and self._poses.get(hid) == pose]
+        if len(ready) < 2:
+            return None
+        a, b = sorted(ready[:2], key=lambda h: th.pinch_point(h.landmarks)[0])
+        pair = self._pairs[pose] = _Pair(pose, a.hand_id, b.hand_id, t)
+        self._muted |= {(a.hand_id, pose), (b.hand_id, pose)}
+        out.append(act.ReportTwoHands("both", "start", pose))
+        self._fire_pair(pair, lambda bd: bd.enter == pose, ("pair", pose), out)
+        return pair
+
+    def _end_pair(self, pose: str, out: list) -> None:
+        pair = self._pairs.pop(pose)
+        self._release_where(lambda o: o in (("pair", pose), ("zoom", pose)), out)
+        self._fire_pair(pair, lambda bd: bd.exit == pose, ("hands", *pair.ids), out)
+        out.append(act.ReportTwoHands("both", "end", pose))
+
+    def _fire_pair(self, pair: _Pair, pred, owner: Owner, out: list) -> None:
+        for _, b in self._bindings:
+            if b.hand == "both" and pred(b):
+                for a in b.do:
+                    self._run(a, None, owner, out, b, sticky=("hands", *pair.ids))
+
+    def _pair_held(self, pair: _Pair, t: float, out: list) -> None:
+        for idx, b in self._bindings:
+            if b.hand == "both" and b.held == pair.pose and b.ms is not None and idx not in pair.fired \
+                    and (t - pair.since) * 1000.0 >= b.ms - 0.5:
+                pair.fired.add(idx)
+                self._fire_pair(pair, lambda bd, idx=idx: bd is self._bindings[idx][1], ("pair", pair.pose), out)
+
+    def _measure(self, pair: _Pair, hands: dict, out: list) -> None:
+        gestures = [(idx, b) for idx, b in self._bindings if b.trigger in sc.TWO_HAND_TRIGGERS and b.pose == pair.pose]
+        if not gestures:
+            return
+        first, second = hands[pair.first], hands[pair.second]
+        if self._paused or not (first.visible and second.visible):
+            # Out of view (or paused): the zoom's keys go up now; measuring starts afresh.
+            self._release_where(lambda o: o == ("zoom", pair.pose), out)
+            pair.measures.clear()
+            return
+        now = th.span(th.pinch_point(first.landmarks), th.pinch_point(second.landmarks), self._aspect)
+        if now.distance < th.MIN_SPAN:
+            return
+        for idx, b in gestures:
+            m = pair.measures.get(idx)
+            if m is None:
+                pair.measures[idx] = _Measure(anchor=now.distance if b.zoom else 0.0, start=now.distance,
+                                              angle=now.angle)
+                continue
+            if b.zoom is not None:
+                self._zoom(b, pair, m, now.distance, out)
+            else:
+                self._rotate(b, pair, m, now.angle, out)
+
+    def _zoom(self, b: sc.Binding, pair: _Pair, m: _Measure, distance: float, out: list) -> None:
+        n, m.anchor = th.zoom_steps(m.anchor or distance, distance, b.zoom_step)
+        if not n:
+            return
+        n = max(-MAX_STEPS_PER_FRAME, min(MAX_STEPS_PER_FRAME, n))
+        out.append(act.ReportTwoHands("zoom", "step", pair.pose, distance / m.start, n))
+        if b.scroll is not None:
+            if b.scroll != sc.NO_SCROLL_KEYS:
+                for k in parse_combo(b.scroll).keys:
+                    self._press_key(k, ("zoom", pair.pose), out)
+            out.append(act.Scroll(0, n))
+        else:
+            combo = b.zoom_in if n > 0 else b.zoom_out
+            for _ in range(abs(n)):
+                self._tap(parse_combo(combo or "").keys, out)
+
+    def _rotate(self, b: sc.Binding, pair: _Pair, m: _Measure, angle: float, out: list) -> None:
+        m.turned += th.angle_change(m.angle, angle)
+        m.angle = angle
+        n, m.anchor = th.rotate_steps(m.anchor or 0.0, m.turned, b.rotate_degrees)
+        if not n:
+            return
+        out.append(act.ReportTwoHands("rotate", "step", pair.pose, m.turned, n))
+        combo = b.clockwise if n > 0 else b.counterclockwise
+        if combo is not None:
+            for _ in range(min(abs(n), MAX_STEPS_PER_FRAME)):
+                self._tap(parse_combo(combo).keys, out)

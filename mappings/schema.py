@@ -64,6 +64,12 @@ MAX_TYPED_TEXT = 1000  # characters per ``type`` action
 MAX_GAIN = 100.0  # relative pointer gain, acceleration and its cap
 MAX_CURSOR_SPEED = 100_000.0  # joystick cursor pixels per second
 MAX_MONITOR = 63
+#: Two-hand zoom steps, as a fraction of the distance between the hands; rotate steps in
+#: degrees. The lower bounds keep a trembling hand from firing a step every frame.
+MIN_ZOOM_STEP, MAX_ZOOM_STEP, DEFAULT_ZOOM_STEP = 0.03, 3.0, 0.15
+MIN_ROTATE_DEGREES, MAX_ROTATE_DEGREES, DEFAULT_ROTATE_DEGREES = 3.0, 180.0, 15.0
+#: What ``scroll:`` of a zoom says for a wheel with no key held.
+NO_SCROLL_KEYS = "none"
 
 
 class Strict(BaseModel):
@@ -102,8 +108,22 @@ Name = Annotated[str, AfterValidator(_check_name)]
 KeyCombo = Annotated[str, BeforeValidator(_check_combo)]
 KeyName = Annotated[str, BeforeValidator(_check_key)]
 HandSelector = Literal["left", "right", "any"]
+#: A binding's hand: one of the above, or ``both`` (the pose held by two hands at once).
+BindingHand = Literal["left", "right", "any", "both"]
 ButtonName = Literal["left", "right", "middle"]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+def _check_scroll_keys(value: Any) -> str:
+    if value == NO_SCROLL_KEYS:
+        return NO_SCROLL_KEYS
+    if not isinstance(value, str):
+        raise PydanticCustomError(
+            "combo_type", "expected the keys held while the wheel turns, such as 'ctrl', or 'none'")
+    return _check_combo(value)
+
+
+ScrollKeys = Annotated[str, BeforeValidator(_check_scroll_keys)]
 
 
 def _as_list(value: Any) -> Any:
@@ -404,12 +424,26 @@ else:
 # bindings and the profile
 # ---------------------------------------------------------------------------------
 
-TRIGGERS = ("enter", "exit", "held", "swipe", "face_touch")
+TRIGGERS = ("enter", "exit", "held", "swipe", "face_touch", "zoom", "rotate")
+#: Triggers of gestures that need two hands (a binding with ``hand: both`` is another).
+TWO_HAND_TRIGGERS = ("zoom", "rotate")
+#: Each two-hand trigger's own settings (no other binding may use them).
+_TRIGGER_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "held": ("ms",),
+    "zoom": ("step", "scroll", "zoom_in", "zoom_out"),
+    "rotate": ("degrees", "clockwise", "counterclockwise"),
+})
+#: How the fields above are written in a profile.
+_FIELD_KEYS: Mapping[str, str] = MappingProxyType({"zoom_in": "in", "zoom_out": "out"})
 
 
 class Binding(Strict):
     """One trigger (exactly one of ``enter``, ``exit``, ``held``, ``swipe``,
-    ``face_touch``), an optional hand, and the actions to run."""
+    ``face_touch``, ``zoom``, ``rotate``), an optional hand, and the actions to run.
+
+    ``hand: both`` makes ``enter``/``exit``/``held`` a two-hand trigger: both hands hold
+    the pose. ``zoom`` and ``rotate`` are two-hand gestures while both hands hold their
+    pose; they say what they do with their own keys instead of ``do``."""
 
     enter: str | None = None  # a pose became stable
     exit: str | None = None  # a pose ended
@@ -417,7 +451,18 @@ class Binding(Strict):
     ms: Annotated[int, Field(gt=0, le=60000)] | None = None
     swipe: Literal["left", "right", "up", "down", "any"] | None = None
     face_touch: Literal["start", "end"] | None = None
-    hand: HandSelector = "any"
+    #: Both hands hold this pose: the change in the distance between them zooms.
+    zoom: str | None = None
+    step: Annotated[float, Field(ge=MIN_ZOOM_STEP, le=MAX_ZOOM_STEP)] | None = None
+    scroll: ScrollKeys | None = None  # wheel steps with these keys held ("none": no key)
+    zoom_in: KeyCombo | None = Field(default=None, alias="in")
+    zoom_out: KeyCombo | None = Field(default=None, alias="out")
+    #: Both hands hold this pose: turning the line between them presses keys.
+    rotate: str | None = None
+    degrees: Annotated[float, Field(ge=MIN_ROTATE_DEGREES, le=MAX_ROTATE_DEGREES)] | None = None
+    clockwise: KeyCombo | None = None
+    counterclockwise: KeyCombo | None = None
+    hand: BindingHand = "any"
     do: Annotated[list[ActionSpec], BeforeValidator(_normalise_actions)] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -425,19 +470,47 @@ class Binding(Strict):
         given = [t for t in TRIGGERS if getattr(self, t) is not None]
         if len(given) != 1:
             raise ValueError(
-                "a binding needs exactly one trigger: enter, exit, held, swipe or face_touch"
+                "a binding needs exactly one trigger: enter, exit, held, swipe, face_touch, zoom or rotate"
                 + (f" (found {', '.join(given)})" if given else ""))
         if self.held is not None and self.ms is None:
             raise ValueError("a 'held' binding needs 'ms' (how long the pose must last, in milliseconds)")
-        if self.held is None and self.ms is not None:
-            raise ValueError("'ms' only goes with a 'held' trigger")
+        for trigger, names in _TRIGGER_FIELDS.items():
+            if trigger != self.trigger:
+                for name in names:
+                    if getattr(self, name) is not None:
+                        raise ValueError(f"'{_FIELD_KEYS.get(name, name)}' only goes with a '{trigger}' trigger")
+        if self.hand == "both" and self.trigger not in ("enter", "exit", "held"):
+            raise ValueError("'hand: both' goes with an enter, exit or held trigger (zoom and rotate always"
+                             " take both hands)")
+        if self.trigger in TWO_HAND_TRIGGERS:
+            self._check_two_hand_gesture()
         if self.trigger not in ("enter", "held"):
             for a in self.do:
                 if isinstance(a, DragScroll) or (isinstance(a, (MouseDown, KeyHold)) and not a.sticky):
                     raise ValueError(
                         f"'{_action_tag(a)}' lasts while a pose lasts, so it needs an 'enter' or 'held'"
                         " trigger (or 'sticky: true' and a later release)")
+        if self.hand == "both" and any(isinstance(a, DragScroll) for a in self.do):
+            raise ValueError("'drag_scroll' follows one hand; it does not go with 'hand: both'")
         return self
+
+    def _check_two_hand_gesture(self) -> None:
+        name = self.trigger
+        if self.hand != "any":
+            raise ValueError(f"a '{name}' takes both hands; leave out 'hand'")
+        if self.do:
+            keys = "'scroll' or 'in' and 'out'" if name == "zoom" else "'clockwise' and 'counterclockwise'"
+            raise ValueError(f"a '{name}' binding says what it does with {keys}, not with 'do'")
+        if name == "zoom":
+            pair = (self.zoom_in is not None) + (self.zoom_out is not None)
+            if self.scroll is not None and pair:
+                raise ValueError("a 'zoom' either scrolls ('scroll') or presses keys ('in' and 'out'), not both")
+            if self.scroll is None and pair != 2:
+                raise ValueError("a 'zoom' needs 'scroll' (the keys held while the wheel turns, e.g. 'ctrl',"
+                                 " or 'none') or both 'in' and 'out' (e.g. ctrl+plus and ctrl+minus)")
+        elif self.clockwise is None and self.counterclockwise is None:
+            raise ValueError("a 'rotate' needs 'clockwise' or 'counterclockwise' (a key or combo to press"
+                             " each step), or both")
 
     @property
     def trigger(self) -> str:
@@ -445,7 +518,20 @@ class Binding(Strict):
 
     @property
     def pose(self) -> str | None:
-        return self.enter or self.exit or self.held
+        return self.enter or self.exit or self.held or self.zoom or self.rotate
+
+    @property
+    def two_hands(self) -> bool:
+        """Whether this binding needs both hands (zoom, rotate, or ``hand: both``)."""
+        return self.hand == "both" or self.trigger in TWO_HAND_TRIGGERS
+
+    @property
+    def zoom_step(self) -> float:
+        return self.step if self.step is not None else DEFAULT_ZOOM_STEP
+
+    @property
+    def rotate_degrees(self) -> float:
+        return self.degrees if self.degrees is not None else DEFAULT_ROTATE_DEGREES
 
 
 class Profile(Strict):
@@ -488,8 +574,22 @@ class Profile(Strict):
         return tuple(d.spec(n) for n, d in self.poses.items())
 
     def hold_durations_ms(self) -> tuple[int, ...]:
-        """The ``held`` durations bound, for the gesture engine's PoseHeld reports."""
-        return tuple(sorted({b.ms for b in self.bindings if b.held is not None and b.ms is not None}))
+        """The one-hand ``held`` durations bound, for the gesture engine's PoseHeld reports
+        (the mapping engine times ``hand: both`` itself)."""
+        return tuple(sorted({b.ms for b in self.bindings
+                             if b.held is not None and b.ms is not None and b.hand != "both"}))
+
+    def two_hand_bindings(self) -> tuple[int, ...]:
+        """The indices of the bindings that need two hands."""
+        return tuple(i for i, b in enumerate(self.bindings) if b.two_hands)
+
+    def two_hand_warning(self, max_hands: int) -> str | None:
+        """What to say when this profile's two-hand bindings cannot fire because the
+        tracker follows fewer than two hands (config ``model.max_hands``); None if fine."""
+        if max_hands >= 2 or not self.two_hand_bindings():
+            return None
+        return (f"this profile has two-hand bindings, but model.max_hands is {max_hands}, so they never fire;"
+                " set 'model: {max_hands: 2}' in config.yaml to use them")
 
     def matches(self, window_class: str = "", title: str = "", process: str = "") -> bool:
         return self.match.matches(window_class, title, process)

@@ -79,6 +79,10 @@ class DryRunOutput(HoldingOutput):
         elif isinstance(action, a.ReportFaceTouch):
             self._write(item.t, item.frame, "face_touch", state=action.state, hand=action.hand,
                         **({"zone": action.zone} if action.zone else {}))
+        elif isinstance(action, a.ReportTwoHands):
+            extra = {} if action.value is None else {"value": round(float(action.value), 3), "steps": action.steps}
+            self._write(item.t, item.frame, "two_hands", gesture=action.gesture, state=action.state,
+                        pose=action.pose, **extra)
         elif isinstance(action, a.ReportProfile):
             self._write(item.t, item.frame, "profile", name=action.name)
         elif isinstance(action, a.ReportPaused):

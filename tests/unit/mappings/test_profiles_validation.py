@@ -175,7 +175,7 @@ def test_binding_needs_one_trigger_and_held_needs_ms(user):
     """)
     errors = [str(e) for e in ProfileStore(user).validate_file(path)]
     assert errors == [
-        f"{path}:3:5: bindings[0]: a binding needs exactly one trigger: enter, exit, held, swipe or face_touch"
+        f"{path}:3:5: bindings[0]: a binding needs exactly one trigger: enter, exit, held, swipe, face_touch, zoom or rotate"
         " (found enter, exit)",
         f"{path}:6:5: bindings[1]: a 'held' binding needs 'ms' (how long the pose must last, in milliseconds)",
     ]
@@ -298,7 +298,7 @@ def test_several_errors_are_all_reported_in_file_order(user):
           hand: rigth
         bindings:
           - enter: pinch
-            hand: both
+            hand: all
             do: click
     """)
     errors = ProfileStore(user).validate_file(path)
