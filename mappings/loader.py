@@ -248,13 +248,33 @@ class ProfileStore:
 
     def validate_file(self, path: Path) -> list[ProfileError]:
         """Every problem in the profile file at ``path`` (empty when it is valid)."""
-        try:
-            self.load_file(path)
-        except SourceErrors as exc:
-            return list(exc.errors)
-        return []
+        return self.check_file(path)[0]
 
-    def _load_source(self, src: ProfileSource) -> Profile:
+    def check_file(self, path: Path, max_hands: int | None = None) -> tuple[list[ProfileError], list[ProfileError]]:
+        """The errors in the profile file at ``path``, and, when it has none, what it
+        should be warned of on a daemon tracking ``max_hands`` hands (messages start
+        with ``warning:``)."""
+        path = Path(path)
+        try:
+            text = read_profile_text(path)
+        except SourceErrors as exc:
+            return list(exc.errors), []
+        return self._check(ProfileSource(path.stem, str(path), text, "file", path.parent), max_hands)
+
+    def check(self, name: str, max_hands: int | None = None) -> tuple[list[ProfileError], list[ProfileError]]:
+        """:meth:`check_file` for the installed profile ``name`` (KeyError if none)."""
+        return self._check(self.source(name), max_hands)
+
+    def _check(self, src: ProfileSource, max_hands: int | None) -> tuple[list[ProfileError], list[ProfileError]]:
+        warnings: list[ProfileError] = []
+        try:
+            self._load_source(src, max_hands, warnings)
+        except SourceErrors as exc:
+            return list(exc.errors), []
+        return [], warnings
+
+    def _load_source(self, src: ProfileSource, max_hands: int | None = None,
+                     warnings: list[ProfileError] | None = None) -> Profile:
         errors: list[SourceError] = []
         resolved, top = self._resolve(src, (), errors)
         if errors or resolved is None or top is None:
@@ -269,6 +289,11 @@ class ProfileStore:
         errors = self._semantic_errors(profile, merged, src)
         if errors:
             raise ProfileLoadError(errors)
+        if warnings is not None and max_hands is not None:
+            note = profile.two_hand_warning(max_hands)
+            if note is not None:
+                first = profile.two_hand_bindings()[0]
+                warnings.append(merged.error(("bindings", first), f"warning: {note}"))
         return profile
 
     def _resolve(self, src: ProfileSource, chain: tuple, errors: list) -> tuple[_Resolved | None, LoadedYaml | None]:

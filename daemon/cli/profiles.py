@@ -13,6 +13,7 @@ from typing import TextIO
 
 import yaml
 
+from handmap.daemon.config import ConfigError, load_config
 from handmap.gestures.types import Pose
 from handmap.mappings.loader import ProfileLoadError, ProfileStore, default_user_dir
 from handmap.mappings.schema import Profile
@@ -88,19 +89,25 @@ def _match_summary(profile) -> str:
     return "; ".join(parts)
 
 
+def configured_max_hands() -> int | None:
+    """How many hands the daemon will track (the user's config.yaml over the packaged
+    one); None when the configuration cannot be read (``config validate`` says why)."""
+    try:
+        return load_config(None).model.max_hands
+    except ConfigError:
+        return None
+
+
 def validate(store: ProfileStore, files: list[str], out: TextIO, err: TextIO) -> int:
     status = EXIT_OK
+    max_hands = configured_max_hands()
     for item in files:
         path = Path(item)
         if not path.exists() and item in store.names():
-            try:
-                store.load(item)
-                errors = []
-            except ProfileLoadError as exc:
-                errors = list(exc.errors)
+            errors, warnings = store.check(item, max_hands)
         else:
-            errors = store.validate_file(path)
-        for e in errors:
+            errors, warnings = store.check_file(path, max_hands)
+        for e in errors + warnings:
             print(str(e), file=err)
         if errors:
             status = EXIT_INVALID

@@ -233,7 +233,8 @@ def _build(options: RunOptions, env: dict, config: Config, as_service: bool, loc
     from handmap.daemon.runtime.mapping_stage import MappingStage, ProfileHealth
 
     try:
-        mapping = MappingStage(store, options.profile or config.profile, screen_geometry(env), gestures)
+        mapping = MappingStage(store, options.profile or config.profile, screen_geometry(env), gestures,
+                               max_hands=None if is_trace else config.model.max_hands)
     except KeyError as exc:
         raise SetupError(str(exc.args[0]) if exc.args else str(exc)) from None
     except Exception as exc:  # a broken profile file
@@ -261,13 +262,17 @@ def _build(options: RunOptions, env: dict, config: Config, as_service: bool, loc
     services = Services()
     history = options.history if options.history is not None else is_camera
     alerts_on = options.alerts if options.alerts is not None else is_camera
-    face_log = FaceTouchLog(profile=lambda: mapping.name,  # the active profile can turn alerts off
-                            alerts_wanted=lambda: mapping.profile.alerts.face_touch)
-    if history:
-        from handmap.daemon.history.store import TouchStore, default_history_path
+    from handmap.daemon.history.store import TouchStore, default_history_path
 
+    history_path = default_history_path(env)
+    face_log = FaceTouchLog(profile=lambda: mapping.name,  # the active profile can turn alerts off
+                            alerts_wanted=lambda: mapping.profile.alerts.face_touch,
+                            # without history, today's count still reads the history's
+                            reader=lambda: TouchStore(history_path, create=False))
+    closers.append(face_log.close)
+    if history:
         try:
-            face_log.store = TouchStore(default_history_path(env))
+            face_log.store = TouchStore(history_path)
             closers.append(face_log.store.close)
         except Exception as exc:
             log.warning("face-touch history is off: %s", exc)

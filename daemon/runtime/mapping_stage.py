@@ -26,9 +26,12 @@ class MappingStage:
     """The active profile's mapping engine, with the gesture engine kept in step; the
     pipeline's ``Mapper`` and the daemon's handle for mode changes."""
 
-    def __init__(self, store: ProfileStore, profile_name: str, screen: ScreenGeometry, gestures: GestureEngine) -> None:
+    def __init__(self, store: ProfileStore, profile_name: str, screen: ScreenGeometry, gestures: GestureEngine,
+                 max_hands: int | None = None) -> None:
         self.store = store
         self.gestures = gestures
+        #: How many hands the tracker follows (None: as many as the source holds, a trace).
+        self.max_hands = max_hands
         profile = store.load(profile_name)
         self.name = profile_name
         self.engine = MappingEngine(profile, screen)
@@ -47,6 +50,9 @@ class MappingStage:
         return self.engine.paused
 
     def _configure(self, profile: Profile) -> None:
+        note = profile.two_hand_warning(self.max_hands) if self.max_hands is not None else None
+        if note is not None:
+            log.warning("profile %s: %s", profile.name, note)
         self.gestures.set_custom_poses(profile.pose_specs())
         durations = profile.hold_durations_ms()
         if durations:
