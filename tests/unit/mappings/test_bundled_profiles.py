@@ -6,6 +6,7 @@ import csv
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pytest
 from builders import hand
 
@@ -18,8 +19,10 @@ from handmap.gestures.types import (
     PoseEntered,
     PoseExited,
     PoseHeld,
+    PoseResult,
     Swipe,
     SwipeDirection,
+    TrackedHand,
 )
 from handmap.mappings.actions import (
     Button,
@@ -31,6 +34,7 @@ from handmap.mappings.actions import (
     ReportFaceTouch,
     ReportPaused,
     ReportPose,
+    ReportTwoHands,
     Scroll,
 )
 from handmap.mappings.loader import ProfileStore
@@ -199,3 +203,29 @@ def test_session35_timeline_through_desktop_pairs_every_press(session35):
     assert down == set()
     assert sum(isinstance(a, MouseDown) for a in d.out) >= 2  # the session's fists grabbed
     assert {a.pose for a in d.out if isinstance(a, ReportPose)} == {"open", "closed", "point", "hand"}
+
+
+def test_desktop_zooms_with_both_hands_pointing_without_a_stray_click():
+    """Both hands pointing, moved apart then together: ctrl+wheel up then down, the
+    pointer still, no right click from the pointing hand, ctrl released at the end."""
+    engine = MappingEngine(ProfileStore(None).load("desktop"), SCREEN)
+
+    def hands(gap, *, right="point"):
+        return tuple(TrackedHand(hid, side, pose, PoseResult(pose, 0.9), (x, 0.45), False, np.tile([x, 0.45, 0], (21, 1)))
+                     for hid, side, pose, x in ((1, L, "point", 0.5 - gap / 2), (2, R, right, 0.5 + gap / 2)))
+
+    out = engine.handle(GestureFrame(0.0, 0, hands(0.2)[:1], (PoseEntered(0, 0, 1, L, "point", 0.9),)))
+    out += engine.handle(GestureFrame(0.03, 1, hands(0.2), (PoseEntered(0, 1, 2, R, "point", 0.9),)))
+    n = 1
+    for gap in (0.25, 0.3, 0.35, 0.3, 0.2, 0.15):
+        n += 1
+        out += engine.handle(GestureFrame(n / 30, n, hands(gap), (PoseHeld(n / 30, n, 2, R, "point", 1000),) if n == 3 else ()))
+    out += engine.handle(GestureFrame(1.0, 30, hands(0.15, right="open"),
+                                      (PoseExited(1, 30, 2, R, "point"), PoseEntered(1, 30, 2, R, "open", 0.9))))
+    inputs = [a for a in out if not isinstance(a, (ReportPose, ReportTwoHands))]
+    assert inputs[0] == MouseMove(1280, 540)  # where the right hand came in; then it stays put
+    # A step per factor of 1.2: 0.2 to 0.35 is three steps up; 0.35 back to 0.3 is not a
+    # whole step down (hysteresis), to 0.2 three more, to 0.15 one more.
+    assert inputs[1:] == [KeyDown("ctrl"), Scroll(0, 1), Scroll(0, 1), Scroll(0, 1), Scroll(0, -3), Scroll(0, -1),
+                          KeyUp("ctrl")]
+    assert engine.held == frozenset()
