@@ -275,8 +275,9 @@ class FaceTouchAlerts:
                 log.info("face-touch alerts %s", "muted" if muted else "unmuted")
             self._muted = bool(muted)
 
-    def on_episode_start(self, hand, t_wall: float, touches_today: int | None = None) -> bool:
-        """Call when an episode starts; returns True when an alert was raised."""
+    def on_episode_start(self, hand, t_wall: float, touches_today: int | None = None, zone=None) -> bool:
+        """Call when an episode starts; returns True when an alert was raised. ``zone``
+        (a ``FaceZone``, when known) is named in the text."""
         with self._lock:
             if self._muted:
                 return False
@@ -286,16 +287,22 @@ class FaceTouchAlerts:
                 return False
             self._last_alert = t_wall
             self.alerts += 1
-        self._notifier.notify(ALERT_TITLE, _alert_body(hand, touches_today))
+        self._notifier.notify(ALERT_TITLE, _alert_body(hand, touches_today, zone))
         if self._player is not None:
             self._player.play()
         return True
 
 
-def _alert_body(hand, touches_today: int | None) -> str:
+#: How the notification names a zone (``FaceZone`` values); a zone not here by its value.
+ZONE_WORDS = {"eyes": "eyes", "nose": "nose", "mouth": "mouth", "chin": "chin", "cheek": "cheek",
+              "forehead": "forehead", "temple": "temple", "hair": "hairline"}
+
+
+def _alert_body(hand, touches_today: int | None, zone=None) -> str:
     name = getattr(hand, "value", hand)
     who = f"Your {name} hand" if name in ("left", "right") else "A hand"
-    body = f"{who} touched your face."
+    where = getattr(zone, "value", zone)
+    body = f"{who} touched your face ({ZONE_WORDS.get(where, where)})." if where else f"{who} touched your face."
     if touches_today is not None:
         body += f" Face touches today: {touches_today}."
     return body

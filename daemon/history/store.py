@@ -12,6 +12,10 @@ that records an episode. ``synchronous="FULL"`` is available for who wants it.
 
 Counts by day and hour use local time (the user's day), computed in Python from the
 stored Unix times.
+
+Each episode keeps the face zone the hand touched (``FaceZone`` names), written when the
+episode ends; schema version 2 added that column, and a database from before it gets
+the column when it is first opened (its old episodes read as zone unknown).
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ from handmap.daemon.paths import data_dir
 log = logging.getLogger(__name__)
 
 HISTORY_FILENAME = "history.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: How an episode without a zone (recorded before zones, or never told one) is counted.
+UNKNOWN_ZONE = "unknown"
 HOURS_PER_DAY = 24
 BUSY_TIMEOUT_MS = 5000
 #: The history says when the user touched their face: readable by the user alone (SQLite
@@ -47,7 +53,8 @@ CREATE TABLE IF NOT EXISTS episodes (
     end_wall REAL,
     duration_s REAL,
     hand TEXT NOT NULL,
-    profile TEXT NOT NULL DEFAULT ''
+    profile TEXT NOT NULL DEFAULT '',
+    zone TEXT
 );
 CREATE INDEX IF NOT EXISTS episodes_start_wall ON episodes(start_wall);
 """
@@ -89,6 +96,7 @@ class Episode:
     duration_s: float | None
     hand: str
     profile: str
+    zone: str | None = None  # a FaceZone value; None: unknown
 
 
 def _local_midnight(day: date) -> float:
@@ -99,12 +107,17 @@ class TouchStore:
     """The episode history. Thread-safe: one connection guarded by a lock, so the frame
     loop, the tray and the control socket may all call it."""
 
-    def __init__(self, path: str | Path | None = None, synchronous: str = "NORMAL") -> None:
+    def __init__(self, path: str | Path | None = None, synchronous: str = "NORMAL", create: bool = True) -> None:
+        """Open (``create``: or make) the history at ``path``. With ``create`` False a
+        missing file raises ``FileNotFoundError`` instead of being made (readers)."""
         if synchronous not in SYNCHRONOUS_MODES:
             raise ValueError(f"synchronous must be one of {SYNCHRONOUS_MODES}, not {synchronous!r}")
         self.path = Path(path) if path is not None else default_history_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        _private_file(self.path)
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _private_file(self.path)
+        elif not self.path.is_file():
+            raise FileNotFoundError(f"no face-touch history at {self.path}")
         self._lock = threading.Lock()
         # isolation_level=None: autocommit, every statement below is its own transaction
         # and is committed when execute() returns.
@@ -120,6 +133,7 @@ class TouchStore:
                 synchronous = "FULL"
             self._conn.execute(f"PRAGMA synchronous = {synchronous}")
             self._conn.executescript(_SCHEMA)
+            _migrate(self._conn)
             self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.DatabaseError:
             self._conn.close()
@@ -129,24 +143,26 @@ class TouchStore:
 
     # -- writing -------------------------------------------------------------------------
 
-    def start_episode(self, hand: str, start_wall: float | None = None, profile: str = "") -> int:
+    def start_episode(self, hand: str, start_wall: float | None = None, profile: str = "",
+                      zone: Enum | str | None = None) -> int:
         """Record the start of a face touch; committed before it returns. Returns its id."""
         start = time.time() if start_wall is None else float(start_wall)
         with self._lock:
             cur = self._conn.execute(
-                "INSERT INTO episodes (start_wall, hand, profile) VALUES (?, ?, ?)",
-                (start, _hand_name(hand), profile))
+                "INSERT INTO episodes (start_wall, hand, profile, zone) VALUES (?, ?, ?, ?)",
+                (start, _hand_name(hand), profile, _zone_name(zone)))
             if cur.lastrowid is None:  # sqlite sets it for every INSERT into a rowid table
                 raise sqlite3.DatabaseError("the episode was not inserted")
             return cur.lastrowid
 
-    def end_episode(self, episode_id: int, end_wall: float | None = None) -> None:
-        """Record the end of an episode (its duration is end - start); committed at once."""
+    def end_episode(self, episode_id: int, end_wall: float | None = None, zone: Enum | str | None = None) -> None:
+        """Record the end of an episode (its duration is end - start) and, when given,
+        the zone the hand touched; committed at once."""
         end = time.time() if end_wall is None else float(end_wall)
         with self._lock:
             cur = self._conn.execute(
-                "UPDATE episodes SET end_wall = ?, duration_s = max(0.0, ? - start_wall) WHERE id = ?",
-                (end, end, int(episode_id)))
+                "UPDATE episodes SET end_wall = ?, duration_s = max(0.0, ? - start_wall), zone = coalesce(?, zone) "
+                "WHERE id = ?", (end, end, _zone_name(zone), int(episode_id)))
         if cur.rowcount == 0:
             raise KeyError(f"no face-touch episode with id {episode_id}")
 
@@ -157,7 +173,7 @@ class TouchStore:
         hi = float("inf") if until is None else until
         with self._lock:
             rows = self._conn.execute(
-                "SELECT id, start_wall, end_wall, duration_s, hand, profile FROM episodes "
+                "SELECT id, start_wall, end_wall, duration_s, hand, profile, zone FROM episodes "
                 "WHERE start_wall >= ? AND start_wall < ? ORDER BY start_wall, id", (lo, hi)).fetchall()
         return [Episode(*row) for row in rows]
 
@@ -222,6 +238,21 @@ class TouchStore:
             hours[hour] = hours[hour].add(duration)
         return hours
 
+    def time_per_zone(self, days: int = 7, now: float | None = None) -> dict[str, TouchTime]:
+        """Touches and touch time per face zone over the last ``days`` days, the most
+        touched first; episodes without a zone under ``UNKNOWN_ZONE``."""
+        today = datetime.fromtimestamp(time.time() if now is None else now).date()
+        first = today - timedelta(days=days - 1)
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT zone, duration_s FROM episodes WHERE start_wall >= ? AND start_wall < ?",
+                (_local_midnight(first), _local_midnight(today + timedelta(days=1)))).fetchall()
+        zones: dict[str, TouchTime] = {}
+        for zone, duration in rows:
+            name = zone or UNKNOWN_ZONE
+            zones[name] = zones.get(name, TouchTime()).add(duration)
+        return dict(sorted(zones.items(), key=lambda item: (-item[1].touches, item[0] == UNKNOWN_ZONE, item[0])))
+
     def per_hour(self, day: date | None = None) -> list[int]:
         """Touches in each local hour (0..23) of ``day`` (default today)."""
         day = datetime.now().date() if day is None else day
@@ -270,6 +301,27 @@ def _private_file(path: Path) -> None:
                 pass
         return
     os.close(fd)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a database from an older version up to ``SCHEMA_VERSION`` (version 1 had
+    no zone: its episodes keep NULL, zone unknown)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(episodes)")}
+    if "zone" not in columns:
+        try:
+            conn.execute("ALTER TABLE episodes ADD COLUMN zone TEXT")
+        except sqlite3.OperationalError as exc:  # another process added it just now
+            if "duplicate column" not in str(exc):
+                raise
+        else:
+            log.info("face-touch history: added the zone column (older episodes: zone unknown)")
+
+
+def _zone_name(zone: Enum | str | None) -> str | None:
+    """``FaceZone.EYES`` or ``"eyes"`` -> ``"eyes"``; None stays None (unknown)."""
+    if zone is None:
+        return None
+    return str(zone.value) if isinstance(zone, Enum) else str(zone)
 
 
 def _hand_name(hand: Enum | str | None) -> str:

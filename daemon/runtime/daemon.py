@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -38,7 +39,7 @@ from handmap.daemon.outputs import OutputUnavailable as OutputLost
 from handmap.daemon.runtime.idle import IdlePolicy
 from handmap.daemon.runtime.pipeline import Pipeline
 from handmap.daemon.runtime.state import DaemonState, StatusSnapshot, SwitchRefused
-from handmap.gestures.types import FaceTouch, FaceTouchState, GestureFrame, Handedness
+from handmap.gestures.types import FaceTouch, FaceTouchState, FaceZone, GestureFrame, Handedness
 from handmap.mappings.mapper import Request, RequestPause, RequestProfile, RequestResume
 
 if TYPE_CHECKING:
@@ -62,6 +63,9 @@ TRAY_REFRESH_S = 1.0
 SETTLE_TIMEOUT_S = 10.0
 #: The window the status's frames per second are counted over.
 FPS_WINDOW_S = 1.0
+#: A run that writes no history looks for the history file to read again this often
+#: while there is none (the count of today's touches).
+HISTORY_RETRY_S = 30.0
 
 
 class DaemonFailed(Exception):
@@ -99,11 +103,14 @@ class RunSummary:
 class EpisodeStore(Protocol):
     """Where face-touch episodes are kept (``history.store.TouchStore``)."""
 
-    def start_episode(self, hand: str, start_wall: float | None = None, profile: str = "") -> int: ...
+    def start_episode(self, hand: str, start_wall: float | None = None, profile: str = "",
+                      zone: FaceZone | None = None) -> int: ...
 
-    def end_episode(self, episode_id: int, end_wall: float | None = None) -> None: ...
+    def end_episode(self, episode_id: int, end_wall: float | None = None, zone: FaceZone | None = None) -> None: ...
 
     def count_today(self, now: float | None = None) -> int: ...
+
+    def close(self) -> None: ...
 
 
 class EpisodeAlerts(Protocol):
@@ -114,7 +121,8 @@ class EpisodeAlerts(Protocol):
 
     def set_muted(self, muted: bool) -> None: ...
 
-    def on_episode_start(self, hand: Handedness | None, t_wall: float, touches_today: int | None = None) -> bool: ...
+    def on_episode_start(self, hand: Handedness | None, t_wall: float, touches_today: int | None = None,
+                         zone: FaceZone | None = None) -> bool: ...
 
 
 class WindowSwitcher(Protocol):
@@ -142,15 +150,29 @@ TrayFactory = Callable[[], "TrayView | None"]
 
 
 class FaceTouchLog:
-    """Face-touch episodes to the history store and to alerts (both optional)."""
+    """Face-touch episodes to the history store and to alerts (both optional), and the
+    one count of today's touches that the status, the tray and the notification give.
+
+    The count: today's episodes in the history (whichever run recorded them), plus this
+    run's own episodes of today when it does not write them there (``unrecorded_today``).
+    A run without history still reads the history file (``reader``; opened when it
+    exists, tried again while it does not), so ``handmap stats``, which adds a running
+    daemon's unrecorded touches to today, says the same number.
+    """
 
     def __init__(self, store: EpisodeStore | None = None, alerts: EpisodeAlerts | None = None,
-                 profile: Callable[[], str] = lambda: "", alerts_wanted: Callable[[], bool] = lambda: True) -> None:
+                 profile: Callable[[], str] = lambda: "", alerts_wanted: Callable[[], bool] = lambda: True,
+                 reader: Callable[[], EpisodeStore | None] | None = None) -> None:
         self.store = store
         self.alerts = alerts
         self._profile = profile
         self._alerts_wanted = alerts_wanted
+        self._reader_factory = reader
+        self._reader: EpisodeStore | None = None
+        self._next_reader_try = 0.0
+        self._lock = threading.Lock()  # the frame loop writes, the tray and the socket read
         self._open: int | None = None
+        self._unrecorded: list[float] = []  # wall times of this run's episodes not in the history
         self.episodes = 0
 
     def on_event(self, event: FaceTouch) -> None:
@@ -159,20 +181,60 @@ class FaceTouchLog:
         if event.state is FaceTouchState.START:
             self.episodes += 1
             if self.store is not None:
-                self._open = self.store.start_episode(hand, now, self._profile())
+                self._open = self.store.start_episode(hand, now, self._profile(), event.zone)
+            else:
+                with self._lock:
+                    self._unrecorded.append(now)
             if self.alerts is not None and self._alerts_wanted():
-                today = self.store.count_today() if self.store is not None else None
-                self.alerts.on_episode_start(event.hand, now, today)
+                self.alerts.on_episode_start(event.hand, now, self.touches_today(now), event.zone)
         elif event.state is FaceTouchState.END and self._open is not None:
             if self.store is not None:
-                self.store.end_episode(self._open, now)
+                self.store.end_episode(self._open, now, event.zone)
             self._open = None
 
-    def touches_today(self) -> int:
+    def unrecorded_today(self, now: float | None = None) -> int:
+        """This run's episodes of today that are in no history (it does not write one)."""
+        since = _local_midnight(time.time() if now is None else now)
+        with self._lock:
+            return sum(1 for t in self._unrecorded if t >= since)
+
+    def touches_today(self, now: float | None = None) -> int:
+        """Today's face touches: the history's, plus this run's unrecorded ones."""
+        mine = self.unrecorded_today(now)
+        history = self.store if self.store is not None else self._read()
+        if history is None:
+            return mine
         try:
-            return self.store.count_today() if self.store is not None else self.episodes
-        except Exception:  # a locked or damaged database must not stop the status
-            return self.episodes
+            return history.count_today(now) + mine
+        except Exception as exc:  # a locked or damaged database must not stop the status
+            log.debug("face-touch history unreadable: %s", exc)
+            return self.episodes if self.store is not None else mine
+
+    def _read(self) -> EpisodeStore | None:
+        """The history to read when this run writes none (opened once it exists)."""
+        if self._reader is not None or self._reader_factory is None:
+            return self._reader
+        now = time.monotonic()
+        with self._lock:
+            if now < self._next_reader_try:
+                return None
+            self._next_reader_try = now + HISTORY_RETRY_S
+        try:
+            self._reader = self._reader_factory()
+        except Exception as exc:  # absent or unreadable: this run's own count until it is there
+            log.debug("face-touch history not read: %s", exc)
+        return self._reader
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+
+def _local_midnight(t_wall: float) -> float:
+    """The start of ``t_wall``'s local day."""
+    day = datetime.fromtimestamp(t_wall).date()
+    return datetime(day.year, day.month, day.day).timestamp()
 
 
 @dataclass
@@ -255,6 +317,7 @@ class Daemon:
             state=self._state, profile=self.mapping.name, fps=self._fps.fps, hands_seen=self.pipeline.hands_in_view,
             output=self._output_name, uptime_s=time.monotonic() - self._started, source=self._source_name,
             face_touches_today=touches.touches_today() if touches else 0, alerts_muted=self._muted,
+            face_touches_unrecorded=touches.unrecorded_today() if touches else 0,
             profiles=tuple(self._profile_names()),
             broken_profiles=self._broken_profiles(),
             paused_by=self._paused_by if self.mapping.paused else "",

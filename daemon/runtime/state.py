@@ -30,6 +30,8 @@ class StatusSnapshot:
     output: str  # output backend name
     uptime_s: float
     source: str = ""
+    #: Today's face touches: the history's, plus this run's own when it keeps no history
+    #: (``FaceTouchLog``); the tray, the notification and ``handmap stats`` say the same.
     face_touches_today: int = 0
     alerts_muted: bool = False
     profiles: tuple[str, ...] = field(default_factory=tuple)
@@ -39,6 +41,9 @@ class StatusSnapshot:
     #: Why the daemon is paused (``handmap pause``, the hotkey, a pose binding...);
     #: empty while it runs.
     paused_by: str = ""
+    #: Of ``face_touches_today``, those this run counted but keeps in no history (it runs
+    #: with ``--no-history``): ``handmap stats`` adds them to today.
+    face_touches_unrecorded: int = 0
 
     def to_json(self) -> dict:
         return {
@@ -54,6 +59,7 @@ class StatusSnapshot:
             "profiles": list(self.profiles),
             "broken_profiles": dict(self.broken_profiles),
             "paused_by": self.paused_by,
+            "face_touches_unrecorded": self.face_touches_unrecorded,
         }
 
 

@@ -127,3 +127,45 @@ def test_plot_into_a_missing_folder_is_a_one_line_error(history, tmp_path):
     assert done.stderr.strip().splitlines() == [
         f"handmap stats: cannot write {missing / 'touches.png'}: the folder {missing} does not exist."]
     assert not (tmp_path / "no").exists()  # nothing created behind the user's back
+
+
+def _zoned_history(db):
+    """Today: three at the chin (2 s each), two at the eyes (1 s), one from before zones."""
+    with TouchStore(db) as store:
+        for i, (zone, seconds) in enumerate([("chin", 2.0)] * 3 + [("eyes", 1.0)] * 2 + [(None, 3.0)]):
+            start = _at(0, 0, i)
+            store.end_episode(store.start_episode("left", start), start + seconds, zone)
+
+
+def test_zone_table(tmp_path):
+    db = tmp_path / "history.sqlite3"
+    _zoned_history(db)
+    out = io.StringIO()
+    assert stats.run(_parse("--db", str(db), "--days", "1"), out) == 0
+    text = out.getvalue()
+    zone_part = text[text.index("Face touches per zone"):].splitlines()
+    rows = [row.split() for row in zone_part[2:] if row.strip() and not row.strip().startswith("(")]
+    assert [row[:5] for row in rows] == [["chin", "3", "50%", "6.0s", "2.0s"], ["eyes", "2", "33%", "2.0s", "1.0s"],
+                                         ["unknown", "1", "17%", "3.0s", "3.0s"]]
+
+
+def test_plot_draws_the_zones(tmp_path):
+    db = tmp_path / "history.sqlite3"
+    _zoned_history(db)
+    png = tmp_path / "touches.png"
+    assert stats.run(_parse("--db", str(db), "--plot", str(png)), io.StringIO()) == 0
+    with Image.open(png) as img:
+        colours = {c: n for n, c in img.convert("RGB").getcolors(maxcolors=1 << 16)}
+    assert colours.get((0x5C, 0xB8, 0x5C), 0) > 2000  # the green zone bars
+
+
+def test_today_adds_a_running_daemons_unrecorded_touches(tmp_path):
+    """What ``status`` calls face_touches_unrecorded goes into today's row and the total
+    (the daemon side is in tests/integration/test_e2e_count.py)."""
+    per_day = [(datetime.now().date() - timedelta(days=1), stats.TouchTime(2, 2, 4.0)),
+               (datetime.now().date(), stats.TouchTime(3, 3, 3.0))]
+    text = stats.format_tables(per_day, [stats.TouchTime()] * 24, [0] * 24, {}, unrecorded=2)
+    rows = {row.split()[0]: row.split() for row in text.splitlines() if row.strip()}
+    assert rows[datetime.now().date().isoformat()][2] == "5"
+    assert rows["total"][1] == "7"
+    assert "2 counted by the running daemon" in text

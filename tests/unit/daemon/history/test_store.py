@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from handmap.daemon.history.store import TouchStore, default_history_path
-from handmap.gestures.types import Handedness
+from handmap.daemon.history.store import SCHEMA_VERSION, UNKNOWN_ZONE, TouchStore, default_history_path
+from handmap.gestures.types import FaceZone, Handedness
 
 
 def _at(day_offset: int, hour: int, minute: int = 0) -> float:
@@ -157,3 +157,52 @@ def test_history_files_are_private(tmp_path):
             assert stat.S_IMODE(older.stat().st_mode) == 0o600
     finally:
         os.umask(old_umask)
+
+
+#: A history as version 1 wrote it (before zones), with its episodes.
+_V1_SCHEMA = """
+CREATE TABLE episodes (id INTEGER PRIMARY KEY AUTOINCREMENT, start_wall REAL NOT NULL, end_wall REAL,
+                       duration_s REAL, hand TEXT NOT NULL, profile TEXT NOT NULL DEFAULT '');
+CREATE INDEX episodes_start_wall ON episodes(start_wall);
+PRAGMA user_version = 1;
+"""
+
+
+def test_zone_written_when_the_episode_ends(tmp_path):
+    with TouchStore(tmp_path / "h.sqlite3") as store:
+        first = store.start_episode("right", _at(0, 9), "desktop")
+        store.end_episode(first, _at(0, 9) + 2.0, FaceZone.EYES)
+        second = store.start_episode("left", _at(0, 10), "desktop", zone=FaceZone.CHIN)
+        store.end_episode(second, _at(0, 10) + 1.0)  # no zone at the end: the start's stays
+        store.start_episode("left", _at(0, 11))  # still open, no zone yet
+        assert [e.zone for e in store.episodes()] == ["eyes", "chin", None]
+        zones = store.time_per_zone(1, now=_at(0, 12))
+    assert list(zones) == ["chin", "eyes", UNKNOWN_ZONE]  # equal counts: by name, unknown last
+    assert (zones["eyes"].touches, zones["eyes"].total_s) == (1, 2.0)
+    assert (zones[UNKNOWN_ZONE].touches, zones[UNKNOWN_ZONE].timed) == (1, 0)
+
+
+def test_a_version_1_history_gets_zones_and_keeps_its_episodes(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_V1_SCHEMA)
+        conn.execute("INSERT INTO episodes (start_wall, end_wall, duration_s, hand, profile) VALUES (?, ?, 1.5, 'left', 'desktop')",
+                     (_at(0, 8), _at(0, 8) + 1.5))
+    with TouchStore(path, create=False) as store:
+        [old] = store.episodes()
+        assert (old.hand, old.duration_s, old.zone) == ("left", 1.5, None)
+        store.end_episode(store.start_episode("right", _at(0, 9)), _at(0, 9) + 1.0, FaceZone.MOUTH)
+        assert store.count_today(now=_at(0, 12)) == 2
+        assert {zone: t.touches for zone, t in store.time_per_zone(1, now=_at(0, 12)).items()} == {
+            "mouth": 1, UNKNOWN_ZONE: 1}
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    with TouchStore(path) as again:  # opened a second time: nothing to migrate
+        assert len(again.episodes()) == 2
+
+
+def test_a_reader_does_not_create_the_history(tmp_path):
+    path = tmp_path / "none" / "history.sqlite3"
+    with pytest.raises(FileNotFoundError):
+        TouchStore(path, create=False)
+    assert not path.exists() and not path.parent.exists()
