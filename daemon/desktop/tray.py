@@ -198,7 +198,13 @@ def tooltip_image(text: str):
     return img
 
 
+def touches_text(snapshot: StatusSnapshot) -> str:
+    """The menu's line about face touches (the count ``handmap status`` gives)."""
+    return f"Face touches today: {snapshot.face_touches_today}"
+
+
 def tooltip(snapshot: StatusSnapshot) -> str:
+    """The icon's title and tooltip."""
     text = f"handmap: {snapshot.state.value}, profile {snapshot.profile or '-'}"
     text += f", {snapshot.face_touches_today} face touches today"
     if snapshot.alerts_muted:
@@ -263,7 +269,7 @@ class Tray:
             Item(lambda item: "Resume" if self._current().state is DaemonState.PAUSED else "Pause",
                  self._on_toggle_pause, default=True),
             Item("Mute alerts", self._on_mute, checked=lambda item: self._current().alerts_muted),
-            Item(lambda item: f"Face touches today: {self._current().face_touches_today}", None, enabled=False),
+            Item(lambda item: touches_text(self._current()), None, enabled=False),
             Menu.SEPARATOR,
             Item("Quit", self._on_quit),
         )
