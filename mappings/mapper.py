@@ -21,7 +21,8 @@ the pair's: a zoom's held keys (ctrl for ``scroll: ctrl``) are pressed at its fi
 and released when the pair ends or one of its hands drops out of view; ``hand: both``
 presses last while the pair does (sticky ones until either hand is lost). Each hand's
 own presses stay its own: a hand joining, crossing or leaving a pair never releases the
-other hand's. While a pair zooms or rotates, the pointer does not follow its hands.
+other hand's. While a pair zooms or rotates, the pointer does not follow its hands and
+their swipes are not swipes.
 
 Per frame: the pointer hand moves the cursor first (so a drop or a click lands where
 the hand is), then drag-scrolling, then the frame's events in order, then the sweep
@@ -461,6 +462,8 @@ class MappingEngine:
 
             self._fire_indexed(due, e.hand, hid, ("pose", hid, e.pose), out, mark_fired=True)
         elif isinstance(e, Swipe):
+            if self._measuring(e.hand_id):
+                return  # moving the hands apart or round for a zoom or a rotate is no swipe
             d = e.direction.value
             self._fire(lambda b: b.swipe in (d, "any"), e.hand, e.hand_id, ("hand", e.hand_id), out)
         elif isinstance(e, HandLost):
@@ -569,7 +572,7 @@ class MappingEngine:
         ready = [h for hid, h in sorted(hands.items()) if h.visible and self._poses.get(hid) == pose]
         if len(ready) < 2:
             return None
-        a, b = sorted(ready[:2], key=lambda h: th.pinch_point(h.landmarks)[0])
+        a, b = sorted(ready[:2], key=lambda h: th.hand_point(h.landmarks)[0])
         pair = self._pairs[pose] = _Pair(pose, a.hand_id, b.hand_id, t)
         self._muted |= {(a.hand_id, pose), (b.hand_id, pose)}
         out.append(act.ReportTwoHands("both", "start", pose))
@@ -605,7 +608,7 @@ class MappingEngine:
             self._release_where(lambda o: o == ("zoom", pair.pose), out)
             pair.measures.clear()
             return
-        now = th.span(th.pinch_point(first.landmarks), th.pinch_point(second.landmarks), self._aspect)
+        now = th.span(th.hand_point(first.landmarks), th.hand_point(second.landmarks), self._aspect)
         if now.distance < th.MIN_SPAN:
             return
         for idx, b in gestures:

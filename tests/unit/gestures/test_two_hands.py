@@ -8,15 +8,16 @@ import math
 import numpy as np
 import pytest
 
-from handmap.gestures.landmarks import HandLandmark
-from handmap.gestures.two_hands import angle_change, pinch_point, rotate_steps, span, zoom_steps
+from handmap.gestures.landmarks import PALM_KNUCKLES, HandLandmark
+from handmap.gestures.two_hands import angle_change, hand_point, rotate_steps, span, zoom_steps
 
 
-def test_pinch_point_is_the_midpoint_of_thumb_and_index_tips():
-    pts = np.zeros((21, 3))
-    pts[HandLandmark.THUMB_TIP] = (0.2, 0.4, 0.0)
-    pts[HandLandmark.INDEX_TIP] = (0.4, 0.6, 0.0)
-    assert pinch_point(pts) == pytest.approx((0.3, 0.5))
+def test_a_hand_is_at_its_palm_centre_whatever_its_fingertips_do():
+    pts = np.full((21, 3), 0.9)  # fingertips anywhere
+    pts[HandLandmark.WRIST] = (0.2, 0.6, 0.0)
+    for knuckle in PALM_KNUCKLES:
+        pts[knuckle] = (0.325, 0.35, 0.0)
+    assert hand_point(pts) == pytest.approx((0.3, 0.4))
 
 
 def test_span_stretches_x_by_the_aspect_ratio():

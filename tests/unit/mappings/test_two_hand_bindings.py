@@ -253,3 +253,18 @@ def test_one_hand_daemon_warning():
     assert "model.max_hands is 1" in (ZOOM.two_hand_warning(1) or "")
     assert profile(bindings=[{"enter": "open", "do": "click"}]).two_hand_warning(1) is None
     assert BOTH.hold_durations_ms() == ()  # the engine times 'hand: both' itself
+
+
+def test_a_zooming_pairs_hands_do_not_swipe():
+    from handmap.gestures.types import Swipe, SwipeDirection
+
+    p = profile(bindings=[{"zoom": "pinch", "scroll": "ctrl"}, {"swipe": "left", "do": {"key": "alt+left"}}])
+    engine, clock = MappingEngine(p, SCREEN), Clock()
+    pinching_pair(engine, clock)
+    out = engine.handle(clock.frame([at(LEFT_ID, "pinch", 0.3), at(RIGHT_ID, "pinch", 0.6)],
+                                    [Swipe(0, 0, LEFT_ID, L, SwipeDirection.LEFT, 6.0)]))
+    assert KeyDown("alt") not in out
+    # Alone again, the left hand swipes as before.
+    engine.handle(clock.frame([at(LEFT_ID, "pinch", 0.3)], [HandLost(0, 0, RIGHT_ID, R, "pinch")]))
+    out = engine.handle(clock.frame([at(LEFT_ID, "pinch", 0.2)], [Swipe(0, 0, LEFT_ID, L, SwipeDirection.LEFT, 6.0)]))
+    assert keys_and_scrolls(out)[:2] == [KeyDown("alt"), KeyDown("left")]
