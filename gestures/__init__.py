@@ -10,6 +10,7 @@ Stages (each its own module, no camera, no input library, no globals):
 - ``temporal``: hysteresis and hold time before a pose change is reported.
 - ``filters`` and ``pointer``: the One Euro filtered control point, with click lock.
 - ``motion``: swipes and "held for T ms".
+- ``two_hands``: where two hands are relative to each other (zoom and rotate steps).
 - ``face_touch``: per-frame face-touch decisions and episodes with dwell time.
 - ``engine``: all of the above, one ``FrameObservation`` in, one ``GestureFrame`` out.
 - ``trace``: the landmark trace format (record and replay).
