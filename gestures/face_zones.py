@@ -63,6 +63,11 @@ TEMPLE_REACH = 0.6
 HAIR_REACH = 1.5
 #: How far below the eye line the temple reaches.
 TEMPLE_BELOW_EYES = 0.3
+#: Below the lower lip and beyond the oval: the chin, up to this far out (a hand that
+#: holds the chin from below touches it with its top edge, outside the face's outline).
+CHIN_REACH = 0.6
+#: Beside the lower face and beyond the oval: the cheek (the jaw's edge), up to this far.
+JAW_REACH = 0.3
 
 
 @dataclass(frozen=True)
@@ -199,6 +204,10 @@ def _mesh_zone(xy: np.ndarray, point: np.ndarray) -> FaceZone | None:
         return FaceZone.TEMPLE
     if p[1] < brow_line and off_oval <= HAIR_REACH:
         return FaceZone.HAIR
+    if p[1] > lip_bottom[1] and abs(p[0] - lip_bottom[0]) <= CHIN_HALF_WIDTH and off_oval <= CHIN_REACH:
+        return FaceZone.CHIN
+    if off_oval <= JAW_REACH:
+        return FaceZone.CHEEK
     return None
 
 

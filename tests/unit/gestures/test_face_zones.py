@@ -100,17 +100,19 @@ def test_mesh_zones_at_known_landmarks_upright_and_tilted(faces) -> None:
     for name, tilt, aspect, face in faces:
         mesh = face.mesh
         assert mesh is not None
-        expected = {
-            FaceZone.NOSE: _point(mesh, MESH_NOSE_TIP),
-            FaceZone.CHIN: _point(mesh, MESH_CHIN_BOTTOM),
-            FaceZone.EYES: _eye_centre(mesh),
-            FaceZone.FOREHEAD: _forehead(mesh),
-            FaceZone.MOUTH: _mouth(mesh),
-            FaceZone.HAIR: _away(mesh, MESH_FOREHEAD_TOP, aspect, 0.5),
+        expected = [
+            (FaceZone.NOSE, _point(mesh, MESH_NOSE_TIP)),
+            (FaceZone.CHIN, _point(mesh, MESH_CHIN_BOTTOM)),
+            (FaceZone.EYES, _eye_centre(mesh)),
+            (FaceZone.FOREHEAD, _forehead(mesh)),
+            (FaceZone.MOUTH, _mouth(mesh)),
+            (FaceZone.HAIR, _away(mesh, MESH_FOREHEAD_TOP, aspect, 0.5)),
+            # A hand holding the chin from below: its top edge, under the face's outline.
+            (FaceZone.CHIN, _away(mesh, MESH_CHIN_BOTTOM, aspect, 0.3)),
             # Beside the right eye, a third of an eye distance beyond the face's outline.
-            FaceZone.TEMPLE: _away(mesh, MESH_FACE_OVAL[MESH_FACE_OVAL.index(127)], aspect, 0.3),
-        }
-        for zone, point in expected.items():
+            (FaceZone.TEMPLE, _away(mesh, MESH_FACE_OVAL[MESH_FACE_OVAL.index(127)], aspect, 0.3)),
+        ]
+        for zone, point in expected:
             assert touch_zone(face, point, aspect) is zone, f"{name} at {tilt} degrees: {zone.value}"
         # Far from the face: no zone.
         assert touch_zone(face, _away(mesh, MESH_CHIN_BOTTOM, aspect, 3.0), aspect) is None
