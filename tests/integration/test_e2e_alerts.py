@@ -16,7 +16,7 @@ import sqlite3
 
 import pytest
 from cli import handmap
-from e2e_util import HandmapProcess, private_env, wait_until
+from e2e_util import HandmapProcess, photo_clip, private_env, wait_until
 
 FT = "hands/ft"
 NO_HAND = "mother-and-son-mom-kid-woman-royalty-free-thumbnail.jpg"
@@ -34,36 +34,11 @@ ALERTS = 2
 ALERT_TITLE = "Face touch"
 
 
-def _letterboxed(image, size):
-    import cv2
-    import numpy as np
-
-    width, height = size
-    scale = min(width / image.shape[1], height / image.shape[0])
-    w, h = int(image.shape[1] * scale), int(image.shape[0] * scale)
-    out = np.zeros((height, width, 3), np.uint8)
-    x, y = (width - w) // 2, (height - h) // 2
-    out[y:y + h, x:x + w] = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
-    return out
-
-
 @pytest.fixture()
 def touch_video(data_dir, tmp_path):
     """The episodes as an mp4 (real photos, letterboxed so faces keep their shape)."""
-    import cv2
-
-    path = tmp_path / "face_touches.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, FRAME_SIZE)
-    try:
-        for name, seconds in LAYOUT:
-            image = cv2.imread(str(data_dir / FT / name))
-            assert image is not None, name
-            frame = _letterboxed(image, FRAME_SIZE)
-            for _ in range(round(seconds * FPS)):
-                writer.write(frame)
-    finally:
-        writer.release()
-    return path
+    return photo_clip(tmp_path / "face_touches.mp4", [(data_dir / FT / name, seconds) for name, seconds in LAYOUT],
+                      FPS, FRAME_SIZE)
 
 
 def _dunst_history(desktop) -> list[dict]:

@@ -15,7 +15,7 @@ import time
 
 import pytest
 from cli import handmap
-from e2e_util import HandmapProcess, private_env, wait_until
+from e2e_util import HandmapProcess, photo_clip, private_env, wait_until
 
 from handmap.daemon.desktop.tray import tooltip, touches_text
 from handmap.daemon.runtime.state import DaemonState, StatusSnapshot
@@ -31,30 +31,14 @@ LAYOUT = ((NO_HAND, 1.0), (TOUCHES[0], 1.0), (NO_HAND, 1.0), (TOUCHES[1], 1.0), 
 LAST_TOUCH_END_S = sum(seconds for _, seconds in LAYOUT[:-1])
 ALERT_TITLE = "Face touch"
 COUNT_IN_BODY = re.compile(r"Face touches today: (\d+)\.")
+#: Where a user reads today's count.
+SURFACES = ("status", "tray title", "tray menu", "notification", "stats")
 
 
 @pytest.fixture()
 def touch_video(data_dir, tmp_path):
-    import cv2
-    import numpy as np
-
-    path = tmp_path / "touches.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, FRAME_SIZE)
-    width, height = FRAME_SIZE
-    try:
-        for name, seconds in LAYOUT:
-            image = cv2.imread(str(data_dir / FT / name))
-            assert image is not None, name
-            scale = min(width / image.shape[1], height / image.shape[0])
-            w, h = int(image.shape[1] * scale), int(image.shape[0] * scale)
-            frame = np.zeros((height, width, 3), np.uint8)  # letterboxed: faces keep their shape
-            frame[(height - h) // 2:(height - h) // 2 + h, (width - w) // 2:(width - w) // 2 + w] = cv2.resize(
-                image, (w, h), interpolation=cv2.INTER_AREA)
-            for _ in range(round(seconds * FPS)):
-                writer.write(frame)
-    finally:
-        writer.release()
-    return path
+    return photo_clip(tmp_path / "touches.mp4", [(data_dir / FT / name, seconds) for name, seconds in LAYOUT],
+                      FPS, FRAME_SIZE)
 
 
 def _alert_counts(desktop) -> list[int]:
@@ -106,23 +90,21 @@ def test_status_tray_notification_and_stats_give_one_count(desktop, touch_video,
     args = ["--source", str(touch_video), "--realtime", "--config", str(config), "--alerts",
             "--profile", "face-touch-only", "--output", "dry-run", "--no-tray"]
 
-    recorded = HandmapProcess([*args, "--history"], env, tmp_path, name="recorded")
-    try:
-        first = _counts_in_the_quiet_stretch(recorded, env, desktop)
-    finally:
-        recorded.stop()
+    def counts(history: str) -> dict[str, int]:
+        run = HandmapProcess([*args, history], env, tmp_path, name=history.lstrip("-"))
+        try:
+            return _counts_in_the_quiet_stretch(run, env, desktop)
+        finally:
+            run.stop()
+
+    first = counts("--history")
     print(f"\nwith history: {first}")
     assert first["episodes"] >= 1
-    assert {first[k] for k in ("status", "tray title", "tray menu", "notification", "stats")} == {first["episodes"]}
+    assert {first[k] for k in SURFACES} == {first["episodes"]}
     assert first["unrecorded"] == 0
 
-    unrecorded = HandmapProcess([*args, "--no-history"], env, tmp_path, name="unrecorded")
-    try:
-        second = _counts_in_the_quiet_stretch(unrecorded, env, desktop)
-    finally:
-        unrecorded.stop()
+    second = counts("--no-history")
     print(f"without history: {second}")
-    total = first["episodes"] + second["episodes"]
-    assert {second[k] for k in ("status", "tray title", "tray menu", "notification", "stats")} == {total}
+    assert {second[k] for k in SURFACES} == {first["episodes"] + second["episodes"]}
     assert second["unrecorded"] == second["episodes"]
     assert _stats_today(env) == first["episodes"]  # that run is over: what it did not record is gone

@@ -100,6 +100,30 @@ def idle_trace(path: Path, seconds: float = IDLE_SECONDS, fps: float = IDLE_FPS)
     return path
 
 
+def photo_clip(path: Path, photos: Iterable[tuple[Path, float]], fps: float, size: tuple[int, int]) -> Path:
+    """An mp4 at ``path`` showing each photo for its seconds, letterboxed into ``size``
+    (faces keep their shape)."""
+    import cv2
+    import numpy as np
+
+    width, height = size
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    try:
+        for photo, seconds in photos:
+            image = cv2.imread(str(photo))
+            assert image is not None, f"cannot read {photo}"
+            scale = min(width / image.shape[1], height / image.shape[0])
+            w, h = int(image.shape[1] * scale), int(image.shape[0] * scale)
+            frame = np.zeros((height, width, 3), np.uint8)
+            x, y = (width - w) // 2, (height - h) // 2
+            frame[y:y + h, x:x + w] = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+            for _ in range(round(seconds * fps)):
+                writer.write(frame)
+    finally:
+        writer.release()
+    return path
+
+
 class HandmapProcess:
     """``handmap run ...`` in the background; stdout and stderr go to files."""
 
