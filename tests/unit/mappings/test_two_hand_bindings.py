@@ -268,3 +268,100 @@ def test_a_zooming_pairs_hands_do_not_swipe():
     engine.handle(clock.frame([at(LEFT_ID, "pinch", 0.3)], [HandLost(0, 0, RIGHT_ID, R, "pinch")]))
     out = engine.handle(clock.frame([at(LEFT_ID, "pinch", 0.2)], [Swipe(0, 0, LEFT_ID, L, SwipeDirection.LEFT, 6.0)]))
     assert keys_and_scrolls(out)[:2] == [KeyDown("alt"), KeyDown("left")]
+
+
+# -- the release invariants with two hands, under random interleavings (hypothesis) -------
+
+TWO_SINK = profile(name="twosink", pointer={"mode": "absolute", "hand": "right"}, bindings=[
+    {"zoom": "pinch", "step": 0.1, "scroll": "ctrl"},
+    {"rotate": "pinch", "degrees": 10, "clockwise": "r", "counterclockwise": "shift+r"},
+    {"zoom": "point", "step": 0.1, "in": "ctrl+plus", "out": "ctrl+minus"},
+    {"enter": "open", "hand": "both", "do": {"hold": "shift"}},
+    {"held": "closed", "ms": 100, "hand": "both", "do": [{"hold": "b"}, {"mouse_down": "middle", "sticky": True}]},
+    {"exit": "closed", "hand": "both", "do": {"key": "e"}},
+    {"enter": "closed", "hand": "right", "do": {"mouse_down": "left", "sticky": True}},
+    {"enter": "open", "hand": "right", "do": {"mouse_up": "left"}},
+    {"enter": "pinch", "hand": "left", "do": {"hold": "alt"}},
+])
+
+
+def test_every_press_is_released_and_each_hand_keeps_its_own_with_two_hands():
+    """Random scripts of two hands changing pose, moving, dropping out of view, being
+    lost and coming back, with pauses and switches: the stream is well formed, a pair's
+    presses never outlive the pair, and the right hand's drag ends only by the right hand."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    sides = {LEFT_ID: L, RIGHT_ID: R}
+    ids = st.sampled_from([LEFT_ID, RIGHT_ID])
+    action = st.one_of(
+        st.tuples(st.just("pose"), ids, st.sampled_from(["open", "closed", "pinch", "pinch", "point"])),
+        st.tuples(st.just("move"), ids, st.floats(0, 1), st.floats(0, 1)),
+        st.tuples(st.just("move"), ids, st.floats(0, 1), st.floats(0, 1)),
+        st.tuples(st.just("hide"), ids), st.tuples(st.just("show"), ids), st.tuples(st.just("lose"), ids),
+        st.tuples(st.just("wait")),
+        st.tuples(st.just("command"), st.sampled_from(["pause", "resume", "release_all", "switch"])),
+    )
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(action, min_size=10, max_size=80))
+    def check(script):
+        engine, clock = MappingEngine(TWO_SINK, SCREEN), Clock()
+        down: set = set()
+        hands: dict[int, list] = {}  # id -> [pose, x, y, visible]
+        for step in script:
+            evs: list = []
+            kind = step[0]
+            if kind == "command":
+                out = engine.switch_profile(TWO_SINK) if step[1] == "switch" else getattr(engine, step[1])()
+            else:
+                if kind == "pose":
+                    _, hid, pose = step
+                    state = hands.setdefault(hid, [None, 0.3 if hid == LEFT_ID else 0.7, 0.5, True])
+                    if state[0] is not None:
+                        evs.append(PoseExited(0, 0, hid, sides[hid], state[0]))
+                    evs.append(PoseEntered(0, 0, hid, sides[hid], pose, SCORE, state[0]))
+                    state[0], state[3] = pose, True
+                elif kind == "move" and step[1] in hands:
+                    hands[step[1]][1:3] = step[2:4]
+                elif kind in ("hide", "show") and step[1] in hands:
+                    hands[step[1]][3] = kind == "show"
+                elif kind == "lose" and step[1] in hands:
+                    state = hands.pop(step[1])
+                    if state[0] is not None:
+                        evs.append(PoseExited(0, 0, step[1], sides[step[1]], state[0]))
+                    evs.append(HandLost(0, 0, step[1], sides[step[1]], state[0]))
+                out = engine.handle(clock.frame([at(h, *v) for h, v in sorted(hands.items())], evs))
+            for a in out:
+                if isinstance(a, (MouseDown, KeyDown)):
+                    assert a not in down, f"{a} pressed while down"
+                    down.add(a)
+                elif isinstance(a, MouseUp):
+                    assert MouseDown(a.button) in down, f"{a} without a press"
+                    down.remove(MouseDown(a.button))
+                    if a.button is Button.LEFT and kind != "command":
+                        assert step[1] == RIGHT_ID, f"{kind} of the left hand dropped the right hand's drag"
+                elif isinstance(a, KeyUp):
+                    assert KeyDown(a.key) in down, f"{a} without a press"
+                    down.remove(KeyDown(a.key))
+            assert engine.held == down
+            if kind == "command":
+                if step[1] != "resume":
+                    assert down == set()
+                continue
+            if not hands:
+                assert down == set(), "a press outlived every hand"
+            poses = [v[0] for v in hands.values()]
+            if KeyDown("shift") in down:
+                assert poses == ["open", "open"], "shift outlived both hands open"
+            if KeyDown("ctrl") in down:
+                assert poses == ["pinch", "pinch"] and all(v[3] for v in hands.values()), \
+                    "the zoom's ctrl outlived the pinching pair in view"
+            if KeyDown("b") in down:
+                assert poses == ["closed", "closed"], "a both-fists hold outlived both fists"
+            if KeyDown("alt") in down:
+                assert hands.get(LEFT_ID, [None])[0] == "pinch", "the left hand's own hold outlived its pinch"
+        stream_end = engine.shutdown()
+        assert engine.held == frozenset() and len(stream_end) == len(down)
+
+    check()
