@@ -259,3 +259,28 @@ def test_profiles_validate_warns_a_one_hand_configuration(tmp_path):
     assert ":3:5: " in done.stderr  # the first two-hand binding's line
     env = user_env(tmp_path / "two", {"wheel": ROTATE}, max_hands=2)
     assert handmap("profiles", "validate", "wheel", env=env).stderr == ""
+
+
+def test_the_daemon_warns_when_it_tracks_one_hand_and_the_profile_needs_two(tmp_path, caplog):
+    """The mapping stage as the daemon builds it: a warning at start and at each switch
+    to a profile with two-hand bindings while model.max_hands is 1; none for a trace
+    (which holds as many hands as were recorded) or with two hands tracked."""
+    import logging
+
+    from handmap.daemon.runtime.mapping_stage import MappingStage
+    from handmap.gestures.engine import GestureEngine
+    from handmap.mappings.loader import ProfileStore
+    from handmap.mappings.pointer_modes import ScreenGeometry
+
+    user_env(tmp_path, {"wheel": ROTATE})
+    store = ProfileStore(tmp_path / "config" / "handmap" / "profiles")
+    screen = ScreenGeometry.single(1920, 1080)
+    with caplog.at_level(logging.WARNING, logger="handmap"):
+        stage = MappingStage(store, "presenter", screen, GestureEngine(), max_hands=1)
+        assert not caplog.records
+        stage.switch("wheel")
+        MappingStage(store, "wheel", screen, GestureEngine(), max_hands=2)
+        MappingStage(store, "wheel", screen, GestureEngine(), max_hands=None)
+    assert [r.getMessage() for r in caplog.records] == [
+        "profile wheel: this profile has two-hand bindings, but model.max_hands is 1, so they never fire;"
+        " set 'model: {max_hands: 2}' in config.yaml to use them"]
