@@ -95,8 +95,10 @@ class TrackerSettings:
 
 #: A face's mesh runs when a hand the hand model found last has a landmark within this
 #: many face sizes of the face's box (or when no hand is known: one only the body model
-#: or the search near faces may find).
-MESH_NEAR_FACE = 0.5
+#: or the search near faces may find). Face touch counts contact from 1.3 face radii of
+#: the face's centre, 0.15 face sizes beyond the box: this leaves a margin for the hand
+#: having moved since.
+MESH_NEAR_FACE = 0.25
 
 
 def _nearest(hand: DetectedHand, others: Sequence[DetectedHand]) -> DetectedHand:
