@@ -2,7 +2,8 @@
 
 - Gesture side (for the mapping engine): ``hand`` (a tracked hand), ``Clock`` (gesture
   frames at 30 fps), ``entered``/``exited`` (pose events), ``profile`` (a profile from
-  plain fields, as a YAML file would give them).
+  plain fields, as a YAML file would give them), ``profile_file`` (a profile file as a
+  user writes it).
 - Perception side (real MediaPipe on real images): ``read_rgb`` (an image file as the
   tracker's RGB array), ``rgb_frames`` (a video's frames, likewise) and ``track_hands``
   (handmap's own tracker in VIDEO mode over a run of frames, hands only).
@@ -13,6 +14,7 @@ the pure tests never load them.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -71,6 +73,14 @@ def profile(**fields: object) -> Profile:
     fields.setdefault("version", 1)
     fields.setdefault("name", "test")
     return Profile.model_validate(fields)
+
+
+def profile_file(folder: Path, name: str, text: str) -> Path:
+    """``folder/NAME.yaml`` holding ``text`` (dedented, so tests can indent it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.yaml"
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
 
 
 def read_rgb(path: Path) -> np.ndarray:

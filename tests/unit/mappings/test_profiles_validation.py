@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
+from builders import profile_file as write
 
 from handmap.mappings.loader import ProfileLoadError, ProfileStore
-
-
-def write(folder: Path, name: str, text: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.yaml"
-    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return path
-
-
-@pytest.fixture()
-def user(tmp_path) -> Path:
-    return tmp_path / "profiles"
 
 
 def only_error(store: ProfileStore, path: Path) -> str:

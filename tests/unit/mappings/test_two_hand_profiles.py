@@ -4,23 +4,11 @@
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 import pytest
+from builders import profile_file as write
 
 from handmap.mappings.loader import ProfileStore
-
-
-def write(folder: Path, name: str, text: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.yaml"
-    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return path
-
-
-@pytest.fixture()
-def user(tmp_path) -> Path:
-    return tmp_path / "profiles"
 
 
 def test_a_profile_with_every_two_hand_binding_loads(user):
@@ -85,9 +73,7 @@ def test_broken_two_hand_bindings_name_file_line_and_problem(user, binding, wher
         + textwrap.indent(binding, "  ") + "\n"
     # Bindings start on line 5 of this file: shift the expected line accordingly.
     line, column = (int(v) for v in where.split(":"))
-    path = user / "p.yaml"
-    user.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    path = write(user, "p", text)
     errors = [str(e) for e in ProfileStore(user).validate_file(path)]
     assert len(errors) == 1, errors
     assert errors[0].startswith(f"{path}:{line + 2}:{column}: {message}"), errors[0]
