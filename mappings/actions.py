@@ -78,8 +78,9 @@ class ReportTwoHands:
     gesture: str  # "both", "zoom" or "rotate"
     state: str  # "start", "step" or "end"
     pose: str
-    #: zoom: the distance between the hands over the distance when both began to hold the
-    #: pose; rotate: degrees turned since then, clockwise positive.
+    #: zoom: the distance between the hands over the distance when the measuring began
+    #: (the pair formed, or both hands came back into view); rotate: degrees turned since
+    #: then, clockwise positive.
     value: float | None = None
     steps: int = 0  # zoom: positive in (hands apart); rotate: positive clockwise
 

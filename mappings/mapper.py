@@ -117,9 +117,10 @@ MAX_STEPS_PER_FRAME = 4
 
 @dataclass
 class _Measure:
-    """A zoom's or rotate's measurement since its pair formed (None: re-anchor)."""
+    """A zoom's or rotate's measurement since it began (the pair formed, or came back
+    into view, or the daemon resumed)."""
 
-    anchor: float | None = None  # zoom: distance at the last step; rotate: turn at the last step
+    anchor: float  # zoom: the distance at the last step; rotate: the turn at the last step
     start: float = 0.0  # zoom: the distance at the first measurement
     angle: float = 0.0  # rotate: the last angle seen
     turned: float = 0.0  # rotate: degrees turned since the first measurement
@@ -596,7 +597,7 @@ class MappingEngine:
             if b.hand == "both" and b.held == pair.pose and b.ms is not None and idx not in pair.fired \
                     and (t - pair.since) * 1000.0 >= b.ms - 0.5:
                 pair.fired.add(idx)
-                self._fire_pair(pair, lambda bd, idx=idx: bd is self._bindings[idx][1], ("pair", pair.pose), out)
+                self._fire_pair(pair, lambda bd, b=b: bd is b, ("pair", pair.pose), out)
 
     def _measure(self, pair: _Pair, hands: dict, out: list) -> None:
         gestures = [(idx, b) for idx, b in self._bindings if b.trigger in sc.TWO_HAND_TRIGGERS and b.pose == pair.pose]
@@ -623,7 +624,7 @@ class MappingEngine:
                 self._rotate(b, pair, m, now.angle, out)
 
     def _zoom(self, b: sc.Binding, pair: _Pair, m: _Measure, distance: float, out: list) -> None:
-        n, m.anchor = th.zoom_steps(m.anchor or distance, distance, b.zoom_step)
+        n, m.anchor = th.zoom_steps(m.anchor, distance, b.zoom_step)
         if not n:
             return
         n = max(-MAX_STEPS_PER_FRAME, min(MAX_STEPS_PER_FRAME, n))
@@ -635,17 +636,19 @@ class MappingEngine:
             out.append(act.Scroll(0, n))
         else:
             combo = b.zoom_in if n > 0 else b.zoom_out
-            for _ in range(abs(n)):
-                self._tap(parse_combo(combo or "").keys, out)
+            if combo is not None:  # both are set when there is no scroll (the schema says so)
+                for _ in range(abs(n)):
+                    self._tap(parse_combo(combo).keys, out)
 
     def _rotate(self, b: sc.Binding, pair: _Pair, m: _Measure, angle: float, out: list) -> None:
         m.turned += th.angle_change(m.angle, angle)
         m.angle = angle
-        n, m.anchor = th.rotate_steps(m.anchor or 0.0, m.turned, b.rotate_degrees)
+        n, m.anchor = th.rotate_steps(m.anchor, m.turned, b.rotate_degrees)
         if not n:
             return
+        n = max(-MAX_STEPS_PER_FRAME, min(MAX_STEPS_PER_FRAME, n))
         out.append(act.ReportTwoHands("rotate", "step", pair.pose, m.turned, n))
         combo = b.clockwise if n > 0 else b.counterclockwise
         if combo is not None:
-            for _ in range(min(abs(n), MAX_STEPS_PER_FRAME)):
+            for _ in range(abs(n)):
                 self._tap(parse_combo(combo).keys, out)
