@@ -61,6 +61,9 @@ class ModelConfig(_Section):
     size: Literal["full", "lite"] = "full"
     task_file: Path | None = None
     max_hands: int = Field(default=1, ge=1, le=4)
+    #: With more than one hand allowed and fewer in view: how often palm detection looks
+    #: for another hand, beside the tracking passes (``hands.GraphTracking``).
+    hand_search_hz: float = Field(default=5, gt=0, le=240)
     min_detection_confidence: float = Field(default=0.5, ge=0, le=1)
     min_presence_confidence: float = Field(default=0.5, ge=0, le=1)
     min_tracking_confidence: float = Field(default=0.5, ge=0, le=1)

@@ -13,12 +13,15 @@ tells when a frame's hand region changed so much that the track will probably be
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import numpy as np
 
+from handmap.daemon.perception.association import duplicates, new_regions, region_iou
 from handmap.daemon.perception.detected import DetectedHand
 from handmap.daemon.perception.mediapipe_internals import Found, HandGraphs, LandmarkerPackets, Region
 
@@ -141,45 +144,235 @@ class HandTracking(Protocol):
     @property
     def palm_detections(self) -> int: ...
 
+    @property
+    def searching(self) -> bool: ...  # a search for another hand runs on the other core
+
     def video(self, image: Image, timestamp_ms: int) -> tuple[DetectedHand, ...]: ...
 
+    def again(self, image: Image, timestamp_ms: int) -> tuple[DetectedHand, ...]: ...  # a second look, a hand lost
+
+    def hurry(self) -> None: ...  # the view jumped: look for a hand not tracked on the next frame
+
     def adopt(self, looked: Found) -> tuple[DetectedHand, ...]: ...  # a second look's answer, as this frame's hands
+
+    def wait(self) -> None: ...  # until nothing started for an earlier frame runs
 
     def close(self) -> None: ...
 
 
+@dataclass
+class _Track:
+    """A hand ``GraphTracking`` tracks: its region on the next frame, and the
+    handedness its frames voted for (the scores summed per label)."""
+
+    region: Region
+    votes: dict[str, float] = field(default_factory=dict)
+
+    def vote(self, hand: DetectedHand) -> DetectedHand:
+        """This frame's hand with the handedness the track's frames voted for so far."""
+        other = _OTHER_SIDE.get(hand.handedness)
+        self.votes[hand.handedness] = self.votes.get(hand.handedness, 0.0) + hand.score
+        if other is not None:
+            self.votes[other] = self.votes.get(other, 0.0) + 1.0 - hand.score
+        voted = max(self.votes, key=lambda label: self.votes[label])
+        return hand if voted == hand.handedness else replace(hand, handedness=voted)
+
+
+#: MediaPipe's two handedness labels, each to the other (its classifier is binary: a
+#: hand's score for one is one minus its score for the other).
+_OTHER_SIDE = {"Left": "Right", "Right": "Left"}
+#: A track that a second look's hand overlaps by more than this (regions' IoU) hands
+#: it its handedness votes: the same hand, found again.
+SAME_HAND_IOU = 0.3
+#: How often, by default, palm detection looks for a hand that is not tracked while
+#: another one is (per second of the stream's clock).
+HAND_SEARCH_HZ = 5.0
+
+_Read: TypeAlias = "tuple[DetectedHand, Region]"
+
+
 class GraphTracking:
-    """Tracking over ``HandGraphs``, as ``HandLandmarker``'s VIDEO mode does it for one
-    hand: the landmark model in the region the frame before predicted, palm detection
-    when no hand is tracked. A second look's hand is tracked from the next frame on
-    (``adopt``), with no palm detection there."""
+    """Tracking over ``HandGraphs``, as ``HandLandmarker``'s VIDEO mode does it, for up
+    to the graphs' ``max_hands`` hands: each tracked hand's landmark model runs in the
+    region the frame before predicted, with no palm detection; palm detection runs on
+    the frame when no hand is tracked. With fewer hands tracked than ``max_hands``, the
+    search for another (palm detection, and the landmark model on a new palm) runs
+    ``search_hz`` times a second, or on the next frame after a hand was lost or the
+    view jumped (``hurry``), on a thread of its own beside the tracking passes; the
+    hands it finds join the frame if it is done by the frame's end, else the tracking
+    from the next frame on. Two tracked hands' landmark passes run at once, on two
+    threads, each in its own landmark graph. A new palm over a tracked hand is that
+    hand (``association.new_regions``), and two regions that converged onto one hand
+    become one (``association.duplicates``), as in MediaPipe. With more than one hand
+    allowed, each hand's handedness is the one its frames voted for. A second look's hands are tracked from the next frame
+    on (``adopt``), with no palm detection there."""
 
     seeds = True  # a second look's hand is tracked on the next frame
 
-    def __init__(self, graphs: HandGraphs) -> None:
+    def __init__(self, graphs: HandGraphs, search_hz: float = HAND_SEARCH_HZ, min_similarity: float = 0.5) -> None:
         self._graphs = graphs
-        self._regions: tuple[Region, ...] = ()
+        self._tracks: list[_Track] = []
+        self._search_every_ms = 1000.0 / search_hz
+        self._min_similarity = min_similarity
+        # Threads for a second landmark pass and for the search (none for one hand).
+        self._pool = (ThreadPoolExecutor(max_workers=2, thread_name_prefix="handmap-hands")
+                      if graphs.max_hands > 1 else None)
+        self._search: Future[tuple[_Read, ...]] | None = None
+        self._searched_ms = -math.inf  # when the last search started (the stream's clock)
+        self._hurry = False  # the next frame searches whatever the rate
+        self._frame: tuple[_Read, ...] = ()  # the last frame's hands and their next regions
+        self._size = (1, 1)  # the last frame's width and height
+        self.searches = 0  # searches started beside the tracking passes
+        # One hand: MediaPipe's own label frame by frame, as its VIDEO mode gives it (the
+        # identity stage holds a hand's side across a flip); more: the votes decide.
+        self._vote = graphs.max_hands > 1
 
     @property
     def tracked(self) -> int:
-        return len(self._regions)
+        return len(self._tracks)
 
     @property
     def palm_detections(self) -> int:
         return self._graphs.palm_detections
 
+    @property
+    def searching(self) -> bool:
+        """Whether a search for another hand runs on the other core right now."""
+        return self._search is not None and not self._search.done()
+
+    def hurry(self) -> None:
+        """Search for a hand that is not tracked on the next frame, whatever the rate (the
+        view jumped)."""
+        self._hurry = True
+
     def video(self, image: Image, timestamp_ms: int) -> tuple[DetectedHand, ...]:
-        if self._regions:
-            found, self._regions = self._graphs.track(image, self._regions)
-        else:
-            found, self._regions = self._graphs.detect(image)
-        return found
+        graphs = self._graphs
+        self._size = image.width, image.height
+        if self._search is not None and (self._search.done() or not self._tracks
+                                         or len(self._tracks) >= graphs.passes):
+            self._join_search()  # done, or its graphs are needed now
+        if not self._tracks:
+            # Nothing to track: palm detection on this frame, on the critical path.
+            read = self._passes(image, graphs.palms(image))
+            self._searched_ms = timestamp_ms
+            return self._keep(read)
+        started = None
+        if (self._pool is not None and self._search is None and len(self._tracks) < graphs.max_hands
+                and (self._hurry or timestamp_ms - self._searched_ms >= self._search_every_ms)):
+            base = tuple(track.region for track in self._tracks)
+            started = self._search = self._pool.submit(self._look_for_more, image, base)
+            self._searched_ms = timestamp_ms
+            self._hurry = False
+            self.searches += 1
+        read = self._passes(image, [track.region for track in self._tracks])
+        if started is not None and started.done():
+            self._search = None
+            read += started.result()  # found beside this frame's tracking: in this frame
+        return self._keep(read)
+
+    def _voted(self, track: _Track, hand: DetectedHand) -> DetectedHand:
+        return track.vote(hand) if self._vote else hand
+
+    def _look_for_more(self, image: Image, base: tuple[Region, ...]) -> tuple[_Read, ...]:
+        """The search beside the tracking passes: palm detection, and the landmark model
+        (in the last landmark graph, which no tracked hand uses) on each new palm."""
+        graphs = self._graphs
+        new = new_regions(graphs.palms(image), base, self._min_similarity)[:graphs.max_hands - len(base)]
+        found = (graphs.landmarks(image, region, graphs.passes - 1) for region in new)
+        return tuple(hand for hand in found if hand is not None)
+
+    def _join_search(self) -> None:
+        """The last search's hands (found on an earlier frame), tracked from this frame on
+        where they are no hand tracked already."""
+        search, self._search = self._search, None
+        if search is not None:
+            self._add_new(self._frame + search.result())
+
+    def _passes(self, image: Image, regions: Sequence[Region]) -> list[_Read | None]:
+        """The landmark model in each region: the first here, the others at once on the
+        pool's threads (each in its own landmark graph); None where the hand was lost."""
+        graphs = self._graphs
+        if len(regions) < 2 or self._pool is None or graphs.passes < 2:
+            return [graphs.landmarks(image, region) for region in regions]
+        others = [self._pool.submit(graphs.landmarks, image, region, graph)
+                  for graph, region in enumerate(regions[1:graphs.passes], start=1)]
+        read = [graphs.landmarks(image, regions[0]), *(other.result() for other in others)]
+        # More hands than landmark graphs: the rest one after another.
+        return read + [graphs.landmarks(image, region) for region in regions[graphs.passes:]]
+
+    def _keep(self, read: Sequence[_Read | None]) -> tuple[DetectedHand, ...]:
+        """This frame's hands: the tracked ones in order (``read`` starts with one entry per
+        track), then new ones; duplicates dropped, at most ``max_hands``. They are tracked
+        into the next frame, each with its handedness votes."""
+        tracked = len(self._tracks)
+        kept = [(track, pair) for track, pair in zip(self._tracks, read) if pair is not None]
+        if len(kept) < tracked:
+            self._hurry = True  # a hand lost: the search for it runs on the next frame
+        kept += [(_Track(pair[1]), pair) for pair in read[tracked:] if pair is not None]
+        if len(kept) > 1:
+            dropped = duplicates([hand.landmarks for _, (hand, _) in kept], *self._size)
+            kept = [item for i, item in enumerate(kept) if i not in dropped]
+        kept = kept[:self._graphs.max_hands]
+        hands = []
+        for track, (hand, region) in kept:
+            track.region = region
+            hands.append(self._voted(track, hand))
+        self._tracks = [track for track, _ in kept]
+        self._frame = tuple(zip(hands, (track.region for track in self._tracks)))
+        return tuple(hands)
+
+    def again(self, image: Image, timestamp_ms: int) -> tuple[DetectedHand, ...]:
+        """A second look at the frame just tracked, after a hand was lost on it: palm
+        detection at once; the hands still tracked stay as they were read."""
+        if self._search is not None:
+            self._join_search()
+        graphs = self._graphs
+        base = tuple(track.region for track in self._tracks)
+        new = new_regions(graphs.palms(image), base, self._min_similarity)[:graphs.max_hands - len(base)]
+        self._searched_ms = timestamp_ms
+        self._hurry = False
+        frame = self._frame + tuple(pair for pair in (graphs.landmarks(image, region) for region in new)
+                                    if pair is not None)
+        self._add_new(frame)
+        return tuple(hand for hand, _ in self._frame)
+
+    def _add_new(self, frame: tuple[_Read, ...]) -> None:
+        """The hands in ``frame`` after the tracked ones (``self._frame``), tracked from
+        the next frame on where they are no tracked hand again (as many as fit)."""
+        tracked = len(self._frame)
+        dropped = duplicates([hand.landmarks for hand, _ in frame], *self._size) if len(frame) > 1 else frozenset()
+        hands = [hand for hand, _ in self._frame]
+        for i in range(tracked, len(frame)):
+            if i not in dropped and len(self._tracks) < self._graphs.max_hands:
+                track = _Track(frame[i][1])
+                self._tracks.append(track)
+                hands.append(self._voted(track, frame[i][0]))
+        self._frame = tuple(zip(hands, (track.region for track in self._tracks)))
 
     def adopt(self, looked: Found) -> tuple[DetectedHand, ...]:
-        found, self._regions = looked
-        return found
+        """A second look's hands as this frame's, tracked from the next frame on; each
+        keeps the votes of the track its region overlaps most, if any does enough."""
+        found, regions = looked
+        old = self._tracks
+        self._tracks = []
+        hands = []
+        for hand, region in zip(found, regions):
+            best = max(old, key=lambda track: region_iou(track.region, region), default=None)
+            votes = dict(best.votes) if best is not None and region_iou(best.region, region) > SAME_HAND_IOU else {}
+            track = _Track(region, votes)
+            self._tracks.append(track)
+            hands.append(self._voted(track, hand))
+        self._frame = tuple(zip(hands, regions))
+        return tuple(hands)
+
+    def wait(self) -> None:
+        """Until the search in flight (if any) is done (benchmark turns)."""
+        if self._search is not None:
+            self._search.exception()
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
         self._graphs.close()
 
 
@@ -194,15 +387,25 @@ class LandmarkerTracking:
         self._model = model
         self.tracked = 0
         self.palm_detections = 0  # not counted: the landmarker decides inside
+        self.searching = False  # it searches on its own thread, inside each frame
 
     def video(self, image: Image, timestamp_ms: int) -> tuple[DetectedHand, ...]:
         found = self._model.video(image, timestamp_ms)
         self.tracked = len(found)
         return found
 
+    def again(self, image: Image, timestamp_ms: int) -> tuple[DetectedHand, ...]:
+        return self.video(image, timestamp_ms)  # it runs palm detection: fewer hands than it tracked
+
+    def hurry(self) -> None:
+        pass  # it searches on every frame with fewer hands than num_hands
+
     def adopt(self, looked: Found) -> tuple[DetectedHand, ...]:
         self.tracked = 0  # the landmarker has nothing tracked: palm detection on the next frame
         return looked[0]
+
+    def wait(self) -> None:
+        pass
 
     def close(self) -> None:
         self._model.close()

@@ -20,6 +20,7 @@ frame instead of being tracked from it.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import os
 import struct
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import numpy as np
 
+from handmap.daemon.perception.association import duplicates
 from handmap.daemon.perception.detected import DetectedHand
 from handmap.daemon.perception.models import HAND_BUNDLE_MEMBERS  # (palm detection, landmarks)
 
@@ -136,11 +138,14 @@ class HandGraphs:
     hand's region (``SingleHandLandmarksDetectorGraph``), each hand found with the region
     it is expected in on the next frame. Keeping the regions is the caller's
     (``hands.GraphTracking``), which is what lets a hand found by a second look be
-    tracked from the next frame on. One hand at a time. ``create`` gives None on another
+    tracked from the next frame on. Up to ``max_hands`` hands; with ``passes`` landmark
+    graphs, that many landmark passes can run at once on different threads (MediaPipe
+    releases the GIL while a graph runs; one graph runs one pass at a time). ``create`` gives None on another
     mediapipe than the pinned one, or where its internals are missing; ``HandLandmarker``
     is used then."""
 
-    def __init__(self, bundle: Path, min_detection: float, min_presence: float) -> None:
+    def __init__(self, bundle: Path, min_detection: float, min_presence: float, max_hands: int = 1,
+                 passes: int = 1) -> None:
         from mediapipe.framework.formats import rect_pb2
         from mediapipe.python import packet_creator, packet_getter
 
@@ -149,7 +154,8 @@ class HandGraphs:
         palm_model, landmark_model = (_stored_member(bundle, name) for name in HAND_BUNDLE_MEMBERS)
         self._fd = os.open(bundle, os.O_RDONLY)
         try:
-            self._palm, self._landmarks = self._build(palm_model, landmark_model, min_detection, min_presence)
+            self._palm, self._landmarks = self._build(palm_model, landmark_model, min_detection, min_presence,
+                                                      max_hands, passes)
         except BaseException:
             os.close(self._fd)
             self._fd = -1
@@ -157,11 +163,20 @@ class HandGraphs:
         self._create, self._get = packet_creator, packet_getter
         # The whole image, upright: where palm detection looks.
         self._whole = rect_pb2.NormalizedRect(x_center=0.5, y_center=0.5, width=1.0, height=1.0, rotation=0.0)
-        self._us = 0  # the graphs' own clock (each call a step: they keep no state between frames)
+        # The graphs' own clock (each call a step: they keep no state between frames).
+        # One clock for all the graphs: ``next`` on it is atomic, so each graph, used by
+        # one thread at a time, sees its steps in order.
+        self._clock = itertools.count(1)
+        self.max_hands = max_hands
         self.palm_detections = 0
 
+    @property
+    def passes(self) -> int:
+        """How many landmark passes can run at once (one landmark graph each)."""
+        return len(self._landmarks)
+
     def _build(self, palm_model: tuple[int, int], landmark_model: tuple[int, int], min_detection: float,
-               min_presence: float) -> tuple[_Runner, _Runner]:
+               min_presence: float, max_hands: int, passes: int) -> tuple[_Runner, tuple[_Runner, ...]]:
         from mediapipe.python._framework_bindings import task_runner
         from mediapipe.tasks.cc.core.proto import base_options_pb2, external_file_pb2
         from mediapipe.tasks.cc.vision.hand_detector.proto import hand_detector_graph_options_pb2 as palm_pb2
@@ -183,63 +198,80 @@ class HandGraphs:
 
         palm = runner("mediapipe.tasks.vision.hand_detector.HandDetectorGraph",
                       ["IMAGE:image", "NORM_RECT:whole"], ["HAND_RECTS:regions"],
-                      palm_pb2.HandDetectorGraphOptions(base_options=model(palm_model), num_hands=1,
+                      palm_pb2.HandDetectorGraphOptions(base_options=model(palm_model), num_hands=max_hands,
                                                         min_detection_confidence=min_detection))
+        landmarks: list[_Runner] = []
         try:
-            landmarks = runner("mediapipe.tasks.vision.hand_landmarker.SingleHandLandmarksDetectorGraph",
-                               ["IMAGE:image", "HAND_RECT:region"],
-                               ["LANDMARKS:landmarks", "HANDEDNESS:handedness", "HAND_RECT_NEXT_FRAME:next"],
-                               landmarks_pb2.HandLandmarksDetectorGraphOptions(
-                                   base_options=model(landmark_model), min_detection_confidence=min_presence))
+            for _ in range(max(1, passes)):
+                landmarks.append(runner(
+                    "mediapipe.tasks.vision.hand_landmarker.SingleHandLandmarksDetectorGraph",
+                    ["IMAGE:image", "HAND_RECT:region"],
+                    ["LANDMARKS:landmarks", "HANDEDNESS:handedness", "HAND_RECT_NEXT_FRAME:next"],
+                    landmarks_pb2.HandLandmarksDetectorGraphOptions(
+                        base_options=model(landmark_model), min_detection_confidence=min_presence)))
         except BaseException:
-            palm.close()
+            for made in (palm, *landmarks):
+                made.close()
             raise
-        return palm, landmarks
+        return palm, tuple(landmarks)
 
     @classmethod
-    def create(cls, bundle: Path, min_detection: float, min_presence: float) -> HandGraphs | None:
+    def create(cls, bundle: Path, min_detection: float, min_presence: float, max_hands: int = 1,
+               passes: int = 1) -> HandGraphs | None:
+        """Graphs for up to ``max_hands`` hands, with ``passes`` landmark graphs (landmark
+        passes that can run at once, on different threads)."""
         if not pinned():
             return None
         try:
-            return cls(bundle, min_detection, min_presence)
+            return cls(bundle, min_detection, min_presence, max_hands, passes)
         except (ImportError, AttributeError, TypeError, KeyError, RuntimeError, ValueError, OSError,
                 zipfile.BadZipFile) as exc:
             log.debug("hand model's graphs not available (%s): HandLandmarker tracks", exc)
             return None
 
-    def _tick(self) -> int:
-        self._us += 1
-        return self._us
-
-    def detect(self, image: Image) -> Found:
-        """Palm detection on the whole frame, then the landmark model in the region found."""
+    def palms(self, image: Image) -> tuple[Region, ...]:
+        """Palm detection on the whole frame: the regions of up to ``max_hands`` hands."""
         self.palm_detections += 1
-        us = self._tick()
+        us = next(self._clock)
         out = self._palm.process({"image": self._create.create_image(image).at(us),
                                   "whole": self._create.create_proto(self._whole).at(us)})
         regions = out["regions"]
-        found = () if regions.is_empty() else self._get.get_proto_list(regions)
-        return self.track(image, found[:1])
+        return () if regions.is_empty() else tuple(self._get.get_proto_list(regions))[:self.max_hands]
+
+    def landmarks(self, image: Image, region: Region, graph: int = 0) -> tuple[DetectedHand, Region] | None:
+        """The landmark model in one hand's region (MediaPipe's tracking pass), on landmark
+        graph ``graph``: the hand and its region on the next frame, or None when the hand
+        is not in its region (presence below the threshold)."""
+        us = next(self._clock)
+        out = self._landmarks[graph].process({"image": self._create.create_image(image).at(us),
+                                              "region": self._create.create_proto(region).at(us)})
+        landmarks = out["landmarks"]
+        if landmarks.is_empty():
+            return None
+        best = self._get.get_proto(out["handedness"]).classification[0]
+        return (DetectedHand(_points(self._get.get_proto(landmarks)), best.label, float(best.score)),
+                self._get.get_proto(out["next"]))
+
+    def detect(self, image: Image) -> Found:
+        """Palm detection on the whole frame, then the landmark model in each region found
+        (one after the other), duplicates dropped as MediaPipe drops them."""
+        return self.track(image, self.palms(image))
 
     def track(self, image: Image, regions: Sequence[Region]) -> Found:
-        """The landmark model in the hand's region (MediaPipe's tracking pass)."""
-        if not regions:
-            return (), ()
-        us = self._tick()
-        out = self._landmarks.process({"image": self._create.create_image(image).at(us),
-                                       "region": self._create.create_proto(regions[0]).at(us)})
-        landmarks = out["landmarks"]
-        if landmarks.is_empty():  # the hand is not in its region (presence below the threshold)
-            return (), ()
-        best = self._get.get_proto(out["handedness"]).classification[0]
-        hand = DetectedHand(_points(self._get.get_proto(landmarks)), best.label, float(best.score))
-        return (hand,), (self._get.get_proto(out["next"]),)
+        """The landmark model in each hand's region, one after the other, duplicates dropped."""
+        read = [hand for hand in (self.landmarks(image, region) for region in regions) if hand is not None]
+        if len(read) > 1:
+            height, width = image.numpy_view().shape[:2]
+            dropped = duplicates([hand.landmarks for hand, _ in read], width, height)
+            read = [pair for i, pair in enumerate(read) if i not in dropped]
+        return tuple(hand for hand, _ in read), tuple(region for _, region in read)
 
     def close(self) -> None:
         if self._fd < 0:
             return
         self._palm.close()
-        self._landmarks.close()
+        for graph in self._landmarks:
+            graph.close()
         os.close(self._fd)
         self._fd = -1
 

@@ -31,6 +31,7 @@ from handmap.daemon.perception.faces import (
     ShortRangeFaces,
 )
 from handmap.daemon.perception.hands import (
+    HAND_SEARCH_HZ,
     GraphTracking,
     HandModel,
     HandTracking,
@@ -88,6 +89,9 @@ class TrackerSettings:
     #: 85 MB full).
     look_ahead: bool = True
     look_ahead_model: Path | None = None  # its bundle (default: ``hand_model``)
+    #: VIDEO mode, ``max_hands`` above 1: how often palm detection looks for a hand not
+    #: tracked while another is (``GraphTracking``), per second of the stream's clock.
+    hand_search_hz: float = HAND_SEARCH_HZ
     #: The face mesh on each face a hand is near (``face_mesh``; the zone of a touch);
     #: without it, zones come from the face detector's keypoints.
     face_mesh: bool = False
@@ -99,6 +103,10 @@ class TrackerSettings:
 #: the face's centre, 0.15 face sizes beyond the box: this leaves a margin for the hand
 #: having moved since.
 MESH_NEAR_FACE = 0.25
+
+
+#: Landmark passes run at once for as many tracked hands (one graph each: two cores).
+PARALLEL_PASSES = 2
 
 
 def _nearest(hand: DetectedHand, others: Sequence[DetectedHand]) -> DetectedHand:
@@ -138,9 +146,11 @@ class Tracker:
         if not settings.video:
             self._hands = HandModel(self._landmarker(vision.RunningMode.IMAGE))
         else:
-            graphs = self._graphs(settings.hand_model) if settings.max_hands == 1 else None
-            tracking: HandTracking = (GraphTracking(graphs) if graphs is not None
-                                      else LandmarkerTracking(HandModel(self._landmarker(vision.RunningMode.VIDEO))))
+            # One landmark graph per hand up to two (the two cores): their passes run at once.
+            graphs = self._graphs(settings.hand_model, passes=min(settings.max_hands, PARALLEL_PASSES))
+            tracking: HandTracking = (
+                GraphTracking(graphs, settings.hand_search_hz, settings.min_tracking_confidence) if graphs is not None
+                else LandmarkerTracking(HandModel(self._landmarker(vision.RunningMode.VIDEO))))
             self._hands = tracking
             if settings.look_ahead:
                 # At the pointer's priority: a lost track waits for it.
@@ -172,9 +182,10 @@ class Tracker:
         #: tracking pass (the slowest frames: their input is late already).
         self.last_hard = False
 
-    def _graphs(self, bundle: Path) -> HandGraphs | None:
+    def _graphs(self, bundle: Path, passes: int = 1) -> HandGraphs | None:
         settings = self.settings
-        return HandGraphs.create(bundle, settings.min_detection_confidence, settings.min_presence_confidence)
+        return HandGraphs.create(bundle, settings.min_detection_confidence, settings.min_presence_confidence,
+                                 settings.max_hands, passes)
 
     def _landmarker(self, mode: Any, model: Path | None = None) -> Any:
         from mediapipe.tasks import python as mp_tasks
@@ -216,8 +227,10 @@ class Tracker:
         # A jump: the region around the tracked hand changed so much that the track will
         # probably be lost, or hold with landmarks that no longer fit the hand.
         jumped = bool(tracked) and self._region.changed(rgb) > RegionChange.LIKELY_LOST
-        if jumped and look_ahead is not None:
-            ahead = look_ahead.start(image)
+        if jumped:
+            tracking.hurry()  # a hand not tracked may have come into view too
+            if look_ahead is not None:
+                ahead = look_ahead.start(image)
         found = tracking.video(image, self._timestamp(t))
         self._searching = False
         if len(found) < tracked:
@@ -226,14 +239,16 @@ class Tracker:
             # A tracked hand moved out of its previous region (a fast move, a cut): the
             # tracking pass has just dropped it, so a second look at the same frame runs
             # palm detection and finds it now instead of one frame later.
-            if look_ahead is not None and ahead is not None:
-                found = tracking.adopt(ahead.result())
+            looked = ahead.result() if ahead is not None else None
+            # The look-ahead's hands, unless it found fewer than the tracking still holds.
+            if look_ahead is not None and looked is not None and len(looked[0]) >= len(found):
+                found = tracking.adopt(looked)
                 look_ahead.used += 1
                 # Tracked from the next frame on; or, with HandLandmarker's own tracking,
                 # found again by its palm detection on the next frame.
                 self._searching = not tracking.seeds
             else:
-                found = tracking.video(image, self._timestamp(t))
+                found = tracking.again(image, self._timestamp(t))
         elif jumped and found:
             hard = ahead is not None  # it waits for the look-ahead
             found = self._checked(found, ahead, tracking, rgb.shape[1] / rgb.shape[0])
@@ -271,9 +286,10 @@ class Tracker:
                 taken.add(id(near))
                 checked.append(near)
         self.redetected += 1
-        # One hand, tracked by handmap: the fresh hand is tracked from the next frame on.
+        # Tracked by handmap: the fresh hands are tracked from the next frame on (unless
+        # the fresh look found fewer hands than are tracked: then this frame only).
         # HandLandmarker's own tracking cannot be seeded: it goes on from its own region.
-        return tracking.adopt(looked) if tracking.seeds else tuple(checked)
+        return tracking.adopt(looked) if tracking.seeds and len(looked[0]) >= len(found) else tuple(checked)
 
     def faces(self, rgb: np.ndarray, hands: Sequence[HandObservation] | None = None) -> tuple[FaceObservation, ...]:
         """The faces in ``rgb``, each with its mesh where the mesh is on and a hand is
@@ -310,7 +326,8 @@ class Tracker:
         return {"lost_tracks": self.lost_tracks, "look_ahead_started": ahead.started if ahead else 0,
                 "look_ahead_used": ahead.used if ahead else 0, "redetected": self.redetected,
                 "doubtful": self.doubtful,
-                "palm_detections": 0 if isinstance(tracking, HandModel) else tracking.palm_detections}
+                "palm_detections": 0 if isinstance(tracking, HandModel) else tracking.palm_detections,
+                "hand_searches": tracking.searches if isinstance(tracking, GraphTracking) else 0}
 
     @property
     def looking_hard(self) -> bool:
@@ -318,12 +335,16 @@ class Tracker:
         look running on the other core, or (with ``HandLandmarker``'s own tracking) palm
         detection due on the next frame after the look-ahead found a hand it had lost.
         Face checks wait meanwhile."""
-        return self._searching or (self._look_ahead is not None and self._look_ahead.busy)
+        tracking = self._hands
+        searching = not isinstance(tracking, HandModel) and tracking.searching
+        return self._searching or searching or (self._look_ahead is not None and self._look_ahead.busy)
 
     def wait_idle(self) -> None:
         """Until nothing started for an earlier frame still runs (benchmark turns)."""
         if self._look_ahead is not None:
             self._look_ahead.wait()
+        if not isinstance(self._hands, HandModel):
+            self._hands.wait()
 
     @property
     def has_body(self) -> bool:
