@@ -90,6 +90,8 @@ def format_status(status: dict) -> str:
     if profiles:
         profile += f"   (available: {', '.join(p + (' [broken]' if p in broken else '') for p in profiles)})"
     touches = f"{status.get('face_touches_today', 0)} today"
+    if status.get("face_touches_unrecorded"):
+        touches += f" ({status['face_touches_unrecorded']} of them this run's, kept in no history)"
     if status.get("alerts_muted"):
         touches += " (alerts muted)"
     rows = [

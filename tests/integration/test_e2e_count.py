@@ -32,7 +32,7 @@ LAST_TOUCH_END_S = sum(seconds for _, seconds in LAYOUT[:-1])
 ALERT_TITLE = "Face touch"
 COUNT_IN_BODY = re.compile(r"Face touches today: (\d+)\.")
 #: Where a user reads today's count.
-SURFACES = ("status", "tray title", "tray menu", "notification", "stats")
+SURFACES = ("status", "status text", "tray title", "tray menu", "notification", "stats")
 
 
 @pytest.fixture()
@@ -76,7 +76,12 @@ def _counts_in_the_quiet_stretch(run: HandmapProcess, env, desktop) -> dict[str,
     menu = re.fullmatch(r"Face touches today: (\d+)", touches_text(snapshot))
     assert title and menu and ready
     alerts = _alert_counts(desktop)
-    return {"status": status["face_touches_today"], "tray title": int(title.group(1)), "tray menu": int(menu.group(1)),
+    text = handmap("status", env=env, timeout=60).stdout
+    said = re.search(r"face touches:\s+(\d+) today", text)
+    assert said, text
+    if status["face_touches_unrecorded"]:
+        assert f"({status['face_touches_unrecorded']} of them this run's, kept in no history)" in text, text
+    return {"status": status["face_touches_today"], "status text": int(said.group(1)), "tray title": int(title.group(1)), "tray menu": int(menu.group(1)),
             "notification": max(alerts, default=-1), "stats": _stats_today(env),
             "episodes": sum(e["type"] == "face_touch" and e["state"] == "start" for e in run.events()),
             "unrecorded": status["face_touches_unrecorded"]}
