@@ -48,6 +48,8 @@ SUFFIX = ".yaml"
 MAX_PROFILE_BYTES = 1 << 20
 #: ``extends`` chains longer than this are refused (a cycle is caught sooner).
 MAX_EXTENDS_DEPTH = 16
+#: How errors name a bundled profile's file: ``profiles/NAME.yaml (bundled)``.
+BUNDLED_MARK = " (bundled)"
 
 
 class ProfileLoadError(SourceErrors):
@@ -164,6 +166,15 @@ class _Merged:
         self.origins = resolved.origins
         self.fallback = fallback
 
+    def bundled(self, path: tuple) -> bool:
+        """Whether the value at ``path`` comes from a bundled profile."""
+        p = tuple(path)
+        while p and p not in self.origins:
+            p = p[:-1]
+        origin = self.origins.get(p)
+        loaded = origin[0] if origin is not None else self.fallback
+        return loaded.file.endswith(BUNDLED_MARK)
+
     def error(self, path: tuple, message: str, at_key: bool = False) -> SourceError:
         p = tuple(path)
         while p and p not in self.origins:
@@ -229,7 +240,7 @@ class ProfileStore:
                     return ProfileSource(name, str(path), read_profile_text(path), origin, directory)
         res = self._bundled().joinpath(name + SUFFIX)
         if res.is_file():
-            return ProfileSource(name, f"{BUNDLED_DIR}/{name}{SUFFIX} (bundled)", res.read_text(encoding="utf-8"),
+            return ProfileSource(name, f"{BUNDLED_DIR}/{name}{SUFFIX}{BUNDLED_MARK}", res.read_text(encoding="utf-8"),
                                  "bundled")
         raise KeyError(self._unknown(name))
 
@@ -253,7 +264,8 @@ class ProfileStore:
     def check_file(self, path: Path, max_hands: int | None = None) -> tuple[list[ProfileError], list[ProfileError]]:
         """The errors in the profile file at ``path``, and, when it has none, what it
         should be warned of on a daemon tracking ``max_hands`` hands (messages start
-        with ``warning:``)."""
+        with ``warning:``): two-hand bindings the user wrote (a bundled profile's, such as
+        ``desktop``'s zoom, stay idle with one hand without a word)."""
         path = Path(path)
         try:
             text = read_profile_text(path)
@@ -263,7 +275,11 @@ class ProfileStore:
 
     def check(self, name: str, max_hands: int | None = None) -> tuple[list[ProfileError], list[ProfileError]]:
         """:meth:`check_file` for the installed profile ``name`` (KeyError if none)."""
-        return self._check(self.source(name), max_hands)
+        try:
+            src = self.source(name)
+        except SourceErrors as exc:
+            return list(exc.errors), []
+        return self._check(src, max_hands)
 
     def _check(self, src: ProfileSource, max_hands: int | None) -> tuple[list[ProfileError], list[ProfileError]]:
         warnings: list[ProfileError] = []
@@ -291,9 +307,9 @@ class ProfileStore:
             raise ProfileLoadError(errors)
         if warnings is not None and max_hands is not None:
             note = profile.two_hand_warning(max_hands)
-            if note is not None:
-                first = profile.two_hand_bindings()[0]
-                warnings.append(merged.error(("bindings", first), f"warning: {note}"))
+            own = [i for i in profile.two_hand_bindings() if not merged.bundled(("bindings", i))]
+            if note is not None and own:
+                warnings.append(merged.error(("bindings", own[0]), f"warning: {note}"))
         return profile
 
     def _resolve(self, src: ProfileSource, chain: tuple, errors: list) -> tuple[_Resolved | None, LoadedYaml | None]:

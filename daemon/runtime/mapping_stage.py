@@ -50,9 +50,15 @@ class MappingStage:
         return self.engine.paused
 
     def _configure(self, profile: Profile) -> None:
-        note = profile.two_hand_warning(self.max_hands) if self.max_hands is not None else None
-        if note is not None:
-            log.warning("profile %s: %s", profile.name, note)
+        if self.max_hands is not None and profile.two_hand_warning(self.max_hands) is not None \
+                and profile.name is not None:
+            # Where the user wrote them (a bundled profile's stay idle without a word).
+            try:
+                warnings = self.store.check(profile.name, self.max_hands)[1]
+            except KeyError:  # the file went away since it was loaded
+                warnings = []
+            for warning in warnings:
+                log.warning("%s", warning)
         self.gestures.set_custom_poses(profile.pose_specs())
         durations = profile.hold_durations_ms()
         if durations:

@@ -263,8 +263,9 @@ def test_profiles_validate_warns_a_one_hand_configuration(tmp_path):
 
 def test_the_daemon_warns_when_it_tracks_one_hand_and_the_profile_needs_two(tmp_path, caplog):
     """The mapping stage as the daemon builds it: a warning at start and at each switch
-    to a profile with two-hand bindings while model.max_hands is 1; none for a trace
-    (which holds as many hands as were recorded) or with two hands tracked."""
+    to a profile with two-hand bindings of the user's while model.max_hands is 1; none for
+    a trace (which holds as many hands as were recorded), with two hands tracked, or for
+    the bundled desktop's zoom."""
     import logging
 
     from handmap.daemon.runtime.mapping_stage import MappingStage
@@ -276,11 +277,11 @@ def test_the_daemon_warns_when_it_tracks_one_hand_and_the_profile_needs_two(tmp_
     store = ProfileStore(tmp_path / "config" / "handmap" / "profiles")
     screen = ScreenGeometry.single(1920, 1080)
     with caplog.at_level(logging.WARNING, logger="handmap"):
-        stage = MappingStage(store, "presenter", screen, GestureEngine(), max_hands=1)
+        stage = MappingStage(store, "desktop", screen, GestureEngine(), max_hands=1)
         assert not caplog.records
         stage.switch("wheel")
         MappingStage(store, "wheel", screen, GestureEngine(), max_hands=2)
         MappingStage(store, "wheel", screen, GestureEngine(), max_hands=None)
     assert [r.getMessage() for r in caplog.records] == [
-        "profile wheel: this profile has two-hand bindings, but model.max_hands is 1, so they never fire;"
-        " set 'model: {max_hands: 2}' in config.yaml to use them"]
+        f"{store.user_dir / 'wheel.yaml'}:3:5: warning: this profile has two-hand bindings, but model.max_hands"
+        " is 1, so they never fire; set 'model: {max_hands: 2}' in config.yaml to use them"]

@@ -96,6 +96,24 @@ def test_a_one_hand_daemon_is_warned_where_the_first_two_hand_binding_is(user):
         f"{path}:5:5: warning: this profile has two-hand bindings, but model.max_hands is 1, so they never fire;"
         " set 'model: {max_hands: 2}' in config.yaml to use them"]
     assert store.check("desktop", max_hands=2) == ([], [])
+    # desktop's own zoom stays idle with one hand without a word, also in a profile that
+    # extends it; the user's own zoom is warned of.
+    assert store.check("desktop", max_hands=1) == ([], [])
+    mine = write(user, "mine", """
+        version: 1
+        extends: desktop
+        pointer: {mode: relative}
+    """)
+    assert store.check_file(mine, max_hands=1) == ([], [])
+    zooming = write(user, "zooming", """
+        version: 1
+        extends: desktop
+        bindings:
+          - zoom: pinch
+            in: ctrl+plus
+            out: ctrl+minus
+    """)
+    assert [str(w).split(": warning:")[0] for w in store.check_file(zooming, max_hands=1)[1]] == [f"{zooming}:4:5"]
 
 
 def test_a_child_zoom_replaces_the_parents_zoom_on_the_same_pose(user):
