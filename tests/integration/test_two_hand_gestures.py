@@ -285,3 +285,35 @@ def test_the_daemon_warns_when_it_tracks_one_hand_and_the_profile_needs_two(tmp_
     assert [r.getMessage() for r in caplog.records] == [
         f"{store.user_dir / 'wheel.yaml'}:3:5: warning: this profile has two-hand bindings, but model.max_hands"
         " is 1, so they never fire; set 'model: {max_hands: 2}' in config.yaml to use them"]
+
+
+HOLD_OPEN = """\
+version: 1
+bindings:
+  - enter: open
+    do: {mouse_down: left, sticky: true}
+"""
+
+
+def test_real_frames_a_hand_crossing_never_releases_the_held_hands_button(data_dir, tmp_path):
+    """End to end on real frames (``scripts/two_hand_clip.py --kind crossing``, from
+    webcam_session35's stills): the held open hand presses the left button; a second open
+    hand enters, crosses above it and leaves (it joins the press and lets go of its share
+    when it goes). The button goes up once, only when the run ends, and the held hand's
+    pose is entered once: it kept its identity through the crossing."""
+    from clips import make_clip
+
+    clip = make_clip("two_hand_clip.py", tmp_path / "crossing.mp4", data_dir, "--kind", "crossing")
+    env = user_env(tmp_path, {"holdopen": HOLD_OPEN}, max_hands=2)
+    done = handmap("run", "--source", str(clip), "--output", "dry-run", "--profile", "holdopen", "--report-frames",
+                   env=env)
+    assert done.returncode == 0, done.stderr
+    events = json_lines(done.stdout)
+    frames = [e for e in events if e["type"] == "hands"]
+    assert max(len(e["hands"]) for e in frames) == 2, "the crossing hand was seen"
+    buttons = [(e["type"], e["frame"]) for e in events if e["type"] in ("mouse_down", "mouse_up")]
+    assert [b[0] for b in buttons] == ["mouse_down", "mouse_up"], buttons
+    assert buttons[1][1] >= frames[-1]["frame"], "released only when the run ended"
+    held = [e for e in events if e["type"] == "pose" and e["pose"] == "open"]
+    sides = {e["hand"] for e in held}
+    assert len(held) == 2 and len(sides) == 2, ("one open entry per hand", held)
