@@ -32,18 +32,27 @@ MESH_FACE_OVAL = (10, 109, 67, 103, 54, 21, 162, 127, 234, 93, 132, 58, 172, 136
 #: The eyes as the image shows them: the subject's right eye is on the image's left.
 MESH_RIGHT_EYE = (33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7)
 MESH_LEFT_EYE = (263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249)
-MESH_RIGHT_BROW_LOWER = (46, 53, 52, 65, 55)
 MESH_RIGHT_BROW_UPPER = (70, 63, 105, 66, 107)
-MESH_LEFT_BROW_LOWER = (276, 283, 282, 295, 285)
 MESH_LEFT_BROW_UPPER = (300, 293, 334, 296, 336)
-MESH_NOSE = (168, 6, 197, 195, 5, 4, 1, 19, 94, 2, 97, 98, 64, 48, 115, 220, 45, 275, 440, 344, 278, 294,
-             327, 326)
+#: Each eye with its upper lid up to the brow's lower edge: the outline (convex hull) of
+#: the eye's and the lower brow's points, in order (the same on every face measured).
+MESH_RIGHT_EYE_REGION = (7, 33, 46, 53, 52, 65, 55, 133, 155, 153, 145, 144, 163)
+MESH_LEFT_EYE_REGION = (249, 390, 373, 374, 380, 382, 362, 285, 295, 282, 283, 276, 263)
+#: The nose from the bridge between the eyes to the nostrils: the outline (convex hull)
+#: of the mesh's nose points, in order.
+MESH_NOSE_OUTLINE = (2, 97, 98, 64, 48, 168, 278, 294, 327, 326)
 MESH_LIPS_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40,
                    185)
 MESH_FOREHEAD_TOP = 10
 MESH_CHIN_BOTTOM = 152
 MESH_NOSE_TIP = 1
 MESH_LOWER_LIP_BOTTOM = 17
+
+#: The outlines and points ``touch_zone`` reads, in one index list (one transform a call).
+_GROUPS = (MESH_NOSE_OUTLINE, MESH_RIGHT_EYE_REGION, MESH_LEFT_EYE_REGION, MESH_LIPS_OUTER,
+           MESH_RIGHT_BROW_UPPER + MESH_LEFT_BROW_UPPER, (MESH_LOWER_LIP_BOTTOM, MESH_FOREHEAD_TOP), MESH_FACE_OVAL)
+_READ = [i for group in _GROUPS for i in group]
+_ENDS = np.cumsum([len(group) for group in _GROUPS])[:-1]
 
 # ---------------------------------------------------------------------------------
 # Margins, in eye distances (the distance between the two eye centres).
@@ -100,14 +109,18 @@ def _frame(right_eye: np.ndarray, left_eye: np.ndarray, below: np.ndarray) -> _F
     return _Frame(origin, x_axis, y_axis, scale)
 
 
+def _edges(polygon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each edge's start and end points of a closed polygon."""
+    return polygon, np.concatenate([polygon[1:], polygon[:1]])
+
+
 def _inside(point: np.ndarray, polygon: np.ndarray) -> bool:
     """Whether ``point`` is inside the closed polygon (even-odd rule)."""
     x, y = float(point[0]), float(point[1])
-    xs, ys = polygon[:, 0], polygon[:, 1]
-    xs2, ys2 = np.roll(xs, -1), np.roll(ys, -1)
-    crosses = (ys > y) != (ys2 > y)
+    a, b = _edges(polygon)
+    crosses = (a[:, 1] > y) != (b[:, 1] > y)
     with np.errstate(divide="ignore", invalid="ignore"):
-        at = xs + (y - ys) * (xs2 - xs) / (ys2 - ys)
+        at = a[:, 0] + (y - a[:, 1]) * (b[:, 0] - a[:, 0]) / (b[:, 1] - a[:, 1])
     return bool(np.count_nonzero(crosses & (x < at)) % 2)
 
 
@@ -115,35 +128,12 @@ def _distance(point: np.ndarray, polygon: np.ndarray) -> float:
     """The distance from ``point`` to the closed polygon: 0 inside, else to its edges."""
     if _inside(point, polygon):
         return 0.0
-    a = polygon
-    b = np.roll(polygon, -1, axis=0)
+    a, b = _edges(polygon)
     ab = b - a
     length2 = np.maximum((ab * ab).sum(axis=1), 1e-12)
     t = np.clip(((point - a) * ab).sum(axis=1) / length2, 0.0, 1.0)
     nearest = a + t[:, None] * ab
     return float(np.min(np.hypot(*(nearest - point).T)))
-
-
-def _hull(points: np.ndarray) -> np.ndarray:
-    """The convex hull of 2-D points, counter-clockwise (Andrew's monotone chain)."""
-    pts = sorted(map(tuple, np.asarray(points, dtype=float)))
-    if len(pts) < 3:
-        return np.asarray(pts, dtype=float)
-
-    def cross(o: tuple[float, ...], a: tuple[float, ...], b: tuple[float, ...]) -> float:
-        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
-
-    lower: list[tuple[float, ...]] = []
-    for p in pts:
-        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
-            lower.pop()
-        lower.append(p)
-    upper: list[tuple[float, ...]] = []
-    for p in reversed(pts):
-        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
-            upper.pop()
-        upper.append(p)
-    return np.asarray(lower[:-1] + upper[:-1], dtype=float)
 
 
 def touch_zone(face: FaceObservation, contact: tuple[float, float], aspect: float = 1.0) -> FaceZone | None:
@@ -172,23 +162,16 @@ def _mesh_zone(xy: np.ndarray, point: np.ndarray) -> FaceZone | None:
     frame = _frame(right_eye, left_eye, xy[MESH_CHIN_BOTTOM])
     if frame is None:
         return None
-    pts = frame.local(xy)
     p = frame.local(point[None, :])[0]
-
-    def group(indices: tuple[int, ...]) -> np.ndarray:
-        return pts[list(indices)]
-
-    if _inside(p, _hull(group(MESH_NOSE))):
+    nose, right_region, left_region, lips, brows, (lip_bottom, top), oval = np.split(frame.local(xy[_READ]), _ENDS)
+    if _inside(p, nose):
         return FaceZone.NOSE
-    for eye, brow in ((MESH_RIGHT_EYE, MESH_RIGHT_BROW_LOWER), (MESH_LEFT_EYE, MESH_LEFT_BROW_LOWER)):
-        if _distance(p, _hull(np.concatenate([group(eye), group(brow)]))) <= EYE_MARGIN:
-            return FaceZone.EYES
-    if _distance(p, group(MESH_LIPS_OUTER)) <= MOUTH_MARGIN:
+    if min(_distance(p, right_region), _distance(p, left_region)) <= EYE_MARGIN:
+        return FaceZone.EYES
+    if _distance(p, lips) <= MOUTH_MARGIN:
         return FaceZone.MOUTH
 
-    brow_line = float(np.concatenate([group(MESH_RIGHT_BROW_UPPER), group(MESH_LEFT_BROW_UPPER)])[:, 1].mean())
-    lip_bottom = pts[MESH_LOWER_LIP_BOTTOM]
-    oval = group(MESH_FACE_OVAL)
+    brow_line = float(brows[:, 1].mean())
     off_oval = _distance(p, oval)
     if off_oval <= OVAL_MARGIN:
         if p[1] > lip_bottom[1] and abs(p[0] - lip_bottom[0]) <= CHIN_HALF_WIDTH:
@@ -197,8 +180,7 @@ def _mesh_zone(xy: np.ndarray, point: np.ndarray) -> FaceZone | None:
             return FaceZone.FOREHEAD
         return FaceZone.CHEEK
     # Beyond the face's outline.
-    top = float(pts[MESH_FOREHEAD_TOP][1])
-    if p[1] < top:
+    if p[1] < top[1]:
         return FaceZone.HAIR if off_oval <= HAIR_REACH else None
     if p[1] <= TEMPLE_BELOW_EYES and off_oval <= TEMPLE_REACH:
         return FaceZone.TEMPLE
