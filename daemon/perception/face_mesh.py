@@ -70,6 +70,16 @@ class FaceMesh:
         self._us = 0
         self.runs = 0
 
+    @classmethod
+    def create(cls, attention: bool = False) -> FaceMesh | None:
+        """The face mesh, or None (said once in the log) where this mediapipe cannot run
+        its landmark graph alone: zones then come from the face detector's keypoints."""
+        try:
+            return cls(attention)
+        except (ImportError, AttributeError, RuntimeError, ValueError, TypeError) as exc:
+            log.warning("face mesh unavailable (%s): face zones come from the face detector's six keypoints", exc)
+            return None
+
     def landmarks(self, rgb: np.ndarray, face: FaceObservation) -> np.ndarray | None:
         """The mesh of ``face`` in the RGB frame, shape (468 or 478, 3), normalised to the
         whole frame like hand landmarks (z in the same units as x); None when the model

@@ -170,7 +170,7 @@ class Tracker:
                 if settings.face_model is None:
                     raise ValueError("the short-range face model needs its file (TrackerSettings.face_model)")
                 self._faces = ShortRangeFaces(settings.face_model, settings.min_face_confidence)
-            self._mesh = FaceMesh() if self._faces is not None and settings.face_mesh else None
+            self._mesh = FaceMesh.create() if self._faces is not None and settings.face_mesh else None
         self._body = body
         self._near_face = near_face  # a second look around faces
         self._last_ts = -1

@@ -89,3 +89,16 @@ def test_tracker_runs_the_mesh_only_on_a_face_a_hand_is_near(data_dir: Path, tmp
         assert all(face.mesh is not None for face in tracker.faces(small, ()))  # no hand to go by: the mesh runs
     finally:
         tracker.close()
+
+
+def test_a_graph_that_cannot_be_built_leaves_the_keypoint_zones(monkeypatch, caplog) -> None:
+    """Where this mediapipe has no face landmark graph to run alone (another version),
+    the mesh is off with one warning instead of the daemon failing to start."""
+    import mediapipe as mp
+
+    def refused(*args, **kwargs):
+        raise RuntimeError("No registered object with name: FaceLandmarkCpu")
+
+    monkeypatch.setattr(mp, "CalculatorGraph", refused)  # no other mediapipe can be installed here
+    assert FaceMesh.create() is None
+    assert "face zones come from the face detector's six keypoints" in caplog.text
