@@ -108,8 +108,10 @@ class TouchStore:
     loop, the tray and the control socket may all call it."""
 
     def __init__(self, path: str | Path | None = None, synchronous: str = "NORMAL", create: bool = True) -> None:
-        """Open (``create``: or make) the history at ``path``. With ``create`` False a
-        missing file raises ``FileNotFoundError`` instead of being made (readers)."""
+        """Open (``create``: or make) the history at ``path``. With ``create`` False it
+        is opened read-only (a reader: ``handmap stats``, a run that keeps no history):
+        nothing in it is changed, a missing file raises ``FileNotFoundError``, and a
+        history from before zones is read as it is (zones unknown)."""
         if synchronous not in SYNCHRONOUS_MODES:
             raise ValueError(f"synchronous must be one of {SYNCHRONOUS_MODES}, not {synchronous!r}")
         self.path = Path(path) if path is not None else default_history_path()
@@ -121,10 +123,19 @@ class TouchStore:
         self._lock = threading.Lock()
         # isolation_level=None: autocommit, every statement below is its own transaction
         # and is committed when execute() returns.
-        self._conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000,
-                                     isolation_level=None, check_same_thread=False)
+        target = str(self.path) if create else f"{self.path.resolve().as_uri()}?mode=ro"
+        self._conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                     check_same_thread=False, uri=not create)
+        self._zone = "zone"  # the zone column, or NULL in a read-only history from before zones
         try:
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if not create:
+                self._conn.execute("SELECT count(*) FROM episodes").fetchone()  # a history at all?
+                if "zone" not in _columns(self._conn):
+                    self._zone = "NULL"
+                self.journal_mode = str(self._conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+                self.synchronous = synchronous
+                return
             mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 # WAL needs shared memory (not on some network file systems): fall back to
@@ -173,7 +184,7 @@ class TouchStore:
         hi = float("inf") if until is None else until
         with self._lock:
             rows = self._conn.execute(
-                "SELECT id, start_wall, end_wall, duration_s, hand, profile, zone FROM episodes "
+                f"SELECT id, start_wall, end_wall, duration_s, hand, profile, {self._zone} FROM episodes "
                 "WHERE start_wall >= ? AND start_wall < ? ORDER BY start_wall, id", (lo, hi)).fetchall()
         return [Episode(*row) for row in rows]
 
@@ -245,7 +256,7 @@ class TouchStore:
         first = today - timedelta(days=days - 1)
         with self._lock:
             rows = self._conn.execute(
-                "SELECT zone, duration_s FROM episodes WHERE start_wall >= ? AND start_wall < ?",
+                f"SELECT {self._zone}, duration_s FROM episodes WHERE start_wall >= ? AND start_wall < ?",
                 (_local_midnight(first), _local_midnight(today + timedelta(days=1)))).fetchall()
         zones: dict[str, TouchTime] = {}
         for zone, duration in rows:
@@ -306,8 +317,7 @@ def _private_file(path: Path) -> None:
 def _migrate(conn: sqlite3.Connection) -> None:
     """Bring a database from an older version up to ``SCHEMA_VERSION`` (version 1 had
     no zone: its episodes keep NULL, zone unknown)."""
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(episodes)")}
-    if "zone" not in columns:
+    if "zone" not in _columns(conn):
         try:
             conn.execute("ALTER TABLE episodes ADD COLUMN zone TEXT")
         except sqlite3.OperationalError as exc:  # another process added it just now
@@ -315,6 +325,10 @@ def _migrate(conn: sqlite3.Connection) -> None:
                 raise
         else:
             log.info("face-touch history: added the zone column (older episodes: zone unknown)")
+
+
+def _columns(conn: sqlite3.Connection) -> set[str]:
+    return {row[1] for row in conn.execute("PRAGMA table_info(episodes)")}
 
 
 def _zone_name(zone: Enum | str | None) -> str | None:

@@ -188,7 +188,15 @@ def test_a_version_1_history_gets_zones_and_keeps_its_episodes(tmp_path):
         conn.executescript(_V1_SCHEMA)
         conn.execute("INSERT INTO episodes (start_wall, end_wall, duration_s, hand, profile) VALUES (?, ?, 1.5, 'left', 'desktop')",
                      (_at(0, 8), _at(0, 8) + 1.5))
-    with TouchStore(path, create=False) as store:
+    with TouchStore(path, create=False) as reader:  # read as it is, changed in nothing
+        [old] = reader.episodes()
+        assert (old.hand, old.duration_s, old.zone) == ("left", 1.5, None)
+        assert {zone: t.touches for zone, t in reader.time_per_zone(1, now=_at(0, 12)).items()} == {UNKNOWN_ZONE: 1}
+        with pytest.raises(sqlite3.OperationalError):
+            reader.start_episode("left", _at(0, 9))
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    with TouchStore(path) as store:  # the writer brings it up to date
         [old] = store.episodes()
         assert (old.hand, old.duration_s, old.zone) == ("left", 1.5, None)
         store.end_episode(store.start_episode("right", _at(0, 9)), _at(0, 9) + 1.0, FaceZone.MOUTH)
