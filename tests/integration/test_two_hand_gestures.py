@@ -317,3 +317,70 @@ def test_real_frames_a_hand_crossing_never_releases_the_held_hands_button(data_d
     held = [e for e in events if e["type"] == "pose" and e["pose"] == "open"]
     sides = {e["hand"] for e in held}
     assert len(held) == 2 and len(sides) == 2, ("one open entry per hand", held)
+
+
+REAL_ZOOM = """\
+version: 1
+bindings:
+  - zoom: open
+    step: 0.1
+    scroll: ctrl
+  - rotate: open
+    degrees: 15
+    clockwise: r
+    counterclockwise: l
+  - zoom: closed
+    step: 0.1
+    in: i
+    out: o
+  - held: open
+    ms: 1000
+    hand: both
+    do: {key: h}
+"""
+
+
+def test_real_frames_two_hands_zoom_as_they_move_apart_and_together(data_dir, tmp_path):
+    """End to end on real frames (``scripts/two_hand_clip.py --kind side-by-side``: a
+    real hand beside its mirror image while the view pans, so the two hands move apart
+    and together, open, then closed): zoom steps both ways while open, and while closed,
+    each step the way the hands moved; ctrl held only while the open pair lasts; no rotate step (the
+    hands stay level); both hands open for a second fires once; all released."""
+    from clips import make_clip
+
+    clip = make_clip("two_hand_clip.py", tmp_path / "side.mp4", data_dir, "--kind", "side-by-side", "--seconds", "8")
+    env = user_env(tmp_path, {"realzoom": REAL_ZOOM}, max_hands=2)
+    done = handmap("run", "--source", str(clip), "--output", "dry-run", "--profile", "realzoom", "--report-frames",
+                   env=env)
+    assert done.returncode == 0, done.stderr
+    events = json_lines(done.stdout)
+    steps = {pose: [e for e in events if e["type"] == "two_hands" and e["gesture"] == "zoom" and e["pose"] == pose]
+             for pose in ("open", "closed")}
+    print("\nreal frames, side by side: zoom steps (frame, steps, ratio): "
+          + "; ".join(f"{p}: {[(e['frame'], e['steps'], e['value']) for e in s]}" for p, s in steps.items()))
+    opened = steps["open"]  # the open hands move together, then apart
+    assert sum(e["steps"] > 0 for e in opened) >= 2 and sum(e["steps"] < 0 for e in opened) >= 2, opened
+    assert len(steps["closed"]) >= 2, steps["closed"]  # the fists, moving together
+    for made in steps.values():
+        for before, after in zip(made, made[1:]):  # each step goes the way the distance went
+            assert (after["value"] - before["value"]) * after["steps"] > 0, (before, after)
+    # The steps follow the hands as the daemon reported them (filtered palm centres).
+    where = {e["frame"]: e["hands"] for e in events if e["type"] == "hands" and len(e["hands"]) == 2}
+
+    def gap(frame: int) -> float:
+        a, b = where[frame]
+        return math.hypot((a["x"] - b["x"]) * ASPECT, a["y"] - b["y"])
+
+    first, last = steps["open"][0], steps["open"][-1]
+    measured = last["value"] / first["value"]
+    reported = gap(last["frame"]) / gap(first["frame"])
+    assert abs(math.log(measured / reported)) < math.log(1.15), (measured, reported)
+    keys = [(e["type"], e["key"], e["frame"]) for e in events if e["type"] in ("key_down", "key_up")]
+    ctrl = [k for k in keys if k[1] == "ctrl"]
+    open_end = next(e["frame"] for e in events if e["type"] == "two_hands" and e["gesture"] == "both"
+                    and e["state"] == "end" and e["pose"] == "open")
+    assert [c[0] for c in ctrl] == ["key_down", "key_up"] and ctrl[0][2] == steps["open"][0]["frame"] \
+        and ctrl[1][2] == open_end, ctrl
+    assert not any(k[1] in ("r", "l") for k in keys), "moving apart and together is no rotation"
+    assert [k[0] for k in keys if k[1] == "h"] == ["key_down", "key_up"]
+    assert unreleased(events) == []
