@@ -154,6 +154,7 @@ class FaceTouchSettings(_StrictSection):
     contact_inner: float = Field(default=_FACE.contact_inner, ge=0)
     contact_outer: float = Field(default=_FACE.contact_outer, gt=0)
     pad_weight: float = Field(default=_FACE.pad_weight, ge=0)
+    knuckle_weight: float = Field(default=_FACE.knuckle_weight, ge=0)
     palm_weight: float = Field(default=_FACE.palm_weight, ge=0)
     size_in_front: float = Field(default=_FACE.size_in_front, gt=0)
     size_far_in_front: float = Field(default=_FACE.size_far_in_front, gt=0)
@@ -171,6 +172,7 @@ class FaceTouchSettings(_StrictSection):
     threshold: float = Field(default=_FACE.threshold, gt=0, le=1)
     dwell_ms: float = Field(default=_FACE.dwell_ms, ge=0)
     release_ms: float = Field(default=_FACE.release_ms, ge=0)
+    clear_release_ms: float = Field(default=_FACE.clear_release_ms, ge=0)
     stale_ms: float = Field(default=_FACE.stale_ms, ge=0)
 
     @model_validator(mode="after")

@@ -25,16 +25,19 @@ models did not run (``faces is None``) keep the last decision.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from handmap.gestures.face_zones import touch_zone
 from handmap.gestures.landmarks import BodyLandmark, FaceKeypoint, HandLandmark
 from handmap.gestures.types import (
     FaceObservation,
     FaceTouch,
     FaceTouchState,
+    FaceZone,
     FrameObservation,
     Handedness,
     HandObservation,
@@ -54,6 +57,13 @@ FINGER_PADS = (
     HandLandmark.MIDDLE_DIP,
     HandLandmark.RING_DIP,
     HandLandmark.PINKY_DIP,
+)
+#: The middle joints: the back of a folded hand under a chin touches with these.
+FINGER_KNUCKLES = (
+    HandLandmark.INDEX_PIP,
+    HandLandmark.MIDDLE_PIP,
+    HandLandmark.RING_PIP,
+    HandLandmark.PINKY_PIP,
 )
 #: The palm's corners: their 3D spread is the hand's size, whatever its rotation.
 PALM_CORNERS = (HandLandmark.WRIST, HandLandmark.INDEX_MCP, HandLandmark.MIDDLE_MCP, HandLandmark.PINKY_MCP)
@@ -94,11 +104,12 @@ class FaceTouchConfig:
     #: A fingertip at this ellipse radius or less is fully "on" the face; the contact
     #: score falls linearly to 0 at ``contact_outer``.
     contact_inner: float = 1.0
-    contact_outer: float = 1.3
-    #: Other joints count with these weights: finger pads (a flat hand on a cheek),
-    #: then the palm and wrist (a hand over the mouth whose fingertips the hand model
+    contact_outer: float = 1.4
+    #: Other joints count with these weights: finger pads (a flat hand on a cheek), the
+    #: middle joints (a chin resting on a folded hand), then the palm and wrist (a hand over the mouth whose fingertips the hand model
     #: places off the face).
     pad_weight: float = 0.8
+    knuckle_weight: float = 1.0
     palm_weight: float = 0.6
     #: 3D palm size over face-box width: a touching adult hand is about 0.45-0.8.
     #: Above ``size_in_front`` the hand is nearer the camera than the face.
@@ -131,9 +142,13 @@ class FaceTouchConfig:
     vouch_scale: tuple[float, float] = (0.35, 2.0)
     #: A frame is "touching" when its best score reaches this.
     threshold: float = 0.5
-    #: Episodes: touching this long before START, not touching this long before END.
+    #: Episodes: touching this long before START; not touching this long before END
+    #: (``clear_release_ms`` when every hand in view is clearly off every face, no
+    #: contact at all; ``release_ms`` when it is less sure: no hand seen, a hand at the
+    #: face's edge or judged in front of it, which a touch can flicker into).
     dwell_ms: float = 300.0
     release_ms: float = 400.0
+    clear_release_ms: float = 100.0
     #: A decision from the face/body models is kept this long on frames where they did
     #: not run; after that (models stalled) it lapses to not touching.
     stale_ms: float = 1500.0
@@ -150,7 +165,7 @@ class FaceTouchConfig:
         ):
             if not getattr(self, low) < getattr(self, high):
                 problems.append(f"{low} ({getattr(self, low)}) must be below {high} ({getattr(self, high)})")
-        for name in ("dwell_ms", "release_ms", "stale_ms"):
+        for name in ("dwell_ms", "release_ms", "clear_release_ms", "stale_ms"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must not be negative")
         if not 0.0 < self.threshold <= 1.0:
@@ -174,6 +189,9 @@ class HandCues:
     depth_factor: float  # 1 at the face's depth, 0 well in front of it
     body_dz: float  # (nose z - hand z) in shoulder widths; nan without a body
     score: float
+    #: Where the hand meets the face (normalised image point): the hand point deepest
+    #: inside the face ellipse.
+    point: tuple[float, float] = (float("nan"), float("nan"))
 
 
 @dataclass(frozen=True)
@@ -185,6 +203,12 @@ class FaceTouchDecision:
     cues: tuple[HandCues, ...] = ()
     #: Indices (into ``obs.faces``) of faces judged to be a hand, not a face.
     rejected_faces: tuple[int, ...] = ()
+    #: Not touching, and every hand in view clearly off every face (no contact at all):
+    #: an episode can end at once (``clear_release_ms``).
+    clear: bool = False
+    #: When touching: the face touched (None for the pose model's head) and where.
+    face: FaceObservation | None = None
+    contact: tuple[float, float] | None = None
 
 
 NO_TOUCH = FaceTouchDecision(touching=False, hand=None, score=0.0, reason="no hands")
@@ -198,6 +222,9 @@ class _Face:
     rx: float  # ellipse radii, pixels
     ry: float
     width: float  # box width, pixels
+    #: The face's size for depth: the larger of its width and height, so a face seen
+    #: from the side (narrow between the ears) keeps its size.
+    size: float = 0.0
 
 
 def touch_score(obs: FrameObservation, config: FaceTouchConfig = FaceTouchConfig()) -> FaceTouchDecision:
@@ -235,7 +262,12 @@ def touch_score(obs: FrameObservation, config: FaceTouchConfig = FaceTouchConfig
     best = max(cues, key=lambda c: c.score)
     touching = best.score >= config.threshold
     reason = _reason(best, touching, config)
-    return FaceTouchDecision(touching, best.hand, best.score, reason, tuple(cues), rejected)
+    if not touching:
+        clear = all(c.contact == 0.0 for c in cues)
+        return FaceTouchDecision(False, best.hand, best.score, reason, tuple(cues), rejected, clear=clear)
+    touched = obs.faces[best.face_index] if best.face_index >= 0 else None
+    return FaceTouchDecision(True, best.hand, best.score, reason, tuple(cues), rejected, face=touched,
+                             contact=best.point)
 
 
 # ---------------------------------------------------------------------------------
@@ -259,10 +291,15 @@ def _face_from_box(index: int, face: FaceObservation, w: float, h: float, config
         kcx, kcy, kw, kh = kp
         if 0.6 * bw <= kw <= 1.5 * bw and 0.6 * bh <= kh <= 1.5 * bh:
             cx, cy, bw, bh = kcx, kcy, kw, kh
-    rx, ry = bw / 2 * config.face_scale_x, bh / 2 * config.face_scale_y
-    return _Face(index, cx, cy, max(rx, 1.0), max(ry, 1.0), max(bw, 1.0))
+    # Seen from the side the ears' span shrinks, not the face's reach: the ellipse is
+    # at least PROFILE_MIN_WIDTH of its height wide.
+    rx = max(bw, PROFILE_MIN_WIDTH * bh) / 2 * config.face_scale_x
+    ry = bh / 2 * config.face_scale_y
+    return _Face(index, cx, cy, max(rx, 1.0), max(ry, 1.0), max(bw, 1.0), max(bw, bh, 1.0))
 
 
+#: The face ellipse's least width over its height (a face seen from the side).
+PROFILE_MIN_WIDTH = 0.8
 #: Where the short-range detector puts the keypoints in its (square) box.
 KEYPOINT_EAR_SPAN = 0.9  # box widths
 KEYPOINT_EYE_Y = 0.28  # box heights from the top
@@ -354,7 +391,7 @@ def _body_face(body: np.ndarray, w: float, h: float, config: FaceTouchConfig) ->
     width = max(width, 1.0)
     cx = float(np.mean(pts[:, 0]))
     cy = float(body[BodyLandmark.NOSE, Y] * h)
-    return _Face(-1, cx, cy, width / 2 * config.face_scale_x, width * 0.6 * config.face_scale_y, width)
+    return _Face(-1, cx, cy, width / 2 * config.face_scale_x, width * 0.6 * config.face_scale_y, width, width)
 
 
 def _ellipse_radius(face: _Face, x: float, y: float) -> float:
@@ -442,16 +479,19 @@ def _body_dz(body: np.ndarray | None, points: Sequence[BodyLandmark], shoulder: 
 
 
 def _body_side_for(hand: HandObservation, body: np.ndarray | None, w: float, h: float, config: FaceTouchConfig):
-    """The pose model's hand (wrist + finger points) that is this detected hand, if any."""
+    """The pose model's hand (wrist + finger points) that is this detected hand, if any:
+    the side whose wrist or finger points come nearest the hand's landmarks (the two
+    models place a blurred or foreshortened wrist differently; its fingers still agree)."""
     if body is None:
         return None
-    wrist = hand.landmarks[HandLandmark.WRIST, :2] * (w, h)
+    points = hand.landmarks[:, :2] * (w, h)
     palm = max(palm_size_px(hand.landmarks, w, h), 1.0)
     best, best_d = None, float("inf")
     for side, bwrist, fingers in BODY_HANDS:
         if body[bwrist, VIS] < config.min_body_visibility:
             continue
-        d = float(np.linalg.norm(body[bwrist, :2] * (w, h) - wrist))
+        seen = [p for p in (bwrist, *fingers) if body[p, VIS] >= config.min_body_visibility]
+        d = min(float(np.min(np.linalg.norm(points - body[p, :2] * (w, h), axis=1))) for p in seen)
         if d < best_d:
             best, best_d = (side, bwrist, fingers), d
     if best is None or best_d > 1.0 * palm:
@@ -469,15 +509,18 @@ def _hand_cues(
     config: FaceTouchConfig,
 ) -> HandCues:
     lm = hand.landmarks
-    tip_r = min(_ellipse_radius(face, lm[p, 0] * w, lm[p, 1] * h) for p in FINGERTIPS)
-    pad_r = min(_ellipse_radius(face, lm[p, 0] * w, lm[p, 1] * h) for p in FINGER_PADS)
-    palm_r = min(_ellipse_radius(face, lm[p, 0] * w, lm[p, 1] * h) for p in PALM_CORNERS)
-    contact = max(
-        _contact(tip_r, config.contact_inner, config.contact_outer),
-        config.pad_weight * _contact(pad_r, config.contact_inner, config.contact_outer),
-        config.palm_weight * _contact(palm_r, config.contact_inner, config.contact_outer),
-    )
-    ratio = palm_size_px(lm, w, h) / face.width
+    contact, tip_r, point = 0.0, math.inf, (float("nan"), float("nan"))
+    deepest = math.inf
+    for points, weight in ((FINGERTIPS, 1.0), (FINGER_PADS, config.pad_weight),
+                           (FINGER_KNUCKLES, config.knuckle_weight), (PALM_CORNERS, config.palm_weight)):
+        for p in points:
+            r = _ellipse_radius(face, lm[p, 0] * w, lm[p, 1] * h)
+            contact = max(contact, weight * _contact(r, config.contact_inner, config.contact_outer))
+            if points is FINGERTIPS:
+                tip_r = min(tip_r, r)
+            if r < deepest:
+                deepest, point = r, (float(lm[p, 0]), float(lm[p, 1]))
+    ratio = palm_size_px(lm, w, h) / face.size
     depth = min(
         _ramp_down(ratio, config.size_in_front, config.size_far_in_front),
         1.0 - _ramp_down(ratio, config.size_far_too_small, config.size_too_small),
@@ -487,7 +530,7 @@ def _hand_cues(
     if side is not None:
         dz = _body_dz(body, (side[1], *side[2]), shoulder, config)
         depth = min(depth, _ramp_down(dz, config.body_z_in_front, config.body_z_far_in_front))
-    return HandCues("hand", hand.handedness, face.index, contact, tip_r, ratio, depth, dz, contact * depth)
+    return HandCues("hand", hand.handedness, face.index, contact, tip_r, ratio, depth, dz, contact * depth, point)
 
 
 def _body_hand_cues(
@@ -514,9 +557,10 @@ def _body_hand_cues(
         dz = _body_dz(body, (wrist, *pts), shoulder, config)
         depth = _ramp_down(dz, config.body_z_in_front, config.body_z_far_in_front)
         for face in faces:
-            r = min(_ellipse_radius(face, body[p, X] * w, body[p, Y] * h) for p in pts)
+            r, nearest = min((_ellipse_radius(face, body[p, X] * w, body[p, Y] * h), p) for p in pts)
             contact = _contact(r, config.body_contact_inner, config.body_contact_outer)
-            out.append(HandCues("body", side, face.index, contact, r, float("nan"), depth, dz, contact * depth))
+            point = (float(body[nearest, X]), float(body[nearest, Y]))
+            out.append(HandCues("body", side, face.index, contact, r, float("nan"), depth, dz, contact * depth, point))
     return out
 
 
@@ -541,10 +585,14 @@ class _TrackerState:
     decided_t: float | None = None  # when the face/body models last ran
     raw: bool = False
     raw_hand: Handedness | None = None
+    clear: bool = False  # the last decision saw every hand clearly off the faces
     since: float | None = None  # when ``raw`` last changed
     active: bool = False
     active_hand: Handedness | None = None
     last: FaceTouchDecision = field(default_factory=lambda: NO_TOUCH)
+    #: The zones of this touch's touching decisions so far (the run before START, then
+    #: the whole episode).
+    zones: Counter[FaceZone] = field(default_factory=Counter)
 
 
 class FaceTouchTracker:
@@ -553,8 +601,10 @@ class FaceTouchTracker:
     ``update(obs)`` returns ``(touching_now, events)``: ``touching_now`` is the
     debounced state (True from START to END), events the START/END :class:`FaceTouch`
     values this frame produced. A START needs ``dwell_ms`` of touching frames; an END
-    needs ``release_ms`` without. Frames whose ``faces`` is None keep the last decision
-    (for up to ``stale_ms``).
+    needs ``clear_release_ms`` without when the hands were last seen clearly off the
+    faces, else ``release_ms``. Frames whose ``faces`` is None keep the last decision
+    (for up to ``stale_ms``). START carries the zone touched most in the frames before
+    it, END the zone touched most in the whole episode (``face_zones.touch_zone``).
     """
 
     def __init__(self, config: FaceTouchConfig = FaceTouchConfig()) -> None:
@@ -568,36 +618,49 @@ class FaceTouchTracker:
     def update(self, obs: FrameObservation) -> tuple[bool, list[FaceTouch]]:
         s, c = self._s, self.config
         t_ms = obs.t * 1000.0
+        zone = None
         if obs.faces is not None:
             decision = touch_score(obs, c)
             s.last = decision
             s.decided_t = t_ms
-            raw, raw_hand = decision.touching, decision.hand
+            raw, raw_hand, clear = decision.touching, decision.hand, decision.clear
+            if decision.face is not None and decision.contact is not None:
+                zone = touch_zone(decision.face, decision.contact, obs.width / max(obs.height, 1))
         elif s.decided_t is not None and t_ms - s.decided_t <= c.stale_ms:
-            raw, raw_hand = s.raw, s.raw_hand
+            raw, raw_hand, clear = s.raw, s.raw_hand, s.clear
         else:
-            raw, raw_hand = False, None
+            raw, raw_hand, clear = False, None, False
         if raw != s.raw or s.since is None:
             s.since = t_ms
-        s.raw = raw
+            if raw and not s.active:
+                s.zones.clear()  # a new touch: its own zones
+        s.raw, s.clear = raw, clear
         if raw:
             s.raw_hand = raw_hand
+            if zone is not None:
+                s.zones[zone] += 1
         events: list[FaceTouch] = []
         held = t_ms - s.since
         if not s.active and raw and held >= c.dwell_ms:
             s.active, s.active_hand = True, s.raw_hand
-            events.append(FaceTouch(obs.t, obs.frame, FaceTouchState.START, s.active_hand))
-        elif s.active and not raw and held >= c.release_ms:
-            events.append(FaceTouch(obs.t, obs.frame, FaceTouchState.END, s.active_hand))
+            events.append(FaceTouch(obs.t, obs.frame, FaceTouchState.START, s.active_hand, self._zone()))
+        elif s.active and not raw and held >= (c.clear_release_ms if clear else c.release_ms):
+            events.append(FaceTouch(obs.t, obs.frame, FaceTouchState.END, s.active_hand, self._zone()))
             s.active, s.active_hand = False, None
+            s.zones.clear()
         return s.active, events
+
+    def _zone(self) -> FaceZone | None:
+        """The zone touched most so far in this touch (None: no zone was known)."""
+        top = self._s.zones.most_common(1)
+        return top[0][0] if top else None
 
     def close(self, t: float, frame: int) -> list[FaceTouch]:
         """End an open episode (stream end, pause): an END for every START."""
         s = self._s
         if not s.active:
             return []
-        event = FaceTouch(t, frame, FaceTouchState.END, s.active_hand)
+        event = FaceTouch(t, frame, FaceTouchState.END, s.active_hand, self._zone())
         self._s = _TrackerState()
         return [event]
 

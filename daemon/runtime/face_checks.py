@@ -4,9 +4,12 @@ pointer's rate), on the ``handmap-faces`` thread for live sources, in line for f
 replays (which then repeat exactly). A later frame's observation carries what a check
 found.
 
-Checks are skipped while no hand is in view (unless the body model can find one), while
-the look-ahead keeps the cores busy finding a hand, and, at a lower rate, while every
-hand is well away from the faces of the last check (``FACES_FAR_*``).
+Checks are skipped while no hand is in view (unless the body model or the closer look
+can find one), while the look-ahead keeps the cores busy finding a hand, and, at a lower
+rate, while every hand is well away from the faces of the last check (``FACES_FAR_*``).
+A check skipped for no hand or far hands still answers, at once and without a model
+(the last check's faces): face touch then judges the frame's own hands, so a touch ends
+when the hand leaves instead of at the next real check.
 """
 
 from __future__ import annotations
@@ -116,14 +119,20 @@ class FaceChecks:
             self._seen = None
         self._gate_t = t
         tracker = self._tracker
-        now = self._now(t)
-        if rgb is None or not tracker.has_faces or now < self._next - self._interval * FACES_EARLY:
+        if rgb is None or not tracker.has_faces:
             return
-        if not found_hands and not tracker.has_body:
-            return  # no hand to touch a face with (only the body model could find one)
+        if not found_hands and not tracker.has_body and not tracker.has_near_face:
+            # No hand to touch a face with (only the body model or the closer look could
+            # find one): said at once, without a model, so a touch ends when the hand goes.
+            self._answer_without_models()
+            return
+        now = self._now(t)
+        if now < self._next - self._interval * FACES_EARLY:
+            return
         if self._worker is not None and tracker.looking_hard:
             return  # the cores are busy finding a hand: faces can wait a frame
         if self._far_from_faces(t, rgb, hands):
+            self._answer_without_models()  # every hand well away from the faces: no touch
             return
         if self._worker is not None:
             if self._worker.offer(_Job(rgb, t, hands)):
@@ -134,6 +143,13 @@ class FaceChecks:
         self._checked_t = t
         self._pending = check_faces(tracker, self._clock, rgb, t, hands)
         self._seen = self._pending.faces
+
+    def _answer_without_models(self) -> None:
+        """A check that needs no model: the faces of the last check, with no body and no
+        closer look, for a frame whose hands (if any) cannot touch them. The frame after
+        carries it, so face touch judges that frame's own hands (none, or far) instead
+        of keeping the last decision until the next real check."""
+        self._pending = FaceCheck(self._seen or ())
 
     def _now(self, t: float) -> float:
         """The clock checks keep their rate by. On the face thread (live sources, the

@@ -595,3 +595,59 @@ def test_daemon_reports_no_touch_for_a_hand_near_the_face_trace(tmp_path, waving
     for _ in range(30):
         add(None)
     assert _dry_run_face_touches(tmp_path, frames) == []
+
+
+# ---------------------------------------------------------------------------------
+# Episodes that match touches: prompt ends, gaps, zones
+# ---------------------------------------------------------------------------------
+
+
+def _away(touching: FrameObservation) -> FrameObservation:
+    """The touching photo's hand moved to the frame's corner, well off the face: the
+    hand is in view and clearly not touching."""
+    hand = max(touching.hands, key=lambda hd: touch_score(replace(touching, hands=(hd,), near_face_hands=())).score)
+    return replace(touching, hands=(_moved(hand, np.array([0.08, 0.9]), 1.0),), body=None, near_face_hands=())
+
+
+def test_hand_seen_leaving_ends_the_episode_at_once(touching):
+    cfg = FaceTouchConfig()
+    away = _away(touching)
+    decision = touch_score(away)
+    assert not decision.touching and decision.clear
+    frames = _timed(away, 15) + _timed(touching, 30, start=15) + _timed(away, 30, start=45)
+    events, _ = _run(FaceTouchTracker(cfg), frames)
+    assert [e.state for e in events] == [FaceTouchState.START, FaceTouchState.END]
+    assert events[1].t == pytest.approx(1.5 + cfg.clear_release_ms / 1000, abs=1.5 / FPS)
+    assert events[1].t - 1.5 <= 0.25
+
+
+@pytest.mark.parametrize("gap_s", [0.35, 0.5, 1.0, 2.0])
+def test_touches_apart_more_than_300ms_are_separate_episodes(touching, gap_s):
+    away = _away(touching)
+    gap = round(gap_s * FPS)
+    frames = (_timed(away, 15) + _timed(touching, 30, start=15) + _timed(away, gap, start=45)
+              + _timed(touching, 30, start=45 + gap) + _timed(away, 30, start=75 + gap))
+    events, _ = _run(FaceTouchTracker(), frames)
+    assert [e.state for e in events] == [FaceTouchState.START, FaceTouchState.END] * 2
+
+
+def test_a_touch_the_models_lose_for_200ms_stays_one_episode(touching):
+    """The hand model often loses a hand lying on a face for a few frames: no hand in
+    view is no evidence the touch ended, so it takes the longer release."""
+    lost = replace(touching, hands=(), body=None, near_face_hands=())
+    assert not touch_score(lost).clear
+    frames = _timed(touching, 30) + _timed(lost, 6, start=30) + _timed(touching, 30, start=36)
+    events, states = _run(FaceTouchTracker(), frames)
+    assert [e.state for e in events] == [FaceTouchState.START]
+    assert all(states[10:])
+
+
+def test_episode_events_name_the_zone_touched(touching):
+    from handmap.gestures.face_zones import touch_zone
+
+    decision = touch_score(touching)
+    assert decision.face is not None and decision.contact is not None
+    zone = touch_zone(decision.face, decision.contact, touching.width / touching.height)
+    assert zone is not None
+    events, _ = _run(FaceTouchTracker(), _timed(touching, 30) + _timed(_away(touching), 15, start=30))
+    assert [(e.state, e.zone) for e in events] == [(FaceTouchState.START, zone), (FaceTouchState.END, zone)]

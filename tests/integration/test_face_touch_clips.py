@@ -1,0 +1,182 @@
+"""Face-touch episodes on real footage, through the daemon ``handmap run`` builds.
+
+- The labelled clips of ``../shared/data/facetouch`` (the quick form of
+  scripts/facetouch_clips.py, whose scoring these tests use): the touches are caught,
+  each as one episode, and the hands near faces that touch nothing raise nothing.
+- A replay spliced from the interview clip's own frames: four touches with 0.5 s, 1 s
+  and 2 s of no contact between them give four episodes, each ending within 0.25 s of
+  its last touching frame.
+
+The thresholds were tuned on these clips (the only labelled face-touch video there is),
+so the floors here guard against regressions; they are no held-out measure.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "facetouch_clips.py"
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location("handmap_facetouch_clips", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+clips = _load_script()
+
+INTERVIEW = "chin_touch_interview_side.mp4"
+PORTRAIT = "chin_rest_hand_on_head_portrait.mp4"
+THUMBS_UP = "thumbs_up_in_front_of_face.mp4"
+NEAR_FACE_NEGATIVES = ("wave_beside_head_phone.mp4", "two_people_waving_webcam.mp4", "mask_loops_at_ears_webcam.mp4")
+
+
+@pytest.fixture(scope="module")
+def facetouch(data_dir):
+    if not (data_dir / "facetouch" / "segments.csv").exists():
+        pytest.skip(f"the labelled face-touch clips are not under {data_dir}")
+    return data_dir, clips.load_segments(data_dir)
+
+
+def _score(facetouch, clip: str, overrides: dict | None = None):
+    data, segments = facetouch
+    lines, last_frame, last_t = clips.play(data / "facetouch" / clip, overrides)
+    return clips.score(clip, segments[clip], clips.episodes_from_stream(lines, last_frame, last_t))
+
+
+def test_scoring_counts_what_the_stream_says():
+    """The scorer on a hand-made stream: one touch caught as two episodes, a false alert
+    in a `no` segment, latencies from the segment's times."""
+    segments = [clips.Segment(0, 9, 0.0, 1.0, "no"), clips.Segment(10, 19, 1.0, 2.0, "yes"),
+                clips.Segment(20, 29, 2.0, 3.0, "no")]
+    events = [(12, 1.2, "start"), (15, 1.5, "end"), (16, 1.6, "start"), (21, 2.1, "end"),
+              (25, 2.5, "start"), (28, 2.8, "end")]
+    lines = [json.dumps({"t": t, "frame": f, "type": "face_touch", "state": s, "hand": "left"}) for f, t, s in events]
+    result = clips.score("x", segments, clips.episodes_from_stream(lines, 29, 2.9))
+    assert (result.touches, result.caught, result.one_episode, result.false_alerts) == (1, 1, 0, 1)
+    assert result.start_latency == [pytest.approx(0.2)] and result.end_latency == [pytest.approx(0.1)]
+    assert (result.yes_hit, result.yes_frames) == (7, 10)  # 12-14 and 16-19
+    assert (result.no_hit, result.no_frames) == (4, 20)  # 20 and 25-27
+
+
+def test_chin_resting_on_a_folded_hand_is_one_episode(facetouch):
+    result = _score(facetouch, PORTRAIT)
+    assert (result.caught, result.one_episode, result.false_alerts) == (1, 1, 0), result
+    assert result.recall >= 0.6, result
+    assert result.start_latency[0] <= 0.3 and result.end_latency[0] <= 0.5, result
+    assert "chin" in result.touch_zones[0], result
+
+
+BODY_MODEL = {"faces": {"body_model": True}}
+
+
+def test_thumbs_up_held_in_front_of_the_face_is_no_touch_with_the_body_model(facetouch):
+    """The arm held out toward the camera: the pose model puts the hand two shoulder
+    widths nearer the camera than the nose (its z), so it is in front of the face."""
+    result = _score(facetouch, THUMBS_UP, BODY_MODEL)
+    assert result.false_alerts == 0 and result.false_frames <= 0.05, result
+
+
+@pytest.mark.xfail(strict=True, reason="without the body model no cue here tells the out-of-focus hand held out in "
+                                       "front of the face from one on it: its size matches the face's depth")
+def test_thumbs_up_held_in_front_of_the_face_is_no_touch(facetouch):
+    result = _score(facetouch, THUMBS_UP)
+    assert result.false_alerts == 0 and result.false_frames <= 0.05, result
+
+
+@pytest.mark.parametrize("clip", NEAR_FACE_NEGATIVES)
+def test_hands_beside_faces_raise_nothing(facetouch, clip):
+    result = _score(facetouch, clip)
+    assert result.false_alerts == 0 and result.no_hit == 0, result
+
+
+@pytest.mark.slow
+def test_interview_touches_are_caught_each_as_one_episode(facetouch):
+    """The side view: both touches (a chin rest and fingers at the mouth), one episode
+    each, promptly ended; nothing in the minutes of hands gesturing low."""
+    result = _score(facetouch, INTERVIEW)
+    assert (result.touches, result.caught, result.one_episode, result.false_alerts) == (2, 2, 2, 0), result
+    assert max(result.end_latency) <= 0.35 and max(result.start_latency) <= 0.5, result
+    assert result.false_frames <= 0.01, result
+    for zones in result.touch_zones:
+        assert set(zones) <= {"chin", "mouth"} and zones, result
+
+
+# ---------------------------------------------------------------------------------
+# Touches with gaps between them, spliced from the interview's frames.
+# ---------------------------------------------------------------------------------
+
+#: Interview frames (23.98 fps): fingers against the chin and mouth (a `yes` segment),
+#: and the hands lowered to the chest and lap (a `no` segment), in the same camera view.
+TOUCH_FRAMES = range(470, 494)  # 1.0 s
+AWAY_FRAMES = range(600, 648)  # 2.0 s
+GAPS_S = (0.5, 1.0, 2.0)
+
+
+def _spliced(data: Path, folder: Path, fps: float) -> list[tuple[int, int]]:
+    """Write the replay as an image folder: 1 s away, then a touch, each gap, a touch...,
+    1 s away. The (first, last) frame numbers of each touch."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(data / "facetouch" / INTERVIEW))
+    frames, index = {}, 0
+    wanted = set(TOUCH_FRAMES) | set(AWAY_FRAMES)
+    while index <= max(wanted):
+        ok, image = capture.read()
+        assert ok, f"{INTERVIEW} ended at frame {index}"
+        if index in wanted:
+            frames[index] = image
+        index += 1
+    capture.release()
+    away = [frames[i] for i in AWAY_FRAMES]
+    sequence, touches = away[: round(fps)], []
+    for gap in (*GAPS_S, None):
+        start = len(sequence)
+        sequence.extend(frames[i] for i in TOUCH_FRAMES)
+        touches.append((start, len(sequence) - 1))
+        sequence.extend(away[: round((gap or 1.0) * fps)])
+    folder.mkdir()
+    for i, image in enumerate(sequence):
+        cv2.imwrite(str(folder / f"{i:05d}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    return touches
+
+
+def test_touches_with_gaps_are_one_episode_each_and_end_promptly(facetouch, tmp_path):
+    data, _ = facetouch
+    fps = 23.98
+    touches = _spliced(data, tmp_path / "frames", fps)
+    lines = _run_folder(tmp_path, fps)
+    episodes = clips.episodes_from_stream(lines, touches[-1][1] + round(fps), 0.0)
+    assert len(episodes) == len(touches), (episodes, touches)
+    for episode, (first, last) in zip(episodes, touches):
+        assert first <= episode.start_frame <= last, (episode, first, last)
+        assert episode.start_t - first / fps <= 0.4, episode
+        # Ends within 0.25 s of the last touching frame (it is shown for 1/fps).
+        assert 0.0 <= episode.end_t - (last + 1) / fps <= 0.25, (episode, last)
+
+
+def _run_folder(tmp_path: Path, fps: float) -> list[str]:
+    import io
+
+    from faulty import make_home
+
+    from handmap.daemon.runtime.assemble import RunOptions, build
+
+    stream = io.StringIO()
+    built = build(RunOptions(source=str(tmp_path / "frames"), folder_fps=fps, output="dry-run",
+                             profile="face-touch-only", stream=stream, tray=False, control_socket=False,
+                             hotkey=False, window_switching=False, history=False, alerts=False),
+                  env=make_home(tmp_path / "home", config="pause_hotkey: null\ntray: false\n"))
+    try:
+        built.daemon.run()
+    finally:
+        built.close()
+    return stream.getvalue().splitlines()
