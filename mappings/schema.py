@@ -12,8 +12,10 @@ typo is reported, with a suggestion, instead of being ignored.
     pointer: {mode: relative, hand: right, clutch: closed}
     bindings:
       - enter: pinch          # or exit / held (+ ms) / swipe / face_touch
-        hand: right           # left, right or any (the default)
+        hand: right           # left, right, any (the default) or both (two hands)
         do: click             # one action or a list of actions
+      - zoom: point           # two hands: their distance zooms (rotate: their angle)
+        scroll: ctrl          # or in: / out: keys; rotate has clockwise: / counterclockwise:
 
 Nothing here runs a program: actions are mouse, keys, text, profile and pause only.
 """
@@ -427,7 +429,7 @@ else:
 TRIGGERS = ("enter", "exit", "held", "swipe", "face_touch", "zoom", "rotate")
 #: Triggers of gestures that need two hands (a binding with ``hand: both`` is another).
 TWO_HAND_TRIGGERS = ("zoom", "rotate")
-#: Each two-hand trigger's own settings (no other binding may use them).
+#: The settings that go with one trigger only (no other binding may use them).
 _TRIGGER_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "held": ("ms",),
     "zoom": ("step", "scroll", "zoom_in", "zoom_out"),
