@@ -365,3 +365,10 @@ def test_every_press_is_released_and_each_hand_keeps_its_own_with_two_hands():
         assert engine.held == frozenset() and len(stream_end) == len(down)
 
     check()
+
+
+def test_a_zoom_with_scroll_none_turns_the_wheel_alone():
+    engine, clock = MappingEngine(profile(bindings=[{"zoom": "pinch", "step": 0.2, "scroll": "none"}]), SCREEN), Clock()
+    pinching_pair(engine, clock, gap=0.2)
+    out = engine.handle(clock.frame([at(LEFT_ID, "pinch", 0.35), at(RIGHT_ID, "pinch", 0.65)]))  # x1.5
+    assert keys_and_scrolls(out) == [Scroll(0, 2)] and engine.held == frozenset()
