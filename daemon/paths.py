@@ -30,6 +30,11 @@ def data_dir(env: Mapping[str, str] | None = None) -> Path:
     return _xdg(env, "XDG_DATA_HOME", ".local/share")
 
 
+def user_poses_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Taught poses (``handmap teach``): one file per pose."""
+    return data_dir(env) / "poses"
+
+
 def cache_dir(env: Mapping[str, str] | None = None) -> Path:
     return _xdg(env, "XDG_CACHE_HOME", ".cache")
 

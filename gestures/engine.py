@@ -28,6 +28,7 @@ from handmap.gestures.landmarks import NUM_HAND_LANDMARKS
 from handmap.gestures.motion import HoldTimer, SwipeDetector, SwipeParams
 from handmap.gestures.pointer import ControlPoint, PointerParams, PointerTracker
 from handmap.gestures.poses import LandmarkError, classify
+from handmap.gestures.taught import TaughtSet
 from handmap.gestures.temporal import DebounceParams, PoseDebouncer
 from handmap.gestures.tracking import HandIdentities, IdentityParams
 from handmap.gestures.types import (
@@ -213,6 +214,7 @@ class GestureEngine:
         self.config = config
         self._custom: tuple[PoseSpec, ...] = ()
         self.set_custom_poses(classify_custom)
+        self._taught: TaughtSet | None = None
         self._face_touch = face_touch
         self._identities = HandIdentities(config.identity_params())
         self._hands: dict[int, _HandState] = {}
@@ -228,6 +230,10 @@ class GestureEngine:
         for spec in specs:
             poses.check_pose_spec(spec)
         self._custom = specs
+
+    def set_taught_poses(self, taught: TaughtSet | None) -> None:
+        """The user's taught poses, classified from the next frame on (None: none)."""
+        self._taught = taught
 
     def set_hold_durations(self, durations_ms: Sequence[float]) -> None:
         """The ``PoseHeld`` durations (e.g. those a profile binds), from the next frame on."""
@@ -253,7 +259,7 @@ class GestureEngine:
         )
 
     def _classify(self, hand: HandObservation, aspect: float):
-        return classify(hand.landmarks, aspect=aspect, custom=self._custom)
+        return classify(hand.landmarks, aspect=aspect, custom=self._custom, taught=self._taught)
 
     def update(self, obs: FrameObservation) -> GestureFrame:
         """One analysed frame. ``hands`` in the result are the live tracks (ascending id):

@@ -45,6 +45,7 @@ import numpy as np
 
 from handmap.gestures.landmarks import FINGER_JOINTS, NUM_HAND_LANDMARKS, Finger, HandLandmark
 from handmap.gestures.pose_model import PoseModel, predict, shipped_model
+from handmap.gestures.taught import TaughtSet, decide
 from handmap.gestures.types import FingerState, PoseResult, PoseSpec
 
 #: Typical knuckle span over wrist-to-middle-knuckle length (median over real hands).
@@ -326,19 +327,23 @@ def best_custom(specs: Iterable[PoseSpec], features: HandFeatures) -> tuple[Pose
 
 
 def classify(
-    landmarks, aspect: float = 1.0, custom: Sequence[PoseSpec] = (), *, model: PoseModel | None = None
+    landmarks, aspect: float = 1.0, custom: Sequence[PoseSpec] = (), *, model: PoseModel | None = None,
+    taught: TaughtSet | None = None,
 ) -> PoseResult:
     """Classify one hand.
 
     ``landmarks``: 21 points in MediaPipe order, (x, y) or (x, y, z), normalised image
     coordinates. ``aspect``: image width over height. ``custom``: profile-defined poses.
-    ``model``: the pose model (default: the one shipped in the package).
+    ``model``: the pose model (default: the one shipped in the package). ``taught``: the
+    user's taught poses (:mod:`handmap.gestures.taught`).
 
     Returns a :class:`PoseResult` whose ``builtin`` is always the built-in pose (open,
     closed, pinch, point or hand: the model's most likely class) and whose ``label`` is
     that pose unless a custom pose matches: then ``label`` is the custom pose's name and
     ``score`` its score, else ``score`` is the model's calibrated probability of the
-    built-in pose. When several custom poses match, the most specific wins (most finger
+    built-in pose. A taught pose takes ``label`` and ``score`` from the built-in one as
+    :func:`handmap.gestures.taught.decide` says; a matching custom pose takes them from
+    both. When several custom poses match, the most specific wins (most finger
     and pinch requirements), then the better-met one, then the one listed first. Custom
     poses are matched whatever the built-in pose is, so a profile can split a built-in
     pose (say a ``thumbs_up``: thumb extended, four fingers curled, which is ``hand``) or
@@ -352,6 +357,8 @@ def classify(
     fingers = finger_states(features)
     builtin, score = predict(model or shipped_model(), pts[:, :2])
     label = builtin
+    if taught is not None and taught.models:
+        label, score = decide(builtin, score, taught.best(pts[:, :2]))
     match = best_custom(custom or (), features)
     if match is not None:
         label, score = match[0].name, match[1]

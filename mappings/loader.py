@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -189,8 +190,11 @@ class _Merged:
 class ProfileStore:
     """The profiles a user has: their own files over the bundled ones."""
 
-    def __init__(self, user_dir: Path | None = None):
+    def __init__(self, user_dir: Path | None = None, taught_poses: Callable[[], Iterable[str]] | None = None):
         self.user_dir = Path(user_dir) if user_dir is not None else None
+        #: The names of the user's taught poses (``handmap teach``), asked afresh on each
+        #: load: bindings may name them like built-in poses.
+        self.taught_poses = taught_poses
 
     # -- finding files ------------------------------------------------------------------
 
@@ -374,12 +378,15 @@ class ProfileStore:
     def _semantic_errors(self, profile: Profile, merged: _Merged, src: ProfileSource) -> list[SourceError]:
         """Cross-references: pose names against built-in and profile poses, profile names."""
         errors = []
-        poses = profile.pose_names()
+        taught = tuple(sorted(self.taught_poses())) if self.taught_poses is not None else ()
+        poses = profile.pose_names() + tuple(n for n in taught if n not in profile.poses)
 
         def check_pose(name: str | None, path: tuple) -> None:
             if name is not None and name not in poses:
                 errors.append(merged.error(path, f"{dotted(path)}: unknown pose '{name}'" + suggest(name, poses)
-                                           + f" (poses: {', '.join(poses)}; define others under 'poses')"))
+                                           + f" (poses: {', '.join(poses)}; define others under 'poses'"
+                                           + (f", or teach it with 'handmap teach {name}')"
+                                              if self.taught_poses is not None and _NAME_RE.match(name) else ")")))
 
         pointer = profile.pointer
         for i, p in enumerate(pointer.poses or ()):

@@ -43,7 +43,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    store = ProfileStore(args.dir if args.dir is not None else default_user_dir())
+    from handmap.daemon.paths import user_poses_dir
+    from handmap.daemon.poses_store import PoseStore
+
+    store = ProfileStore(args.dir if args.dir is not None else default_user_dir(),
+                         taught_poses=PoseStore(user_poses_dir()).names)
     command = args.profiles_command
     if command == "list":
         return list_profiles(store, out, err)

@@ -18,8 +18,9 @@ from handmap.daemon.desktop.session import has_display, window_display_problem, 
 from handmap.daemon.log import NOTICE
 from handmap.daemon.outputs import screen_size, select_output
 from handmap.daemon.outputs.base import Output
-from handmap.daemon.paths import user_profiles_dir
+from handmap.daemon.paths import user_poses_dir, user_profiles_dir
 from handmap.daemon.perception.factory import make_tracker
+from handmap.daemon.poses_store import PoseStore
 from handmap.daemon.runtime.daemon import Daemon, FaceTouchLog, Services
 from handmap.daemon.runtime.pipeline import Pipeline, PipelineSettings
 from handmap.gestures.engine import GestureEngine
@@ -221,7 +222,9 @@ def _build(options: RunOptions, env: dict, config: Config, as_service: bool, loc
         closers.append(tracker.close)
     gestures = GestureEngine(gesture_config, face_touch=FaceTouchTracker(face_config) if config.faces.enabled else None)
 
-    store = ProfileStore(user_profiles_dir(env))
+    poses = PoseStore(user_poses_dir(env))
+    gestures.set_taught_poses(poses.taught_set())
+    store = ProfileStore(user_profiles_dir(env), taught_poses=poses.names)
     output = select_output(options.output or config.output, env, stream=options.stream)
     closers.append(output.close)
     if output.injects:
@@ -361,12 +364,19 @@ def _switcher(env, store, default_profile: str, closers: list) -> AutoSwitcher:
 def _reloader(daemon: Daemon, mapping, store, options: RunOptions, env, config: Config,
               switcher: AutoSwitcher | None) -> HotReloader:
     from handmap.daemon.desktop.switching import ProfileMatcher
-    from handmap.daemon.runtime.reload import HotReloader, ReloadMonitor
+    from handmap.daemon.poses_store import SUFFIX as POSE_SUFFIX
+    from handmap.daemon.poses_store import read_file as read_pose_file
+    from handmap.daemon.runtime.reload import DEFAULT_PATTERNS, HotReloader, ReloadMonitor
 
     config_file = options.config_path or user_config_path(env)
     profiles_dir = user_profiles_dir(env)
+    poses = PoseStore(user_poses_dir(env))
 
     def validate(path: Path):
+        if path.parent == poses.directory or path.suffix == POSE_SUFFIX:
+            if path.parent == poses.directory and path.suffix == POSE_SUFFIX:
+                read_pose_file(path)  # raises, naming the file: the poses in use stay
+            return []
         if path == config_file:
             try:
                 load_config(path, env)
@@ -381,7 +391,12 @@ def _reloader(daemon: Daemon, mapping, store, options: RunOptions, env, config: 
         if config_file in paths:
             log.log(NOTICE, "%s changed and is valid; camera, model and output settings apply after a restart",
                     config_file)
-        profile_paths = [p for p in paths if p != config_file]
+        if any(p.parent == poses.directory and p.suffix == POSE_SUFFIX for p in paths):
+            taught = poses.taught_set()  # a corrupt file is skipped with a warning naming it
+            daemon.set_taught_poses(taught)
+            log.log(NOTICE, "taught poses: %s", ", ".join(taught.names) or "none")
+        profile_paths = [p for p in paths if p != config_file and p.parent != poses.directory
+                         and p.suffix != POSE_SUFFIX]
         if profile_paths:
             log.log(NOTICE, "reloaded %s", ", ".join(str(p) for p in sorted(profile_paths)))
             try:
@@ -394,7 +409,8 @@ def _reloader(daemon: Daemon, mapping, store, options: RunOptions, env, config: 
             if switcher is not None:
                 switcher.set_matcher(ProfileMatcher.from_store(store, default=options.profile or config.profile))
 
-    return HotReloader(ReloadMonitor([profiles_dir, config_file]), validate, apply)
+    return HotReloader(ReloadMonitor([profiles_dir, config_file, poses.directory],
+                                     patterns=(*DEFAULT_PATTERNS, "*" + POSE_SUFFIX)), validate, apply)
 
 
 def _control(daemon: Daemon, env, lock: InstanceLock, closers: list) -> None:

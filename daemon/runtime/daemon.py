@@ -44,6 +44,7 @@ from handmap.mappings.mapper import Request, RequestPause, RequestProfile, Reque
 
 if TYPE_CHECKING:
     from handmap.daemon.runtime.mapping_stage import MappingStage, ProfileHealth
+    from handmap.gestures.taught import TaughtSet
 
 log = logging.getLogger(__name__)
 
@@ -472,6 +473,11 @@ class Daemon:
                 self._do_switch(name, "active window")
         if self.services.reloader is not None:
             self.services.reloader.poll()
+
+    def set_taught_poses(self, taught: TaughtSet) -> None:
+        """The taught poses changed (called by the hot reloader, loop thread)."""
+        self._settle()
+        self.pipeline.gestures.set_taught_poses(taught)
 
     def reload_profile(self) -> None:
         """The active profile's file changed (called by the hot reloader, loop thread)."""
