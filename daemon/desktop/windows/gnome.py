@@ -1,0 +1,133 @@
+"""Desktop stage, window watchers: GNOME Shell, through the handmap focus extension on the session bus.
+
+GNOME does not let other programs see the focused window, so handmap ships a small GNOME
+Shell extension (``handmap/daemon/desktop/gnome_extension``) that publishes it on the session
+bus; ``handmap setup gnome`` installs it for the user. The watcher reads ``GetFocus`` once,
+then follows the ``FocusChanged`` signal (event driven, no polling).
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from handmap.daemon.desktop.windows.base import NO_WINDOW, ActiveWindow, process_name
+
+log = logging.getLogger(__name__)
+
+EXTENSION_UUID = "handmap-focus@handmap"
+#: The files of the extension, as shipped in ``handmap.daemon.desktop``'s package data.
+EXTENSION_FILES = ("metadata.json", "extension.js")
+EXTENSION_PACKAGE_DIR = "gnome_extension"
+BUS_NAME = "org.handmap.Focus"
+OBJECT_PATH = "/org/handmap/Focus"
+INTERFACE = "org.handmap.Focus1"
+SIGNAL = "FocusChanged"
+ENABLE_COMMAND = f"gnome-extensions enable {EXTENSION_UUID}"
+#: Whether the extension is turned on: this gsettings key lists the enabled extensions' uuids.
+ENABLED_KEY = ("org.gnome.shell", "enabled-extensions")
+GSETTINGS_TIMEOUT_S = 5.0
+
+
+def extensions_dir(env: Mapping[str, str]) -> Path:
+    """Where GNOME Shell looks for the user's extensions (``$XDG_DATA_HOME/gnome-shell/extensions``)."""
+    data = env.get("XDG_DATA_HOME")
+    base = Path(data) if data and os.path.isabs(data) else Path(env.get("HOME") or Path.home()) / ".local/share"
+    return base / "gnome-shell" / "extensions"
+
+
+def installed_extension_dir(env: Mapping[str, str]) -> Path:
+    return extensions_dir(env) / EXTENSION_UUID
+
+
+@dataclass(frozen=True)
+class ExtensionInstall:
+    """What ``install_extension`` did: the folder, and whether it changed anything."""
+
+    path: Path
+    changed: bool
+
+
+def install_extension(env: Mapping[str, str]) -> ExtensionInstall:
+    """Copy the shipped extension into the user's extensions folder (idempotent)."""
+    target = installed_extension_dir(env)
+    source = resources.files("handmap.daemon.desktop").joinpath(EXTENSION_PACKAGE_DIR)
+    changed = False
+    target.mkdir(parents=True, exist_ok=True)
+    for name in EXTENSION_FILES:
+        data = source.joinpath(name).read_bytes()
+        path = target / name
+        if path.exists() and path.read_bytes() == data:
+            continue
+        tmp = path.with_name(f".{name}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        changed = True
+    return ExtensionInstall(target, changed)
+
+
+def uninstall_extension(env: Mapping[str, str]) -> bool:
+    """Remove the installed extension; False when it was not installed."""
+    target = installed_extension_dir(env)
+    if not target.exists():
+        return False
+    shutil.rmtree(target)
+    return True
+
+
+def focus_window(app_id: str, wm_class: str, title: str, pid: int) -> ActiveWindow:
+    """The ``ActiveWindow`` for one ``GetFocus`` reply or ``FocusChanged`` signal.
+
+    The class is the WM class (on Wayland, Mutter sets it from the client's app id, as
+    sway's ``app_id``), falling back to the app id; all empty means no window has focus.
+    """
+    if not (app_id or wm_class or title):
+        return NO_WINDOW
+    pid_or_none = pid if pid > 0 else None
+    return ActiveWindow(wm_class=wm_class or app_id, instance=app_id if wm_class else "", title=title,
+                        process=process_name(pid_or_none), pid=pid_or_none)
+
+
+
+def _parse_string_list(text: str) -> list[str]:
+    """A GVariant ``as`` as ``gsettings get`` prints it (``@as []``, ``['a', 'b']``)."""
+    text = text.strip()
+    if text.startswith("@as"):
+        text = text[3:].strip()
+    value = ast.literal_eval(text or "[]")
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f"not a list of strings: {text!r}")
+    return value
+
+
+def enable_extension(env: Mapping[str, str]) -> str | None:
+    """Add the extension to GNOME's enabled extensions (``gsettings``); GNOME Shell loads it at
+    the next login. Returns None when done, else why not (one sentence)."""
+    gsettings = shutil.which("gsettings", path=env.get("PATH"))
+    if gsettings is None:
+        return "gsettings is not installed"
+    schema, key = ENABLED_KEY
+    run_env = dict(env)
+    try:
+        current = subprocess.run([gsettings, "get", schema, key], env=run_env, capture_output=True, text=True,
+                                 timeout=GSETTINGS_TIMEOUT_S, check=False)
+        if current.returncode != 0:
+            return f"gsettings could not read {schema} {key}: {current.stderr.strip() or current.returncode}"
+        enabled = _parse_string_list(current.stdout)
+        if EXTENSION_UUID in enabled:
+            return None
+        value = "[" + ", ".join(repr(uuid) for uuid in [*enabled, EXTENSION_UUID]) + "]"
+        done = subprocess.run([gsettings, "set", schema, key, value], env=run_env, capture_output=True, text=True,
+                              timeout=GSETTINGS_TIMEOUT_S, check=False)
+    except (OSError, ValueError, SyntaxError, subprocess.TimeoutExpired) as exc:
+        return f"gsettings failed: {exc}"
+    if done.returncode != 0:
+        return f"gsettings could not write {schema} {key}: {done.stderr.strip() or done.returncode}"
+    return None
