@@ -42,7 +42,7 @@ from handmap.gestures.types import Pose
 #: A taught pose's name: as a profile's pose names.
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 #: Labels a taught pose may not take (the built-in ones and handtrack.js's others).
-RESERVED_NAMES = frozenset(p.value for p in Pose) | {"tip", "pinchtip"}
+RESERVED_NAMES = frozenset(p.value for p in Pose) | {"face", "tip", "pinchtip"}
 #: The negative set shipped in the package.
 NEGATIVES_FILE = "taught_negatives.json"
 NEGATIVES_FORMAT = 1

@@ -54,3 +54,21 @@ def write_trace(path: Path, frames: list[FrameObservation]) -> Path:
 def empty_frames(count: int, fps: float = 30.0, start: float = 0.0) -> list[FrameObservation]:
     """Frames with no hand in view."""
     return [FrameObservation(t=start + i / fps, frame=i, width=WIDTH, height=HEIGHT) for i in range(count)]
+
+
+def keypoint_split(data_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of the sources ``sources.csv`` puts in ``split``: (n, 21, 2) points,
+    labels (open, closed, pinch, point, other), the authors' class names and sources."""
+    folder = data_dir / "keypoints"
+    with open(folder / "sources.csv", newline="") as f:
+        chosen = {row["source"] for row in csv.DictReader(f) if row["split"] == split}
+    points, labels, names, sources = [], [], [], []
+    with open(folder / "keypoints.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            if row["source"] in chosen:
+                points.append([(float(row[f"x{i}"]), float(row[f"y{i}"])) for i in range(21)])
+                labels.append(row["label"])
+                names.append(row["src_label"])
+                sources.append(row["source"])
+    return (np.array(points, dtype=float).reshape(-1, 21, 2), np.array(labels, dtype=object),
+            np.array(names, dtype=object), np.array(sources, dtype=object))
