@@ -311,7 +311,8 @@ def test_selector_override_and_fallbacks(desktop, tmp_path):
 
 class FakeSway:
     """A stand-in for sway's IPC socket (i3-ipc framing, get_tree, subscribe, window
-    events). A mock: sway cannot run on this machine (no Wayland compositor or GPU)."""
+    events), for the protocol's edge cases in isolation; the real sway, with real clients,
+    is in test_compositor_sway.py."""
 
     HEADER = struct.Struct("=6sII")
 

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 POLL_INTERVAL_S = 0.1  # polling backends (macOS, Windows): well inside the 200 ms budget
 EVENT_WAIT_S = 0.1  # event backends wake this often to notice stop()
 STOP_TIMEOUT_S = 2.0
+RECONNECT_INTERVAL_S = 0.5  # event backends that lost their compositor try again this often
 
 OnChange = Callable[["ActiveWindow"], None]
 

@@ -8,9 +8,18 @@ import select
 import socket
 import struct
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from handmap.daemon.desktop.windows.base import EVENT_WAIT_S, ActiveWindow, OnChange, SocketWatcher, process_name
+from handmap.daemon.desktop.windows.base import (
+    EVENT_WAIT_S,
+    NO_WINDOW,
+    RECONNECT_INTERVAL_S,
+    ActiveWindow,
+    OnChange,
+    SocketWatcher,
+    process_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +71,13 @@ def _sway_focused(node: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 class SwayWatcher(SocketWatcher):
     """sway (and i3-compatible) IPC: reads the focused window, then follows ``window``
-    events (``focus`` and ``title``) on the socket named by ``SWAYSOCK``."""
+    events (``focus`` and ``title``) on the socket named by ``SWAYSOCK``.
+
+    When sway goes away (a crash, a restart) the watcher says so in ``reason`` and keeps
+    trying to reconnect every ``RECONNECT_INTERVAL_S``: to ``SWAYSOCK``, or, since a new
+    sway names its socket after its own pid, to the newest ``sway-ipc.<uid>.*.sock`` in
+    the same folder; once connected it reads the focused window again and clears ``reason``.
+    """
 
     name = "sway"
 
@@ -72,43 +87,97 @@ class SwayWatcher(SocketWatcher):
         self._sock: socket.socket | None = None
 
     def start(self) -> None:
+        """Connect and read the focused window now; raises OSError when sway does not answer."""
+        self._sock = self._connect(self._path)
+        self._start_thread(self._run)
+
+    def _focused(self, path: str) -> ActiveWindow:
+        """The focused window as sway's tree says now (``NO_WINDOW`` on an empty workspace)."""
         query = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         query.settimeout(2.0)
         try:
-            query.connect(self._path)
+            query.connect(path)
             _sway_send(query, SWAY_GET_TREE)
             _, tree = _sway_recv(query)
         finally:
             query.close()
-        focused = _sway_focused(tree or {})
-        if focused is not None:
-            self._publish(_sway_window(focused))
+        focused = _sway_focused(tree if isinstance(tree, dict) else {})
+        return _sway_window(focused) if focused is not None else NO_WINDOW
+
+    def _connect(self, path: str) -> socket.socket:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(2.0)
-        sock.connect(self._path)
-        _sway_send(sock, SWAY_SUBSCRIBE, json.dumps(["window"]).encode())
-        _, reply = _sway_recv(sock)
+        try:
+            sock.connect(path)
+            _sway_send(sock, SWAY_SUBSCRIBE, json.dumps(["window"]).encode())
+            _, reply = _sway_recv(sock)
+        except BaseException:
+            sock.close()
+            raise
         if not (isinstance(reply, dict) and reply.get("success")):
             sock.close()
             raise OSError("sway refused the window-event subscription")
+        try:
+            window = self._focused(path)  # read after subscribing: no change falls in between
+        except BaseException:
+            sock.close()
+            raise
         sock.settimeout(None)
-        self._sock = sock
-        self._start_thread(self._run)
+        self._publish(window)
+        return sock
 
     def _run(self) -> None:
-        sock = self._sock
-        while sock is not None and not self._stop.is_set():
+        while not self._stop.is_set():
+            sock = self._sock
+            if sock is not None:
+                try:
+                    self._follow(sock)
+                except (ConnectionError, OSError, ValueError) as exc:
+                    if self._stop.is_set():
+                        return
+                    self._set_reason(f"lost sway's IPC socket ({exc}); reconnecting")
+                self._sock = None
+                sock.close()
+            if self._stop.wait(RECONNECT_INTERVAL_S):
+                return
+            for path in socket_candidates(self._path):
+                try:
+                    self._sock = self._connect(path)
+                except (ConnectionError, OSError, ValueError):
+                    continue
+                self._path = path
+                self._set_reason("")
+                log.info("reconnected to sway's IPC socket %s", path)
+                break
+
+    def _follow(self, sock: socket.socket) -> None:
+        """Publish window events until sway closes the socket (raises) or ``stop()``."""
+        while not self._stop.is_set():
             readable, _, _ = select.select([sock], [], [], EVENT_WAIT_S)
             if not readable:
                 continue
-            try:
-                kind, event = _sway_recv(sock)
-            except (ConnectionError, OSError, ValueError) as exc:
-                if not self._stop.is_set():
-                    self._set_reason(f"lost sway's IPC socket: {exc}")
-                return
+            kind, event = _sway_recv(sock)
             if kind == SWAY_EVENT_WINDOW and isinstance(event, dict):
                 change = event.get("change")
                 container = event.get("container") or {}
                 if change == "focus" or (change == "title" and container.get("focused")):
                     self._publish(_sway_window(container))
+                elif change == "close" and container.get("focused"):
+                    # No focus event follows when the workspace is left empty: ask the tree.
+                    self._publish(self._focused(self._path))
+
+
+def socket_candidates(path: str) -> list[str]:
+    """Where sway's IPC socket may be now: ``path``, then the other ``sway-ipc.<uid>.<pid>.sock``
+    in its folder, newest first (a restarted sway names a new one after its new pid)."""
+    known = Path(path)
+    parts = known.name.split(".")
+    found: list[tuple[float, str]] = []
+    if len(parts) >= 4 and parts[0] == "sway-ipc":
+        for other in known.parent.glob(f"sway-ipc.{parts[1]}.*.sock"):
+            try:
+                found.append((other.stat().st_mtime, str(other)))
+            except OSError:
+                continue
+    others = [p for _, p in sorted(found, reverse=True) if p != path]
+    return [path, *others]

@@ -1,0 +1,118 @@
+"""Per-app profiles on a real sway (headless, started here) with real Wayland clients (foot):
+the watcher the selector picks follows focus, the profile follows within 100 ms of the
+focus command, and the watcher survives sway restarting."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from compositors import missing_sway, start_sway
+
+from handmap.daemon.desktop.switching import AutoSwitcher, ProfileMatcher
+from handmap.daemon.desktop.windows.base import NO_WINDOW
+from handmap.daemon.desktop.windows.selector import select_window_watcher
+from handmap.daemon.desktop.windows.sway import SwayWatcher
+
+SWITCH_BUDGET_S = 0.1  # issue 21: the profile follows within 100 ms of the focus change
+
+
+@pytest.fixture()
+def sway():
+    missing = missing_sway()
+    if missing:
+        pytest.skip("the real-sway tests need " + ", ".join(missing) + " (run scripts/setup.sh --tests as root)")
+    compositor = start_sway()
+    try:
+        yield compositor
+    finally:
+        compositor.stop()
+
+
+@pytest.fixture()
+def matcher() -> ProfileMatcher:
+    return ProfileMatcher([("editor", {"class": "handmap-editor"}),
+                           ("game", {"class": "handmap-game"}),
+                           ("boss", {"title": "(?i)boss"})], default="desktop")
+
+
+def switch_after(switcher: AutoSwitcher, current: str, t0: float, timeout: float = 2.0) -> tuple[str, float]:
+    """Poll like the daemon loop until the switcher names a profile; that name and the
+    time from ``t0`` (the focus command sent) to the switch."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        name = switcher.poll(current)
+        if name is not None:
+            return name, time.monotonic() - t0
+        time.sleep(0.002)
+    raise AssertionError(f"no profile switch within {timeout} s (still {current})")
+
+
+def test_profile_follows_focus_between_real_clients_within_100ms(sway, matcher):
+    sway.open_client("handmap-editor", "notes.txt - editor")
+    game = sway.open_client("handmap-game", "Game", retitle="Boss level")
+    watcher = select_window_watcher(env={"WAYLAND_DISPLAY": sway.wayland_display, "SWAYSOCK": sway.socket},
+                                    platform="linux")
+    assert isinstance(watcher, SwayWatcher) and watcher.reason == ""
+    switcher = AutoSwitcher(watcher, matcher)
+    watcher.start()
+    try:
+        first = watcher.current()
+        # The newest client has focus; the watcher reads it at start, with the client's process.
+        assert first is not None and first.wm_class == "handmap-game" and first.pid == game["pid"]
+        assert first.process == "foot"
+        profile = "game"
+        switcher.poll("desktop")
+        latencies = []
+        for app_id, wanted in (("handmap-editor", "editor"), ("handmap-game", "game"),
+                               ("handmap-editor", "editor"), ("handmap-game", "game")):
+            t0 = sway.command(f'[app_id="{app_id}"] focus')
+            profile, latency = switch_after(switcher, profile, t0)
+            assert profile == wanted
+            latencies.append(latency)
+        assert max(latencies) < SWITCH_BUDGET_S, latencies
+
+        # A title change of the focused window is followed too (a title rule wins over the class).
+        t0 = sway.retitle_now("handmap-game")
+        profile, latency = switch_after(switcher, profile, t0)
+        assert profile == "boss" and watcher.current().title == "Boss level"
+        assert latency < SWITCH_BUDGET_S, latency
+
+        # The last window closing leaves nothing focused: back to the default profile.
+        sway.close_client("handmap-game")
+        profile, _ = switch_after(switcher, profile, time.monotonic())
+        assert profile == "editor"
+        sway.close_client("handmap-editor")
+        profile, _ = switch_after(switcher, profile, time.monotonic())
+        assert profile == "desktop" and watcher.current() == NO_WINDOW
+    finally:
+        watcher.stop()
+
+
+def test_watcher_survives_sway_restarting(sway, matcher):
+    sway.open_client("handmap-editor", "notes.txt - editor")
+    watcher = select_window_watcher(env={"WAYLAND_DISPLAY": sway.wayland_display, "SWAYSOCK": sway.socket},
+                                    platform="linux")
+    switcher = AutoSwitcher(watcher, matcher)
+    watcher.start()
+    try:
+        assert switcher.poll("desktop") == "editor"
+        old_socket = sway.socket
+        sway.kill()
+        deadline = time.monotonic() + 3
+        while not watcher.reason and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert "lost sway's IPC socket" in watcher.reason and "reconnecting" in watcher.reason
+
+        sway.start()  # a new sway: a new pid, so a new socket name
+        assert sway.socket != old_socket
+        game = sway.open_client("handmap-game", "Game")
+        profile, _ = switch_after(switcher, "editor", time.monotonic(), timeout=5)
+        assert profile == "game" and watcher.current().pid == game["pid"]
+        assert watcher.reason == ""
+        sway.open_client("handmap-editor", "notes.txt - editor")
+        t0 = sway.command('[app_id="handmap-game"] focus')
+        profile, _ = switch_after(switcher, "editor", t0)
+        assert profile == "game"
+    finally:
+        watcher.stop()
