@@ -167,3 +167,24 @@ def test_the_daemon_picks_up_a_new_and_a_removed_taught_pose_without_a_restart(k
     finally:
         run.stop()
     assert poses()[:3] == ["hand", "thumbs_up", "hand"], poses()
+
+
+def test_teach_from_real_photos_runs_the_hand_model_and_names_the_built_in_pose(session35, tmp_path):
+    """An image folder (webcam_session35's fist frames, linked, not copied): the frames
+    go through the hand model; a fist taught as a pose is stored with the warning that
+    it looks like closed."""
+    import csv
+
+    folder = tmp_path / "fists"
+    folder.mkdir()
+    with open(session35 / "timeline.csv", newline="") as f:
+        fists = [row["file"] for row in csv.DictReader(f) if row["expected_pose"] == "closed"]
+    for i, name in enumerate(fists):
+        (folder / f"{i:03d}.jpg").symlink_to(session35 / name)
+    env = private_env(tmp_path / "home")
+    taught = handmap("teach", "my_fist", "--source", str(folder), env=env)
+    assert taught.returncode == 0, taught.stderr
+    assert f"my_fist: {len(fists)} hands from {len(fists)} frames" in taught.stdout, taught.stdout
+    assert "warning: my_fist looks like closed in " in taught.stderr, taught.stderr
+    stored = json.loads((_poses_dir(env) / "my_fist.json").read_text())
+    assert len(stored["points"]) == len(fists) and stored["source"] == str(folder)
