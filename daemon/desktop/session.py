@@ -20,6 +20,8 @@ X_DISPLAY_VAR = "DISPLAY"
 WAYLAND_DISPLAY_VAR = "WAYLAND_DISPLAY"
 #: What logind says the session is (``x11``, ``wayland``, ``tty``...).
 SESSION_TYPE_VAR = "XDG_SESSION_TYPE"
+#: The desktop's names, colon-separated (``GNOME``, ``ubuntu:GNOME``, ``KDE``, ``sway``...).
+CURRENT_DESKTOP_VAR = "XDG_CURRENT_DESKTOP"
 
 MACOS_PLATFORM = "darwin"
 WINDOWS_PLATFORM = "win32"
@@ -69,6 +71,11 @@ def session_kind(env: Mapping[str, str], platform: str = sys.platform) -> Sessio
 def detect(env: Mapping[str, str], platform: str = sys.platform) -> Session:
     """The session ``env`` belongs to, with its display names."""
     return Session(session_kind(env, platform), x_display(env), wayland_display(env))
+
+
+def current_desktops(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The desktop's names from ``XDG_CURRENT_DESKTOP``, lower-cased (``("ubuntu", "gnome")``)."""
+    return tuple(name.strip().lower() for name in env.get(CURRENT_DESKTOP_VAR, "").split(":") if name.strip())
 
 
 def x_display(env: Mapping[str, str]) -> str:

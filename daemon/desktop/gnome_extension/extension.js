@@ -33,7 +33,7 @@ function describe(win) {
     if (!win)
         return ['', '', '', 0];
     const app = Shell.WindowTracker.get_default().get_window_app(win);
-    let appId = (app && app.get_id()) || win.get_gtk_application_id() || '';
+    let appId = (app && !app.is_window_backed() && app.get_id()) || win.get_gtk_application_id() || '';
     if (appId.endsWith('.desktop'))
         appId = appId.slice(0, -'.desktop'.length);
     const pid = win.get_pid();

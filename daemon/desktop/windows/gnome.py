@@ -17,8 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from handmap.daemon.desktop.windows.base import NO_WINDOW, ActiveWindow, process_name
+from handmap.daemon.desktop.windows.dbus_watch import DBusWatcher, name_owner_rule
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,9 @@ ENABLE_COMMAND = f"gnome-extensions enable {EXTENSION_UUID}"
 #: Whether the extension is turned on: this gsettings key lists the enabled extensions' uuids.
 ENABLED_KEY = ("org.gnome.shell", "enabled-extensions")
 GSETTINGS_TIMEOUT_S = 5.0
+MISSING_REASON = ("GNOME Shell's handmap extension is not running; run 'handmap setup gnome', then log out and "
+                  "back in (until then, switch profiles by hand: handmap profile NAME)")
+GONE_REASON = "GNOME Shell's handmap extension left the session bus (GNOME Shell restarting?); waiting for it"
 
 
 def extensions_dir(env: Mapping[str, str]) -> Path:
@@ -131,3 +136,44 @@ def enable_extension(env: Mapping[str, str]) -> str | None:
     if done.returncode != 0:
         return f"gsettings could not write {schema} {key}: {done.stderr.strip() or done.returncode}"
     return None
+
+
+class GnomeWatcher(DBusWatcher):
+    """GNOME Shell through handmap's extension: ``GetFocus`` at start and whenever the
+    extension (re)appears on the bus (GNOME Shell restarting, the extension turned on),
+    then each ``FocusChanged`` signal. While the extension is missing, ``reason`` says
+    how to install it."""
+
+    name = "gnome"
+
+    async def _setup(self, bus: Any) -> None:
+        await self.add_match(bus, f"type='signal',sender='{BUS_NAME}',path='{OBJECT_PATH}',"
+                                  f"interface='{INTERFACE}',member='{SIGNAL}'")
+        await self.add_match(bus, name_owner_rule(BUS_NAME))
+        await self._read_focus(bus)
+
+    async def _read_focus(self, bus: Any) -> None:
+        from dbus_fast import DBusError
+
+        try:
+            body = await self.call(bus, BUS_NAME, OBJECT_PATH, INTERFACE, "GetFocus")
+        except DBusError as exc:
+            log.debug("GetFocus failed: %s", exc)
+            self._set_reason(MISSING_REASON)
+            return
+        self._set_reason("")
+        self._publish(focus_window(*body))
+
+    def _on_message(self, message: Any) -> bool:
+        from dbus_fast import MessageType
+
+        if message.message_type != MessageType.SIGNAL:
+            return False
+        if message.interface == INTERFACE and message.member == SIGNAL and message.path == OBJECT_PATH:
+            self._publish(focus_window(*message.body))
+        elif message.member == "NameOwnerChanged" and message.body and message.body[0] == BUS_NAME:
+            if message.body[2]:
+                self.spawn(self._read_focus(self.bus))
+            else:
+                self._set_reason(GONE_REASON)
+        return False

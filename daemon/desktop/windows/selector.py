@@ -2,7 +2,8 @@
 
 Backends (override with ``HANDMAP_WINDOW_BACKEND`` or the ``override`` argument): ``x11``
 (EWMH ``_NET_ACTIVE_WINDOW`` through python-xlib, event driven), ``sway`` (sway's IPC
-socket, ``SWAYSOCK``), ``hyprland`` (Hyprland's event socket), ``macos`` (AppKit
+socket, ``SWAYSOCK``), ``hyprland`` (Hyprland's event socket), ``gnome`` (GNOME Shell, through handmap's
+extension on the session bus), ``kde`` (KWin, through a script handmap loads over D-Bus), ``macos`` (AppKit
 ``NSWorkspace`` through pyobjc, when importable), ``windows`` (``GetForegroundWindow``
 through ctypes) and ``none`` (no automatic switching; its ``reason`` says why, for
 ``handmap status`` and ``doctor``). Under Wayland with no supported compositor interface
@@ -18,9 +19,12 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from handmap.daemon.desktop.session import SessionKind, detect, x_display
+from handmap.daemon.desktop.session import SessionKind, current_desktops, detect, x_display
 from handmap.daemon.desktop.windows.base import NoneWatcher, OnChange, WindowWatcher
+from handmap.daemon.desktop.windows.dbus_watch import session_bus_address
+from handmap.daemon.desktop.windows.gnome import GnomeWatcher
 from handmap.daemon.desktop.windows.hyprland import HyprlandWatcher, hyprland_socket_dir
+from handmap.daemon.desktop.windows.kwin import KWinWatcher
 from handmap.daemon.desktop.windows.polling import PollingWatcher
 from handmap.daemon.desktop.windows.sway import SwayWatcher
 from handmap.daemon.desktop.windows.x11 import X11Watcher
@@ -28,7 +32,7 @@ from handmap.daemon.desktop.windows.x11 import X11Watcher
 log = logging.getLogger(__name__)
 
 ENV_OVERRIDE = "HANDMAP_WINDOW_BACKEND"
-BACKEND_NAMES = ("x11", "sway", "hyprland", "macos", "windows", "none")
+BACKEND_NAMES = ("x11", "sway", "hyprland", "gnome", "kde", "macos", "windows", "none")
 _NO_BACKEND = "none:"  # prefix of an automatic choice that found no backend; the reason follows
 
 
@@ -39,8 +43,8 @@ def select_window_watcher(env: Mapping[str, str] | None = None, override: str | 
 
     ``override`` (or ``env["HANDMAP_WINDOW_BACKEND"]``) names one of ``BACKEND_NAMES``;
     otherwise: macOS → ``macos``, Windows → ``windows``; a Wayland session
-    (``WAYLAND_DISPLAY``) → ``sway`` or ``hyprland`` when their socket is found, else
-    ``none`` with a reason; ``DISPLAY`` → ``x11``; otherwise ``none``. A backend that
+    (``WAYLAND_DISPLAY``) → ``sway`` or ``hyprland`` when their socket is found, ``gnome``
+    or ``kde`` by ``XDG_CURRENT_DESKTOP``, else ``none`` with a reason; ``DISPLAY`` → ``x11``; otherwise ``none``. A backend that
     cannot be used returns ``none`` whose ``reason`` says why (and logs a warning).
     Raises ValueError for an unknown override name.
     """
@@ -76,9 +80,14 @@ def _auto_choice(env: Mapping[str, str], platform: str) -> str:
             return "sway"
         if hyprland_socket_dir(env) is not None:
             return "hyprland"
+        desktops = current_desktops(env)
+        if "gnome" in desktops:
+            return "gnome"
+        if "kde" in desktops:
+            return "kde"
         return (_NO_BACKEND + "this is a Wayland session and no supported compositor interface was found "
-                "(sway's SWAYSOCK or Hyprland's event socket); Wayland does not let other programs see "
-                "the focused window, so switch profiles by hand (handmap profile NAME)")
+                "(sway's SWAYSOCK, Hyprland's event socket, GNOME or KDE Plasma); Wayland does not let other "
+                "programs see the focused window, so switch profiles by hand (handmap profile NAME)")
     if session.x_display:
         return "x11"
     return _NO_BACKEND + "no display (neither DISPLAY nor WAYLAND_DISPLAY is set)"
@@ -101,6 +110,11 @@ def _build(choice: str, env: Mapping[str, str], on_change: OnChange | None) -> W
         if folder is None:
             raise OSError("Hyprland's event socket was not found (HYPRLAND_INSTANCE_SIGNATURE)")
         return HyprlandWatcher(folder, on_change)
+    if choice in ("gnome", "kde"):
+        address = session_bus_address(env)
+        if address is None:
+            raise OSError("no session D-Bus (DBUS_SESSION_BUS_ADDRESS is unset)")
+        return GnomeWatcher(address, on_change) if choice == "gnome" else KWinWatcher(address, on_change)
     if choice == "macos":
         from handmap.daemon.desktop.windows import macos
 
