@@ -2,7 +2,8 @@
 show a hand shape and keep it as a pose.
 
 From a camera: a countdown, then ``--seconds`` of recording while the user holds the
-shape and moves it a little, with progress in the terminal. From a video, an image
+shape and moves it a little, with progress in the terminal (and, with ``--preview``, in
+the preview window's bar over the annotated camera view). From a video, an image
 folder or a trace: every frame given. Only landmarks are kept
 (:mod:`handmap.daemon.poses_store`). At the end, honest feedback
 (:func:`handmap.gestures.taught.assess`): a held-out check on the recording and what the
@@ -13,8 +14,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
+import os
 import sys
-import time
 from pathlib import Path
 from typing import TextIO
 
@@ -43,6 +45,7 @@ def add_parser(subparsers) -> None:
                    help=f"with a camera: how long to record (default {DEFAULT_SECONDS:g})")
     p.add_argument("--hand", choices=HANDS, default="any", help="which hand to record (default any: the larger)")
     p.add_argument("--add", action="store_true", help="record more hands for a pose taught before")
+    p.add_argument("--preview", action="store_true", help="show the camera view with what to do and the progress")
     p.add_argument("--config", type=Path, help="configuration file")
     p.add_argument("--dir", type=Path, default=None, help=argparse.SUPPRESS)  # the poses folder (tests)
     p.set_defaults(func=run)
@@ -84,17 +87,16 @@ class Recorder:
         return True
 
 
-def _observations(source, config, live: bool):
-    """Each frame of ``source`` as an observation (a trace's as recorded)."""
+def _observations(source, config, mirror: bool):
+    """Each frame of ``source``: its image (None from a trace) and its observation."""
     tracker = None
-    mirror = live and config.camera.mirror
     try:
         while True:
             frame = source.read()
             if frame is None:
                 return
             if frame.observation is not None:
-                yield frame.observation
+                yield frame.image, frame.observation
                 continue
             if tracker is None:
                 from handmap.daemon.perception.factory import make_tracker
@@ -104,36 +106,60 @@ def _observations(source, config, live: bool):
 
             image = cv2.flip(frame.image, 1) if mirror else frame.image
             rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-            yield tracker.observe(rgb, frame.t, frame.index, with_faces=False, selfie=mirror)
+            yield frame.image, tracker.observe(rgb, frame.t, frame.index, with_faces=False, selfie=mirror)
     finally:
         if tracker is not None:
             tracker.close()
 
 
-def record(source, config, hand: str, seconds: float, err: TextIO) -> Recorder:
-    """The hands of ``source``; a camera after a countdown, for ``seconds``."""
+class Progress:
+    """What to do and how far it is, in the terminal (each change of the text once) and
+    in the preview's bar."""
+
+    def __init__(self, err: TextIO) -> None:
+        self.err = err
+        self.text = ""
+
+    def say(self, text: str) -> None:
+        if text != self.text:
+            self.text = text
+            print(text, file=self.err, flush=True)
+
+
+def record(source, config, hand: str, seconds: float, progress: Progress, name: str = "",
+           preview=None) -> Recorder:
+    """The hands of ``source``; from a camera, after a countdown, for ``seconds``
+    (``preview``: a :class:`handmap.daemon.tools.preview.Preview` to show each frame in,
+    its bar showing ``progress``)."""
     recorder = Recorder(hand)
     live = bool(source.live)
-    if live:
-        for n in range(COUNTDOWN_S, 0, -1):
-            print(f"get ready: show the pose to the camera in {n}...", file=err, flush=True)
-            time.sleep(1.0)
-        print(f"recording for {seconds:g} s: hold the pose and move it a little (turn it, nearer, farther)",
-              file=err, flush=True)
+    mirror = live and config.camera.mirror
+    engine = None
+    if preview is not None:
+        from handmap.gestures.engine import GestureEngine
+
+        engine = GestureEngine()
     start = None
-    last_said = -1
-    for obs in _observations(source, config, live):
+    for image, obs in _observations(source, config, mirror):
         if start is None:
             start = obs.t
-        recorder.add(obs)
         elapsed = obs.t - start
-        if live:
-            if elapsed >= seconds:
+        if live and elapsed < COUNTDOWN_S:
+            progress.say(f"get ready: show {name} to the camera in {math.ceil(COUNTDOWN_S - elapsed)}...")
+        elif live and elapsed - COUNTDOWN_S >= seconds:
+            break
+        else:
+            recorder.add(obs)
+            if live:
+                done = int(elapsed - COUNTDOWN_S)
+                progress.say(f"recording {name}: hold it and move it a little (turn it, nearer, farther): "
+                             f"{done} s of {seconds:g}, {plural(len(recorder.points), 'hand')}")
+            else:
+                progress.text = f"{name}: {plural(len(recorder.points), 'hand')} in {plural(recorder.frames, 'frame')}"
+        if preview is not None and engine is not None:
+            preview.show(image, obs, engine.update(obs), mirror)
+            if not preview.open:  # the user closed the window: stop here, keep what was recorded
                 break
-            if int(elapsed) != last_said:
-                last_said = int(elapsed)
-                print(f"  {elapsed:4.1f} s of {seconds:g}: {plural(len(recorder.points), 'hand')} recorded",
-                      file=err, flush=True)
     return recorder
 
 
@@ -165,11 +191,24 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             raise UserError(f"{exc}; remove it with 'handmap poses remove {args.name}' and teach it again") from None
     config = load_config(args.config)
     spec = args.source if args.source is not None else str(config.camera.index)
+    preview = None
+    progress = Progress(err)
+    if args.preview:
+        from handmap.daemon.desktop.session import window_display_problem
+
+        problem = window_display_problem(os.environ)
+        if problem is not None:
+            raise UserError(f"--preview needs a display: {problem}; teach without --preview")
+        from handmap.daemon.tools.preview import Preview, PreviewState
+
+        preview = Preview(lambda: PreviewState(note=progress.text))
     source = open_source(spec, width=config.camera.width, height=config.camera.height, fps=config.camera.fps)
     try:
-        recorder = record(source, config, args.hand, args.seconds, err)
+        recorder = record(source, config, args.hand, args.seconds, progress, args.name, preview)
     finally:
         source.close()
+        if preview is not None:
+            preview.close()
     which = "" if args.hand == "any" else f"{args.hand} "
     if len(recorder.points) < MIN_SAMPLES:
         raise UserError(f"no {which}hand in view long enough: {plural(len(recorder.points), 'hand')} in "

@@ -46,6 +46,8 @@ class PreviewState:
     paused: bool = False
     #: The pointer's active region ``(x, y, width, height)`` as shares of the picture.
     region: tuple[float, float, float, float] | None = None
+    #: Shown in the bar instead of the state and profile (``teach``: what to do, progress).
+    note: str = ""
 
 
 class Preview:
@@ -116,6 +118,8 @@ class Preview:
         self._last = now
         if dt > 0:
             self._fps = 0.9 * self._fps + 0.1 / dt if self._fps else 1.0 / dt
+        if state.note:
+            return f"{state.note} | {self._fps:4.1f} fps"
         return f"{'paused' if state.paused else 'running'} | profile {state.profile or '-'} | {self._fps:4.1f} fps"
 
     def _paused_banner(self, out: np.ndarray) -> None:

@@ -188,3 +188,11 @@ def test_teach_from_real_photos_runs_the_hand_model_and_names_the_built_in_pose(
     assert "warning: my_fist looks like closed in " in taught.stderr, taught.stderr
     stored = json.loads((_poses_dir(env) / "my_fist.json").read_text())
     assert len(stored["points"]) == len(fists) and stored["source"] == str(folder)
+
+
+def test_preview_without_a_display_is_one_line_and_stores_nothing(clips, tmp_path):
+    env = private_env(tmp_path / "home")
+    result = handmap("teach", "thumbs_up", "--preview", "--source", str(clips["teach_up"]), env=env)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1 and "--preview needs a display" in lines[0], result.stderr
+    assert not _poses_dir(env).exists()
