@@ -130,14 +130,16 @@ BUILT_IN_POSES = {
 }
 
 
-def pose_legend(profile: Profile) -> list[str]:
+def pose_legend(profile: Profile, taught: tuple[str, ...] = ()) -> list[str]:
     """What each pose name this profile can report means: the built-in ones, then the
-    profile's own (``poses:``), which pose events and bindings use like the others."""
+    profile's own (``poses:``), then the user's taught poses, which pose events and
+    bindings use like the others."""
     lines = ["poses it can report:"]
     lines += [f"  {pose.value}: {meaning}" for pose, meaning in BUILT_IN_POSES.items()]
     for name, pose in profile.poses.items():
         fingers = ", ".join(f"{finger.value} {rule}" for finger, rule in pose.fingers.items() if rule != "any")
         lines.append(f"  {name}: this profile's own pose ({fingers or 'by the pinch distance'}; see poses below)")
+    lines += [f"  {name}: your taught pose (handmap poses show {name})" for name in taught if name not in profile.poses]
     return lines
 
 
@@ -152,6 +154,7 @@ def show(store: ProfileStore, name: str, out: TextIO, err: TextIO) -> int:
             print(str(e), file=err)
         return EXIT_INVALID
     out.write(f"# profile '{name}' ({store.origin(name)}), with what it extends merged in\n")
-    out.writelines(f"# {line}\n" for line in pose_legend(profile))
+    taught = tuple(sorted(store.taught_poses())) if store.taught_poses is not None else ()
+    out.writelines(f"# {line}\n" for line in pose_legend(profile, taught))
     out.write(yaml.safe_dump(profile.to_yaml_data(), sort_keys=False, allow_unicode=True))
     return EXIT_OK

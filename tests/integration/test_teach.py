@@ -131,6 +131,8 @@ def test_poses_list_show_remove_and_profiles_validate(clips, tmp_path):
 
     write_profile(env, "thumbs", THUMBS)
     assert handmap("profiles", "validate", "thumbs", env=env).returncode == 0
+    legend = handmap("profiles", "show", "thumbs", env=env)
+    assert "#   thumbs_up: your taught pose (handmap poses show thumbs_up)" in legend.stdout, legend.stdout
     removed = handmap("poses", "remove", "thumbs_up", env=env)
     assert removed.returncode == 0 and not (_poses_dir(env) / "thumbs_up.json").exists()
     checked = handmap("profiles", "validate", "thumbs", env=env)
