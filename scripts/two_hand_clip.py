@@ -6,7 +6,7 @@ into the project).
         [--data ../shared/data] [--seconds 20]
 
 - ``side-by-side``: the smooth pan of ``pan_clip.py`` (open, closed and point stills in
-  turn), its right half beside the mirror image of itself: two real hands, a left and
+  turn, each with its hand in the frame's right half), that half beside the mirror image of itself: two real hands, a left and
   a right one, in view on every frame, moving as the view pans.
 - ``crossing``: one hand held still at the lower right (an open hand, the view made
   smaller on a wall-coloured ground) while a second, mirrored open hand enters from the
@@ -24,7 +24,8 @@ import cv2
 import numpy as np
 
 WIDTH, HEIGHT, FPS = 640, 480, 30
-PAN_STILLS = ("35_pic00000.jpg", "35_pic00002.jpg", "35_pic00008.jpg")  # open, closed, point
+#: Open, closed and point, each with the hand in the right half of the frame.
+PAN_STILLS = ("35_pic00000.jpg", "35_pic00002.jpg", "35_pic00022.jpg")
 HELD, CROSSING = "35_pic00000.jpg", "35_pic00001.jpg"  # open hands, at the right of their frames
 #: The crossing clip: the held hand's view is made this much smaller, in the lower right.
 HELD_SCALE = 0.6

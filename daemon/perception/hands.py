@@ -1,12 +1,13 @@
 """Hands: MediaPipe's hand model over frames, and how a stream's hands are tracked.
 
 For stills, ``HandModel`` (a ``HandLandmarker`` in IMAGE mode). For streams, one of two
-``HandTracking`` strategies: for one hand (the default) handmap keeps the tracking
-itself over the model's two graphs (``GraphTracking`` over
-``mediapipe_internals.HandGraphs``), step for step as ``HandLandmarker``'s VIDEO mode
-keeps it (the same landmarks), so that a hand found by a second look is tracked from the
-next frame on; for more hands, or a mediapipe without those graphs,
-``HandLandmarker``'s VIDEO mode tracks them (``LandmarkerTracking``). ``RegionChange``
+``HandTracking`` strategies: handmap keeps the tracking itself over the model's two
+graphs (``GraphTracking`` over ``mediapipe_internals.HandGraphs``), step for step as
+``HandLandmarker``'s VIDEO mode keeps it (the same landmarks), so that a hand found by a
+second look is tracked from the next frame on, two hands' landmark passes run at once,
+and the search for a hand not tracked runs at its own rate beside the tracking; on a
+mediapipe without those graphs, ``HandLandmarker``'s VIDEO mode tracks
+(``LandmarkerTracking``). ``RegionChange``
 tells when a frame's hand region changed so much that the track will probably be lost;
 ``LookAhead`` then starts the second look at once on the other core.
 """

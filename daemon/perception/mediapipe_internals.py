@@ -25,7 +25,7 @@ import logging
 import os
 import struct
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
@@ -140,7 +140,8 @@ class HandGraphs:
     (``hands.GraphTracking``), which is what lets a hand found by a second look be
     tracked from the next frame on. Up to ``max_hands`` hands; with ``passes`` landmark
     graphs, that many landmark passes can run at once on different threads (MediaPipe
-    releases the GIL while a graph runs; one graph runs one pass at a time). ``create`` gives None on another
+    releases the GIL while a graph runs; one graph runs one pass at a time); each graph
+    after the first is built when a pass first needs it. ``create`` gives None on another
     mediapipe than the pinned one, or where its internals are missing; ``HandLandmarker``
     is used then."""
 
@@ -154,9 +155,15 @@ class HandGraphs:
         palm_model, landmark_model = (_stored_member(bundle, name) for name in HAND_BUNDLE_MEMBERS)
         self._fd = os.open(bundle, os.O_RDONLY)
         try:
-            self._palm, self._landmarks = self._build(palm_model, landmark_model, min_detection, min_presence,
-                                                      max_hands, passes)
+            self._palm, self._landmark_graph = self._build(palm_model, landmark_model, min_detection, min_presence,
+                                                           max_hands)
+            # The first landmark graph now; each other one (about 35 MB for the full model)
+            # when a pass first needs it, on the thread that runs that pass.
+            self._landmarks: list[_Runner | None] = [None] * max(1, passes)
+            self._landmarks[0] = self._landmark_graph()
         except BaseException:
+            if hasattr(self, "_palm"):
+                self._palm.close()
             os.close(self._fd)
             self._fd = -1
             raise
@@ -175,8 +182,14 @@ class HandGraphs:
         """How many landmark passes can run at once (one landmark graph each)."""
         return len(self._landmarks)
 
+    @property
+    def built(self) -> int:
+        """How many landmark graphs have been built so far."""
+        return sum(graph is not None for graph in self._landmarks)
+
     def _build(self, palm_model: tuple[int, int], landmark_model: tuple[int, int], min_detection: float,
-               min_presence: float, max_hands: int, passes: int) -> tuple[_Runner, tuple[_Runner, ...]]:
+               min_presence: float, max_hands: int) -> tuple[_Runner, Callable[[], _Runner]]:
+        """Palm detection's graph, and what builds a landmark graph."""
         from mediapipe.python._framework_bindings import task_runner
         from mediapipe.tasks.cc.core.proto import base_options_pb2, external_file_pb2
         from mediapipe.tasks.cc.vision.hand_detector.proto import hand_detector_graph_options_pb2 as palm_pb2
@@ -200,20 +213,14 @@ class HandGraphs:
                       ["IMAGE:image", "NORM_RECT:whole"], ["HAND_RECTS:regions"],
                       palm_pb2.HandDetectorGraphOptions(base_options=model(palm_model), num_hands=max_hands,
                                                         min_detection_confidence=min_detection))
-        landmarks: list[_Runner] = []
-        try:
-            for _ in range(max(1, passes)):
-                landmarks.append(runner(
-                    "mediapipe.tasks.vision.hand_landmarker.SingleHandLandmarksDetectorGraph",
-                    ["IMAGE:image", "HAND_RECT:region"],
-                    ["LANDMARKS:landmarks", "HANDEDNESS:handedness", "HAND_RECT_NEXT_FRAME:next"],
-                    landmarks_pb2.HandLandmarksDetectorGraphOptions(
-                        base_options=model(landmark_model), min_detection_confidence=min_presence)))
-        except BaseException:
-            for made in (palm, *landmarks):
-                made.close()
-            raise
-        return palm, tuple(landmarks)
+        def landmarks() -> _Runner:
+            return runner("mediapipe.tasks.vision.hand_landmarker.SingleHandLandmarksDetectorGraph",
+                          ["IMAGE:image", "HAND_RECT:region"],
+                          ["LANDMARKS:landmarks", "HANDEDNESS:handedness", "HAND_RECT_NEXT_FRAME:next"],
+                          landmarks_pb2.HandLandmarksDetectorGraphOptions(
+                              base_options=model(landmark_model), min_detection_confidence=min_presence))
+
+        return palm, landmarks
 
     @classmethod
     def create(cls, bundle: Path, min_detection: float, min_presence: float, max_hands: int = 1,
@@ -242,9 +249,12 @@ class HandGraphs:
         """The landmark model in one hand's region (MediaPipe's tracking pass), on landmark
         graph ``graph``: the hand and its region on the next frame, or None when the hand
         is not in its region (presence below the threshold)."""
+        runner = self._landmarks[graph]
+        if runner is None:  # first needed now (only this thread uses this graph)
+            runner = self._landmarks[graph] = self._landmark_graph()
         us = next(self._clock)
-        out = self._landmarks[graph].process({"image": self._create.create_image(image).at(us),
-                                              "region": self._create.create_proto(region).at(us)})
+        out = runner.process({"image": self._create.create_image(image).at(us),
+                              "region": self._create.create_proto(region).at(us)})
         landmarks = out["landmarks"]
         if landmarks.is_empty():
             return None
@@ -271,7 +281,8 @@ class HandGraphs:
             return
         self._palm.close()
         for graph in self._landmarks:
-            graph.close()
+            if graph is not None:
+                graph.close()
         os.close(self._fd)
         self._fd = -1
 

@@ -332,7 +332,8 @@ class Tracker:
     @property
     def looking_hard(self) -> bool:
         """Whether finding a hand takes more than the tracking pass right now: a second
-        look running on the other core, or (with ``HandLandmarker``'s own tracking) palm
+        look or the search for another hand running on the other core, or (with
+        ``HandLandmarker``'s own tracking) palm
         detection due on the next frame after the look-ahead found a hand it had lost.
         Face checks wait meanwhile."""
         tracking = self._hands

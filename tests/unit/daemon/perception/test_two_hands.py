@@ -71,7 +71,7 @@ def _side_by_side(frames, full, search_hz=5.0):
             theirs = public.detect_for_video(image, i * FRAME_MS)
             rows.append(([hand.landmarks for hand in mine],
                          [np.array([(p.x, p.y, p.z) for p in marks]) for marks in theirs.hand_landmarks]))
-        return rows, ours.palm_detections, ours.searches
+        return rows, ours.palm_detections, ours.searches, graphs.built
     finally:
         ours.close()
         public.close()
@@ -81,7 +81,7 @@ def test_two_hands_in_view_give_video_modes_landmarks_with_one_palm_detection(cl
     """Both hands in view from the first frame: found by one palm detection, then each
     tracked in its own region, exactly as VIDEO mode tracks them (same regions, same
     landmarks, same order), with no palm detection after the first frame."""
-    rows, palms, searches = _side_by_side(clips["two"], bundles[0])
+    rows, palms, searches, built = _side_by_side(clips["two"], bundles[0])
     assert all(len(mine) == len(theirs) == 2 for mine, theirs in rows), [len(m) for m, _ in rows]
     for i, (mine, theirs) in enumerate(rows):
         for a, b in zip(mine, theirs):
@@ -89,6 +89,7 @@ def test_two_hands_in_view_give_video_modes_landmarks_with_one_palm_detection(cl
     # One hand on each side of the frame (the clip is a frame beside its mirror image).
     assert all(sorted(palm_centre(hand)[0] > 0.5 for hand in mine) == [False, True] for mine, _ in rows)
     assert palms == 1 and searches == 0
+    assert built == 2  # a landmark graph for each hand
 
 
 def test_one_hand_in_view_with_two_allowed_searches_at_the_search_rate(clips, bundles):
@@ -96,17 +97,19 @@ def test_one_hand_in_view_with_two_allowed_searches_at_the_search_rate(clips, bu
     handmap only at the search rate (5 Hz of the clip's 30 fps: every 6th frame), beside
     the tracking pass; the tracked hand's landmarks are VIDEO mode's exactly."""
     frames = clips["one"]
-    rows, palms, searches = _side_by_side(frames, bundles[0])
+    rows, palms, searches, built = _side_by_side(frames, bundles[0])
     assert all(len(mine) == len(theirs) == 1 for mine, theirs in rows)
     assert all(np.array_equal(mine[0], theirs[0]) for mine, theirs in rows)
     every = FPS // 5
     assert searches == pytest.approx(len(frames) / every, abs=2), searches
     assert palms == 1 + searches  # the first frame's, and the searches'
+    assert built == 1  # the second hand's landmark graph (about 35 MB) is not built until a second hand comes
 
 
 def test_two_tracked_hands_landmark_passes_run_at_once_on_two_threads(clips, bundles):
     """The two hands' landmark passes run at the same time: one on the frame's thread,
-    the other on a ``handmap-hands`` thread, each in its own landmark graph."""
+    the other on a ``handmap-hands`` thread, each in its own landmark graph (the second
+    one built on that thread when first needed)."""
     graphs = HandGraphs.create(bundles[0], 0.5, 0.5, max_hands=2, passes=2)
     assert graphs is not None and graphs.passes == 2
     calls: list[tuple[str, int, float, float]] = []
@@ -176,7 +179,8 @@ def test_a_hand_keeps_its_id_and_side_while_another_enters_crosses_and_leaves(cl
 
 
 def test_crossing_landmarks_are_video_modes_within_the_stated_tolerance(clips, bundles):
-    rows, _, _ = _side_by_side(clips["crossing"], bundles[0])
+    rows, _, _, built = _side_by_side(clips["crossing"], bundles[0])
+    assert built == 2
     gaps = []
     for mine, theirs in rows:
         for hand in mine:
