@@ -9,6 +9,7 @@ active-window or caption change. Nothing to install; the script is unloaded on s
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import tempfile
@@ -35,6 +36,10 @@ METHOD = "Focus"
 #: KWin reports "no active window" between two windows (the old one loses focus before
 #: the new one gets it); that report counts only when no other follows within this time.
 NO_WINDOW_GRACE_S = 0.05
+KWIN_READY_S = 5.0
+RETRY_S = 0.1
+UNKNOWN_OBJECT = "org.freedesktop.DBus.Error.UnknownObject"
+SERVICE_UNKNOWN = "org.freedesktop.DBus.Error.ServiceUnknown"
 MISSING_REASON = ("KWin's scripting interface is not on the session bus (org.kde.KWin /Scripting), so the "
                   "focused window cannot be followed; switch profiles by hand: handmap profile NAME")
 
@@ -82,26 +87,38 @@ class KWinWatcher(DBusWatcher):
     async def _load(self, bus: Any) -> None:
         from dbus_fast import DBusError
 
-        try:
-            await self._unload(bus)  # one left by a handmap that did not stop cleanly
-            (script_id,) = await self.call(bus, KWIN_NAME, SCRIPTING_PATH, SCRIPTING_INTERFACE, "loadScript",
-                                           "ss", [str(self._script), PLUGIN_NAME])
-            if script_id < 0:
-                raise DBusError("org.handmap.Error", f"KWin refused the script ({script_id})")
-            for path in (f"{SCRIPTING_PATH}/Script{script_id}", f"/{script_id}"):  # KWin 5.27 and 6; before
-                try:
-                    await self.call(bus, KWIN_NAME, path, SCRIPT_INTERFACE, "run")
-                    break
-                except DBusError:
+        deadline = asyncio.get_running_loop().time() + KWIN_READY_S
+        while True:
+            try:
+                await self._load_once(bus)
+            except DBusError as exc:
+                # KWin takes its bus name before it registers /Scripting: wait for it a moment.
+                if exc.type == UNKNOWN_OBJECT and asyncio.get_running_loop().time() < deadline:
+                    await asyncio.sleep(RETRY_S)
                     continue
-            else:
-                raise DBusError("org.handmap.Error", "KWin loaded the script but would not run it")
-        except DBusError as exc:
-            log.debug("loading the KWin script failed: %s", exc)
-            self._set_reason(MISSING_REASON if "ServiceUnknown" in str(exc.type) else
-                             f"KWin did not run handmap's focus script: {exc.text}")
+                log.debug("loading the KWin script failed: %s", exc)
+                self._set_reason(MISSING_REASON if exc.type == SERVICE_UNKNOWN else
+                                 f"KWin did not run handmap's focus script: {exc.text}")
+                return
+            self._set_reason("")
             return
-        self._set_reason("")
+
+    async def _load_once(self, bus: Any) -> None:
+        from dbus_fast import DBusError
+
+        await self._unload(bus)  # one left by a handmap that did not stop cleanly
+        (script_id,) = await self.call(bus, KWIN_NAME, SCRIPTING_PATH, SCRIPTING_INTERFACE, "loadScript",
+                                       "ss", [str(self._script), PLUGIN_NAME])
+        if script_id < 0:
+            raise DBusError("org.handmap.Error", f"KWin refused the script ({script_id})")
+        for path in (f"/{script_id}", f"{SCRIPTING_PATH}/Script{script_id}"):  # KWin 5; KWin 6
+            try:
+                await self.call(bus, KWIN_NAME, path, SCRIPT_INTERFACE, "run")
+                return
+            except DBusError as exc:
+                if exc.type != UNKNOWN_OBJECT:
+                    raise
+        raise DBusError("org.handmap.Error", "KWin loaded the script but has no object to run it")
 
     async def _unload(self, bus: Any) -> None:
         (loaded,) = await self.call(bus, KWIN_NAME, SCRIPTING_PATH, SCRIPTING_INTERFACE, "isScriptLoaded",
