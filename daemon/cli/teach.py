@@ -113,16 +113,18 @@ def _observations(source, config, mirror: bool):
 
 
 class Progress:
-    """What to do and how far it is, in the terminal (each change of the text once) and
-    in the preview's bar."""
+    """What to do and how far it is: in the preview's bar as it changes, in the terminal
+    once per ``step`` (a countdown number, a second of recording)."""
 
     def __init__(self, err: TextIO) -> None:
         self.err = err
         self.text = ""
+        self._step: object = None
 
-    def say(self, text: str) -> None:
-        if text != self.text:
-            self.text = text
+    def say(self, text: str, step: object = None) -> None:
+        self.text = text
+        if step is not None and step != self._step:
+            self._step = step
             print(text, file=self.err, flush=True)
 
 
@@ -145,7 +147,8 @@ def record(source, config, hand: str, seconds: float, progress: Progress, name: 
             start = obs.t
         elapsed = obs.t - start
         if live and elapsed < COUNTDOWN_S:
-            progress.say(f"get ready: show {name} to the camera in {math.ceil(COUNTDOWN_S - elapsed)}...")
+            left = math.ceil(COUNTDOWN_S - elapsed)
+            progress.say(f"get ready: show {name} to the camera in {left}...", ("countdown", left))
         elif live and elapsed - COUNTDOWN_S >= seconds:
             break
         else:
@@ -153,9 +156,9 @@ def record(source, config, hand: str, seconds: float, progress: Progress, name: 
             if live:
                 done = int(elapsed - COUNTDOWN_S)
                 progress.say(f"recording {name}: hold it and move it a little (turn it, nearer, farther): "
-                             f"{done} s of {seconds:g}, {plural(len(recorder.points), 'hand')}")
+                             f"{done} s of {seconds:g}, {plural(len(recorder.points), 'hand')}", ("recording", done))
             else:
-                progress.text = f"{name}: {plural(len(recorder.points), 'hand')} in {plural(recorder.frames, 'frame')}"
+                progress.say(f"{name}: {plural(len(recorder.points), 'hand')} in {plural(recorder.frames, 'frame')}")
         if preview is not None and engine is not None:
             preview.show(image, obs, engine.update(obs), mirror)
             if not preview.open:  # the user closed the window: stop here, keep what was recorded
