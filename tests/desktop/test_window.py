@@ -289,15 +289,28 @@ def test_wayland_without_a_supported_compositor_selects_none_with_a_reason(tmp_p
     watcher.stop()
 
 
+def test_wayland_desktops_are_told_apart_by_xdg_current_desktop(tmp_path):
+    bus = tmp_path / "bus"
+    bus.touch()  # the user's session bus at its default place
+    base = {"WAYLAND_DISPLAY": "wayland-0", "XDG_RUNTIME_DIR": str(tmp_path)}
+    assert select_window_watcher(env={**base, "XDG_CURRENT_DESKTOP": "ubuntu:GNOME"}, platform="linux").name == "gnome"
+    assert select_window_watcher(env={**base, "XDG_CURRENT_DESKTOP": "KDE"}, platform="linux").name == "kde"
+    other = select_window_watcher(env={**base, "XDG_CURRENT_DESKTOP": "Wayfire"}, platform="linux")
+    assert other.name == "none" and "wlroots" in other.reason and "handmap profile NAME" in other.reason
+    # On X11, GNOME and KDE publish the active window (EWMH): the X11 watcher serves them.
+    x11 = select_window_watcher(env={"DISPLAY": ":0", "XDG_CURRENT_DESKTOP": "GNOME"}, platform="linux")
+    assert x11.name == "x11"
+
+
 def test_selector_override_and_fallbacks(desktop, tmp_path):
     assert select_window_watcher(env=desktop.env, platform="linux").name == "x11"
     off = select_window_watcher(env={**desktop.env, "HANDMAP_WINDOW_BACKEND": "none"}, platform="linux")
     assert off.name == "none" and "turned off" in off.reason
     assert select_window_watcher(env={}, platform="linux").reason.startswith("no display")
     with pytest.raises(ValueError, match="unknown window backend"):
-        select_window_watcher(env={}, override="gnome", platform="linux")
+        select_window_watcher(env={}, override="wayfire", platform="linux")
     # A backend that cannot be built here degrades to none with the reason.
-    for name in ("sway", "macos", "windows"):
+    for name in ("sway", "gnome", "kde", "macos", "windows"):
         watcher = select_window_watcher(env={}, override=name, platform="linux")
         assert watcher.name == "none" and name in watcher.reason
     # An X display that does not exist: start() raises a clear OSError.
@@ -432,8 +445,8 @@ def test_rule_from_accepts_schema_models_and_dicts():
 
 class FakeHyprland:
     """A stand-in for Hyprland's two sockets (``.socket.sock`` answers ``j/activewindow``
-    with JSON, ``.socket2.sock`` streams ``event>>data`` lines). A mock: Hyprland cannot
-    run on this machine (no Wayland compositor or GPU)."""
+    with JSON, ``.socket2.sock`` streams ``event>>data`` lines). A mock: Hyprland is not
+    packaged in Debian 12, so it cannot be installed on these machines."""
 
     def __init__(self, folder: Path, active: dict) -> None:
         folder.mkdir(parents=True)
@@ -496,6 +509,21 @@ def test_hyprland_backend_follows_active_window_events(tmp_path, matcher):
         seen, latency = wait_for(watcher, lambda w: w.wm_class == "Gamea", t0)
         assert seen == ActiveWindow("Gamea", "Game A", "", None, "gamea")
         assert latency < SWITCH_BUDGET_S
+        assert matcher.pick(seen) == "game-a"
+
+        # Hyprland restarts: a new instance signature, a new socket folder beside the old one.
+        fake.close()
+        deadline = time.monotonic() + 2
+        while not watcher.reason and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert "lost Hyprland's event socket" in watcher.reason and "reconnecting" in watcher.reason
+        fake = FakeHyprland(tmp_path / "hypr" / "v0.45_1700000999",
+                            {"class": "kitty", "initialClass": "kitty", "title": "restarted", "pid": 0})
+        seen, _ = wait_for(watcher, lambda w: w.title == "restarted", time.monotonic(), timeout=3)
+        assert seen.wm_class == "kitty" and watcher.reason == ""
+        assert fake.listening.wait(2)
+        fake.focus({"class": "Gamea", "initialClass": "gamea", "title": "Game A", "pid": 0})
+        seen, _ = wait_for(watcher, lambda w: w.wm_class == "Gamea", time.monotonic())
         assert matcher.pick(seen) == "game-a"
     finally:
         watcher.stop()

@@ -9,7 +9,14 @@ import socket
 from collections.abc import Mapping
 from pathlib import Path
 
-from handmap.daemon.desktop.windows.base import EVENT_WAIT_S, ActiveWindow, OnChange, SocketWatcher, process_name
+from handmap.daemon.desktop.windows.base import (
+    EVENT_WAIT_S,
+    RECONNECT_INTERVAL_S,
+    ActiveWindow,
+    OnChange,
+    SocketWatcher,
+    process_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +39,9 @@ def hyprland_socket_dir(env: Mapping[str, str]) -> Path | None:
 class HyprlandWatcher(SocketWatcher):
     """Hyprland: on each ``activewindow>>`` or ``windowtitle>>`` event on
     ``.socket2.sock``, asks ``.socket.sock`` for ``j/activewindow`` (what
-    ``hyprctl activewindow -j`` sends) for the class, title and pid."""
+    ``hyprctl activewindow -j`` sends) for the class, title and pid. When Hyprland goes
+    away, ``reason`` says so and the watcher reconnects, to the same folder or the
+    newest other instance's beside it, every ``RECONNECT_INTERVAL_S``."""
 
     name = "hyprland"
 
@@ -41,11 +50,11 @@ class HyprlandWatcher(SocketWatcher):
         self._dir = Path(socket_dir)
         self._sock: socket.socket | None = None
 
-    def _query(self) -> ActiveWindow | None:
+    def _query(self, folder: Path | None = None) -> ActiveWindow | None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(1.0)
         try:
-            sock.connect(str(self._dir / ".socket.sock"))
+            sock.connect(str((folder or self._dir) / ".socket.sock"))
             sock.sendall(b"j/activewindow")
             data = bytearray()
             while chunk := sock.recv(65536):
@@ -61,26 +70,56 @@ class HyprlandWatcher(SocketWatcher):
                             title=info.get("title") or "", process=process_name(pid), pid=pid)
 
     def start(self) -> None:
-        window = self._query()
-        if window is not None:
-            self._publish(window)
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.connect(str(self._dir / ".socket2.sock"))
-        self._sock = sock
+        """Connect and read the active window now; raises OSError when Hyprland does not answer."""
+        self._sock = self._connect(self._dir)
         self._start_thread(self._run)
 
+    def _connect(self, folder: Path) -> socket.socket:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(str(folder / ".socket2.sock"))
+            window = self._query(folder)  # after subscribing: no change falls in between
+        except BaseException:
+            sock.close()
+            raise
+        self._dir = folder
+        if window is not None:
+            self._publish(window)
+        return sock
+
     def _run(self) -> None:
-        sock = self._sock
+        while not self._stop.is_set():
+            sock = self._sock
+            if sock is not None:
+                try:
+                    self._follow(sock)
+                except (ConnectionError, OSError) as exc:
+                    if self._stop.is_set():
+                        return
+                    self._set_reason(f"lost Hyprland's event socket ({exc}); reconnecting")
+                self._sock = None
+                sock.close()
+            if self._stop.wait(RECONNECT_INTERVAL_S):
+                return
+            for folder in socket_dir_candidates(self._dir):
+                try:
+                    self._sock = self._connect(folder)
+                except (OSError, ValueError):
+                    continue
+                self._set_reason("")
+                log.info("reconnected to Hyprland's event socket in %s", folder)
+                break
+
+    def _follow(self, sock: socket.socket) -> None:
+        """Publish active-window changes until Hyprland closes the socket (raises) or ``stop()``."""
         buffer = b""
-        while sock is not None and not self._stop.is_set():
+        while not self._stop.is_set():
             readable, _, _ = select.select([sock], [], [], EVENT_WAIT_S)
             if not readable:
                 continue
             chunk = sock.recv(65536)
             if not chunk:
-                if not self._stop.is_set():
-                    self._set_reason("Hyprland closed its event socket")
-                return
+                raise ConnectionError("Hyprland closed its event socket")
             buffer += chunk
             *lines, buffer = buffer.split(b"\n")
             if any(line.startswith((b"activewindow>>", b"windowtitle>>")) for line in lines):
@@ -91,3 +130,17 @@ class HyprlandWatcher(SocketWatcher):
                     continue
                 if window is not None:
                     self._publish(window)
+
+
+def socket_dir_candidates(folder: Path) -> list[Path]:
+    """Where Hyprland's sockets may be now: ``folder``, then the other instances' folders
+    beside it, newest first (a restarted Hyprland has a new instance signature)."""
+    found: list[tuple[float, Path]] = []
+    for other in folder.parent.iterdir() if folder.parent.is_dir() else ():
+        events = other / ".socket2.sock"
+        if other != folder and events.exists():
+            try:
+                found.append((events.stat().st_mtime, other))
+            except OSError:
+                continue
+    return [folder, *(path for _, path in sorted(found, key=lambda item: item[0], reverse=True))]

@@ -86,8 +86,9 @@ def _auto_choice(env: Mapping[str, str], platform: str) -> str:
         if "kde" in desktops:
             return "kde"
         return (_NO_BACKEND + "this is a Wayland session and no supported compositor interface was found "
-                "(sway's SWAYSOCK, Hyprland's event socket, GNOME or KDE Plasma); Wayland does not let other "
-                "programs see the focused window, so switch profiles by hand (handmap profile NAME)")
+                "(sway's SWAYSOCK, Hyprland's event socket, GNOME or KDE Plasma; other wlroots compositors "
+                "are not supported yet); Wayland does not let other programs see the focused window, so "
+                "switch profiles by hand: handmap profile NAME")
     if session.x_display:
         return "x11"
     return _NO_BACKEND + "no display (neither DISPLAY nor WAYLAND_DISPLAY is set)"
