@@ -148,6 +148,9 @@ class HandTracking(Protocol):
     @property
     def searching(self) -> bool: ...  # a search for another hand runs on the other core
 
+    @property
+    def searches_beside(self) -> bool: ...  # a lost hand is searched for beside the next frame's tracking
+
     def video(self, image: Image, timestamp_ms: int) -> tuple[DetectedHand, ...]: ...
 
     def again(self, image: Image, timestamp_ms: int) -> tuple[DetectedHand, ...]: ...  # a second look, a hand lost
@@ -235,6 +238,12 @@ class GraphTracking:
     @property
     def palm_detections(self) -> int:
         return self._graphs.palm_detections
+
+    @property
+    def searches_beside(self) -> bool:
+        """Whether a hand lost while another is tracked is searched for beside the next
+        frame's tracking pass (more than one hand allowed), not by a second look at once."""
+        return self._pool is not None
 
     @property
     def searching(self) -> bool:
@@ -389,6 +398,7 @@ class LandmarkerTracking:
         self.tracked = 0
         self.palm_detections = 0  # not counted: the landmarker decides inside
         self.searching = False  # it searches on its own thread, inside each frame
+        self.searches_beside = False
 
     def video(self, image: Image, timestamp_ms: int) -> tuple[DetectedHand, ...]:
         found = self._model.video(image, timestamp_ms)

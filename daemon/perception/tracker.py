@@ -247,6 +247,10 @@ class Tracker:
                 # Tracked from the next frame on; or, with HandLandmarker's own tracking,
                 # found again by its palm detection on the next frame.
                 self._searching = not tracking.seeds
+            elif found and tracking.searches_beside:
+                # Another hand is still tracked: the search for the lost one runs beside
+                # the next frame's tracking pass instead of delaying this frame.
+                hard = False
             else:
                 found = tracking.again(image, self._timestamp(t))
         elif jumped and found:

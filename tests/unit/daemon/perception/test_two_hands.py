@@ -144,7 +144,7 @@ def test_a_hand_keeps_its_id_and_side_while_another_enters_crosses_and_leaves(cl
     """The crossing clip: a held hand at the lower right; a second hand enters at the
     left edge, crosses the frame above it and leaves at the right. Through the tracker
     (two hands, the look-ahead on) and the identity stage, the held hand is seen on
-    every frame with one id and one side; the second hand is found within the search
+    every frame with one id and one side, and no frame waits for palm detection; the second hand is found within the search
     interval of being fully in view, with an id of its own; and its landmarks are VIDEO
     mode's within 0.02 of the frame (exactly, once found by the same palm detection)."""
     full, lite = bundles
@@ -166,8 +166,13 @@ def test_a_hand_keeps_its_id_and_side_while_another_enters_crosses_and_leaves(cl
                 else:
                     other_ids.add(hand_id)
         tracker.wait_idle()
+        looks = tracker.second_looks
     finally:
         tracker.close()
+    # With the held hand tracked throughout, palm detection ran on the first frame and
+    # otherwise only in searches beside the tracking pass (none delayed a frame), also
+    # when the second hand left the view.
+    assert looks["palm_detections"] <= 1 + looks["hand_searches"], looks
     assert held_ids == {1} and len(held_sides) == 1, (held_ids, held_sides)
     assert other_ids and 1 not in other_ids
     assert all(count >= 1 for count in counts)
