@@ -59,6 +59,10 @@ NEWTON_STEPS = 25
 SAME_SHAPE_QUANTILE = 0.9
 #: The recording's last share (by time) held out for the feedback's check.
 HELD_OUT_SHARE = 0.3
+#: Most hands of a pose, and of each other taught pose, one training uses (evenly spaced
+#: through the recording): training time stays under a second however much was recorded.
+MAX_POSITIVES = 1200
+MAX_OTHERS = 300
 #: Fewest recorded hands a pose needs.
 MIN_SAMPLES = 10
 #: A built-in pose (or another taught pose) given to this share of the recording is a
@@ -183,13 +187,20 @@ def negative_features(pos: np.ndarray, negatives: Negatives, model: PoseModel | 
     return feats[~same]
 
 
+def _spaced(points: np.ndarray, most: int) -> np.ndarray:
+    """At most ``most`` of ``points``, evenly spaced (all of them when there are fewer)."""
+    if len(points) <= most:
+        return points
+    return points[np.linspace(0, len(points) - 1, most).round().astype(int)]
+
+
 def train(name: str, points: np.ndarray, others: Sequence[np.ndarray] = (), negatives: Negatives | None = None,
           model: PoseModel | None = None) -> TaughtModel:
     """The taught pose ``name`` from its (n, 21, 2) isotropic points, against the shipped
     negatives and ``others`` (the other taught poses' points)."""
-    pos = features(points, model)
+    pos = features(_spaced(np.asarray(points), MAX_POSITIVES), model)
     neg = [negative_features(pos, negatives or shipped_negatives(), model)]
-    neg += [features(o, model) for o in others if len(o)]
+    neg += [features(_spaced(np.asarray(o), MAX_OTHERS), model) for o in others if len(o)]
     weight, bias = fit_logistic(pos, np.vstack(neg))
     return TaughtModel(name, weight, bias)
 
