@@ -48,6 +48,7 @@ def make_tracker(config: Config, *, video: bool, max_hands: int | None = None, f
         video=video,
         look_ahead=look_ahead_model is not None,
         look_ahead_model=look_ahead_model,
+        hand_search_hz=config.model.hand_search_hz,
         face_mesh=want_faces and config.faces.mesh,
     )
     return Tracker(settings, body=body_model, near_face=finder)

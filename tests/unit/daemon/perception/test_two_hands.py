@@ -230,3 +230,22 @@ def test_two_readings_of_one_hand_are_one_hand(clips, bundles):
     nudged = left + np.array([0.004, -0.003, 0.0])
     assert duplicates([left, right, nudged], 640, 480) == frozenset({2})
     assert duplicates([nudged, left], 640, 480) == frozenset({1})  # the later reading goes
+
+
+def test_the_search_rate_is_configured_and_a_bad_one_names_the_line(tmp_path):
+    from handmap.daemon.config import ConfigError, load_config
+    from handmap.daemon.perception.factory import make_tracker
+
+    path = tmp_path / "config.yaml"
+    path.write_text("model:\n  max_hands: 2\n  hand_search_hz: 2.5\n")
+    config = load_config(path)
+    assert load_config(None, env={"XDG_CONFIG_HOME": str(tmp_path / "none")}).model.hand_search_hz == 5
+    tracker = make_tracker(config, video=True, faces=False, body=False, env={"XDG_CACHE_HOME": str(tmp_path)})
+    try:
+        assert isinstance(tracker._hands, GraphTracking)
+        assert tracker._hands._search_every_ms == pytest.approx(400.0)
+    finally:
+        tracker.close()
+    path.write_text("model:\n  hand_search_hz: 0\n")
+    with pytest.raises(ConfigError, match=r"config.yaml:2:.*model.hand_search_hz"):
+        load_config(path)
