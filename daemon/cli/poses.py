@@ -40,7 +40,7 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run, poses_parser=p)
 
 
-def _profile_poses(poses: PoseStore) -> dict[str, list[str]]:
+def profile_poses(poses: PoseStore) -> dict[str, list[str]]:
     """Finger-state pose name -> the profiles that define it (valid profiles only)."""
     from handmap.mappings.loader import ProfileLoadError, ProfileStore, default_user_dir
 
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         except TaughtPoseError as exc:
             raise UserError(str(exc)) from None
         if args.name not in store.names():
-            defined = _profile_poses(store).get(args.name)
+            defined = profile_poses(store).get(args.name)
             if defined and command == "show":
                 print(f"{args.name}: finger-state pose defined in profile(s) {', '.join(defined)}", file=out)
                 return 0
@@ -106,7 +106,7 @@ def list_poses(store: PoseStore, out: TextIO, err: TextIO) -> int:
     poses, warnings = store.load_all()
     for name, pose in poses.items():
         rows.append((name, "taught", f"{plural(len(pose.points), 'hand')} from {pose.source or 'unknown'}"))
-    for name, profiles in sorted(_profile_poses(store).items()):
+    for name, profiles in sorted(profile_poses(store).items()):
         rows.append((name, "profile", "finger states, in " + ", ".join(profiles)))
     width = max(len(r[0]) for r in rows)
     for name, origin, note in rows:

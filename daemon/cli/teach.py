@@ -231,6 +231,14 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         print(line, file=out)
     for warning in feedback.warnings:
         print(f"warning: {args.name} {warning}", file=err)
+    from handmap.daemon.cli.poses import profile_poses
+
+    defined = profile_poses(store).get(args.name)
+    if defined:
+        which = f"profile {defined[0]} also defines" if len(defined) == 1 else \
+            f"profiles {', '.join(defined)} also define"
+        print(f"warning: {which} a pose '{args.name}' by finger states; there a hand that meets those finger states "
+              "is that pose whatever the taught one says", file=err)
     print(f"stored {path}; bind it in a profile with 'enter: {args.name}' (a running handmap picks it up)", file=out)
     return 0
 

@@ -198,3 +198,11 @@ def test_preview_without_a_display_is_one_line_and_stores_nothing(clips, tmp_pat
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 1 and len(lines) == 1 and "--preview needs a display" in lines[0], result.stderr
     assert not _poses_dir(env).exists()
+
+
+def test_a_name_a_bundled_profile_defines_by_finger_states_is_taught_with_a_warning(clips, tmp_path):
+    env = private_env(tmp_path / "home")
+    taught = handmap("teach", "two", "--source", str(clips["teach_up"]), env=env)
+    assert taught.returncode == 0, taught.stderr
+    assert "warning: profiles desktop, game-aim also define a pose 'two' by finger states" in taught.stderr
+    assert (_poses_dir(env) / "two.json").exists()
