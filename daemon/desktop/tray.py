@@ -1,6 +1,7 @@
-"""Tray stage: a system-tray icon (pystray) showing the daemon's state, the active
-profile and today's face-touch count, with a menu to switch profile, pause/resume,
-mute alerts and quit.
+"""Tray stage: a system-tray icon showing the daemon's state, the active profile and
+today's face-touch count, with a menu to switch profile, pause/resume, mute alerts and
+quit. :func:`start_tray` picks the tray: the D-Bus StatusNotifierItem (``sni.py``) when
+the desktop has a StatusNotifier watcher, else this module's pystray icon (XEmbed on X11).
 
 The tray is optional: ``available()`` says why it cannot run (no display, no tray
 manager, no pystray) and ``Tray.start()`` then returns False so the daemon carries on
@@ -122,6 +123,38 @@ def available(env: Mapping[str, str] | None = None) -> tuple[bool, str]:
         owned, why = x_tray_owner(session.x_display)
         return bool(owned), why
     return True, ""
+
+
+class TrayIcon(Protocol):
+    """A started tray (the XEmbed ``Tray`` or the StatusNotifier ``sni.SniTray``)."""
+
+    def update(self, snapshot: StatusSnapshot) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def start_tray(controller: Controller, profiles: Sequence[str],
+               env: Mapping[str, str] | None = None) -> tuple[TrayIcon | None, str]:
+    """The tray for this desktop, shown: a StatusNotifierItem when a StatusNotifier
+    watcher is on the session bus (KDE, GNOME with the AppIndicator extension, most
+    wlroots bars), else pystray's icon (XEmbed on X11). (None, why) when neither can be."""
+    from handmap.daemon.desktop.sni import SniTray
+    from handmap.daemon.desktop.sni import available as sni_available
+
+    env = os.environ if env is None else env
+    sni_ok, sni_why = sni_available(env)
+    if sni_ok:
+        sni = SniTray(controller, profiles, env=env)
+        if sni.start():
+            return sni, ""
+        sni_why = sni.reason
+    ok, why = available(env)
+    if ok:
+        tray = Tray(controller, profiles, env=env)
+        if tray.start():
+            return tray, ""
+        why = tray.reason
+    return None, f"{why}; {sni_why}"
 
 
 def draw_icon(state: DaemonState, muted: bool = False, size: int = ICON_SIZE):

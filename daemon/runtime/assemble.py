@@ -442,15 +442,11 @@ def _hotkey(daemon: Daemon, combo: str, closers: list) -> str | None:
 
 
 def _tray(daemon: Daemon, store, env, closers: list):
-    from handmap.daemon.desktop.tray import Tray, available
+    from handmap.daemon.desktop.tray import start_tray
 
-    ok, reason = available(env)
-    if not ok:
+    tray, reason = start_tray(daemon, store.names(), env)
+    if tray is None:
         log.info("no tray icon: %s", reason)
-        return None
-    tray = Tray(daemon, store.names(), env=env)
-    if not tray.start():
-        log.info("no tray icon: %s", tray.reason)
         return None
     closers.append(tray.stop)
     return tray
