@@ -277,6 +277,9 @@ class Feedback:
                            f"{other}, or teach a more distinct shape")
         if self.held_out < 1:
             out.append("the recording is too short for a held-out check; record a few seconds more (--add)")
+        elif self.held_out_recall < RECALL_WARNING and out:
+            out.append(f"recognised in only {self.held_out_recall:.0%} of the recording's last part: where the "
+                       "shape it looks like is read with more confidence, that one is reported")
         elif self.held_out_recall < RECALL_WARNING:
             out.append(f"recognised in only {self.held_out_recall:.0%} of the recording's last part: hold the "
                        "shape steadily and record more of it (--add)")

@@ -253,5 +253,6 @@ def feedback_lines(name: str, feedback) -> list[str]:
     if feedback.taught_shares:
         lines.append("other taught poses claim: " + ", ".join(f"{k} {v:.0%}" for k, v in feedback.taught_shares.items()))
     claimed = ", ".join(f"{k} {v:.0%}" for k, v in feedback.negatives_claimed.items())
-    lines.append(f"{name} would claim of the reference hands (shape clusters of 25 people): {claimed}")
+    lines.append(f"of reference hands from 25 people (shape clusters), {name} would claim: {claimed} "
+                 "(other shapes may include yours)")
     return lines
