@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 
+from handmap.daemon.cli import setup_uinput
 from handmap.daemon.desktop.windows import gnome
 
 EXIT_OK = 0
@@ -20,13 +21,16 @@ EXIT_FAILED = 1
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     setup = subparsers.add_parser(
-        "setup", help="one-time desktop setup (the GNOME Shell extension for per-app profiles)",
-        description="One-time steps that let handmap follow the focused window on GNOME and KDE.")
+        "setup", help="one-time desktop setup (the GNOME Shell extension for per-app profiles, uinput access)",
+        description="One-time steps that let handmap follow the focused window on GNOME and KDE, "
+                    "and send input to Wayland windows (uinput).")
     actions = setup.add_subparsers(dest="setup_command", metavar="DESKTOP", required=True)
 
     p = actions.add_parser("gnome", help="install the GNOME Shell extension that tells handmap the focused window")
     p.add_argument("--uninstall", action="store_true", help="remove the extension instead")
     p.set_defaults(func=cmd_gnome)
+
+    setup_uinput.add_parser(actions)
 
 
 def cmd_gnome(args: argparse.Namespace) -> int:

@@ -21,16 +21,15 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from pathlib import Path
 from typing import Any
 
 from handmap.daemon.desktop.tray import draw_icon, tooltip, touches_text
+from handmap.daemon.desktop.windows.dbus_watch import name_owner_rule, session_bus_address
 from handmap.daemon.runtime.state import Controller, DaemonState, StatusSnapshot
 
 log = logging.getLogger(__name__)
 
 APP_NAME = "handmap"
-SESSION_BUS_VAR = "DBUS_SESSION_BUS_ADDRESS"
 WATCHER_NAME = "org.kde.StatusNotifierWatcher"
 WATCHER_PATH = "/StatusNotifierWatcher"
 ITEM_INTERFACE = "org.kde.StatusNotifierItem"
@@ -44,6 +43,9 @@ ICON_SIZES = (22, 32, 64)
 BUS_TIMEOUT_S = 2.0
 START_TIMEOUT_S = 5.0
 STOP_TIMEOUT_S = 2.0
+#: Tries at registering with a watcher that just appeared, the n-th after n * REGISTER_RETRY_S.
+REGISTER_ATTEMPTS = 6
+REGISTER_RETRY_S = 0.2
 
 
 class MenuId(IntEnum):
@@ -153,15 +155,6 @@ def icon_pixmaps(state: DaemonState, muted: bool) -> list[list]:
         r, g, b, a = draw_icon(state, muted, size).split()
         pixmaps.append([size, size, Image.merge("RGBA", (a, r, g, b)).tobytes()])
     return pixmaps
-
-
-def session_bus_address(env: Mapping[str, str]) -> str | None:
-    """The session bus's address in ``env`` (the default socket when unset), or None."""
-    address = env.get(SESSION_BUS_VAR)
-    if address:
-        return address
-    default = Path(env.get("XDG_RUNTIME_DIR", "/nonexistent")) / "bus"
-    return f"unix:path={default}" if default.exists() else None
 
 
 async def _name_has_owner(bus: Any, name: str) -> bool:
@@ -344,14 +337,14 @@ class SniTray:
             await asyncio.wait_for(bus.call(Message(
                 destination="org.freedesktop.DBus", path="/org/freedesktop/DBus", interface="org.freedesktop.DBus",
                 member="AddMatch", signature="s",
-                body=[f"type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg0='{WATCHER_NAME}'"],
+                body=[name_owner_rule(WATCHER_NAME)],
             )), BUS_TIMEOUT_S)
 
             def on_message(message: Any) -> None:
                 if (message.message_type is MessageType.SIGNAL and message.member == "NameOwnerChanged"
                         and message.body and message.body[0] == WATCHER_NAME and message.body[2]):
                     log.info("tray: a StatusNotifier watcher appeared; registering the item with it")
-                    asyncio.ensure_future(self._register())
+                    asyncio.ensure_future(self._register_with_retries())
 
             bus.add_message_handler(on_message)
             self._bus = bus
@@ -361,7 +354,18 @@ class SniTray:
             bus.disconnect()
             raise
 
-    async def _register(self, raise_errors: bool = False) -> None:
+    async def _register_with_retries(self) -> None:
+        """Register with a watcher that has just taken its name: it may answer its
+        methods a moment later, so a failed attempt is repeated a few times."""
+        for attempt in range(REGISTER_ATTEMPTS):
+            if self._bus is None:
+                return
+            await self._register(quiet=attempt + 1 < REGISTER_ATTEMPTS)
+            if self.registered:
+                return
+            await asyncio.sleep(REGISTER_RETRY_S * (attempt + 1))
+
+    async def _register(self, raise_errors: bool = False, quiet: bool = False) -> None:
         from dbus_fast import Message, MessageType
 
         bus = self._bus
@@ -378,7 +382,10 @@ class SniTray:
             self.registered = False
             if raise_errors:
                 raise
-            log.warning("tray: registering with the StatusNotifier watcher failed", exc_info=True)
+            if quiet:
+                log.debug("tray: registering with the StatusNotifier watcher failed; trying again", exc_info=True)
+            else:
+                log.warning("tray: registering with the StatusNotifier watcher failed", exc_info=True)
 
     def update(self, snapshot: StatusSnapshot) -> None:
         """Show this status; returns at once (the item's loop tells the host)."""

@@ -11,31 +11,13 @@ daemon's control socket says. Nothing is mocked.
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import subprocess
-from pathlib import Path
-
 import pytest
 from e2e_util import HandmapProcess, idle_trace, private_env, wait_until, write_profile
+from session_bus import Bus, running_bus
 
-from handmap.daemon.desktop.sni import MENU_INTERFACE, WATCHER_NAME, WATCHER_PATH
+from handmap.daemon.desktop.sni import MENU_INTERFACE, WATCHER_NAME
 from handmap.daemon.desktop.tray import start_tray
 
-WATCHER = "status-notifier-watcher"
-BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"""
 SECOND_PROFILE = """\
 version: 1
 name: reading
@@ -44,84 +26,10 @@ bindings: []
 """
 
 
-class Bus:
-    """A private session bus and the StatusNotifier watcher on it."""
-
-    def __init__(self, runtime: Path) -> None:
-        config = runtime / "session.conf"
-        config.write_text(BUS_CONFIG.format(socket=runtime / "bus"))
-        self.daemon = subprocess.Popen(["dbus-daemon", f"--config-file={config}", "--nofork", "--print-address=1"],
-                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        assert self.daemon.stdout is not None
-        self.address = self.daemon.stdout.readline().strip()
-        self.watcher: subprocess.Popen | None = None
-
-    def start_watcher(self) -> None:
-        self.watcher = subprocess.Popen([WATCHER], env={"DBUS_SESSION_BUS_ADDRESS": self.address, "PATH": "/usr/bin"},
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(lambda: self.call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                                     "NameHasOwner", "s", [WATCHER_NAME])[0], 10, "the StatusNotifier watcher")
-
-    def stop_watcher(self) -> None:
-        if self.watcher is not None:
-            _end(self.watcher)
-            self.watcher = None
-
-    def stop(self) -> None:
-        self.stop_watcher()
-        _end(self.daemon)
-
-    def call(self, dest: str, path: str, interface: str, member: str, signature: str = "", body=()) -> list:
-        """One method call, as a panel would make it; the reply's body (AssertionError on a D-Bus error)."""
-        from dbus_fast import Message, MessageType
-        from dbus_fast.aio import MessageBus
-
-        async def call() -> list:
-            bus = await MessageBus(bus_address=self.address).connect()
-            try:
-                reply = await asyncio.wait_for(bus.call(Message(
-                    destination=dest, path=path, interface=interface, member=member, signature=signature,
-                    body=list(body))), 5)
-            finally:
-                bus.disconnect()
-            if reply.message_type is MessageType.ERROR:
-                raise AssertionError(f"{member} failed: {reply.error_name} {reply.body}")
-            return reply.body
-
-        return asyncio.run(call())
-
-    def get(self, dest: str, path: str, interface: str, name: str):
-        return self.call(dest, path, "org.freedesktop.DBus.Properties", "Get", "ss", [interface, name])[0].value
-
-    def registered_items(self) -> list[str]:
-        return self.get(WATCHER_NAME, WATCHER_PATH, WATCHER_NAME, "RegisteredStatusNotifierItems")
-
-
-def _end(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    if proc.stdout is not None:
-        proc.stdout.close()
-
-
 @pytest.fixture()
 def bus(tmp_path):
-    missing = [p for p in ("dbus-daemon", WATCHER) if shutil.which(p) is None]
-    if missing:
-        pytest.skip(f"needs {', '.join(missing)} (Debian: dbus-daemon haskell-status-notifier-item-utils)")
-    runtime = tmp_path / "bus"
-    runtime.mkdir(mode=0o700)
-    session = Bus(runtime)
-    try:
-        session.start_watcher()
+    with running_bus(tmp_path / "bus") as session:
         yield session
-    finally:
-        session.stop()
 
 
 def _item_name(entry: str) -> str:
@@ -207,7 +115,10 @@ def test_the_item_registers_again_when_the_watcher_restarts(bus, daemon):
     wait_until(bus.registered_items, 30, "the daemon's item in the watcher's list")
     bus.stop_watcher()
     bus.start_watcher()
-    entries = wait_until(bus.registered_items, 10, "the item to register with the new watcher")
+    try:
+        entries = wait_until(bus.registered_items, 10, "the item to register with the new watcher")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the daemon said:\n{daemon.stderr()}") from None
     _, _, layout = _menu(bus, _item_name(entries[0]))
     assert "presenter" in _labels(layout)
     assert daemon.status()["state"] != "paused"
