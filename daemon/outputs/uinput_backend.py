@@ -16,7 +16,7 @@ and shifted characters assume a US layout, because uinput sends key positions, n
 characters (the desktop's layout turns them into characters).
 
 :func:`uinput_problem` says why uinput cannot work here (module not loaded, device not
-writable, python-evdev missing) and how to fix it.
+writable, python-evdev missing) and how to fix it (``handmap setup uinput``, ``uinput_setup.py``).
 """
 
 from __future__ import annotations
@@ -226,16 +226,17 @@ def uinput_problem(devnode: str = UINPUT_DEVNODE, platform: str = sys.platform) 
     if not os.path.exists(devnode):
         return OutputUnavailable(
             f"{devnode} does not exist: the uinput kernel module is not loaded",
-            "run 'sudo modprobe uinput' (and 'echo uinput | sudo tee /etc/modules-load.d/uinput.conf' to load it "
-            "at boot); if modprobe fails, this kernel was built without CONFIG_INPUT_UINPUT",
+            "run 'handmap setup uinput' (it runs 'sudo modprobe uinput' and loads the module at every boot); "
+            "if modprobe fails, this kernel was built without CONFIG_INPUT_UINPUT",
         )
     if not os.access(devnode, os.R_OK | os.W_OK):
+        from handmap.daemon.outputs.uinput_setup import GROUP, UDEV_RULE, UDEV_RULE_FILE
+
         return OutputUnavailable(
             f"{devnode} is not writable by this user",
-            "add the udev rule KERNEL==\"uinput\", GROUP=\"input\", MODE=\"0660\", OPTIONS+=\"static_node=uinput\" "
-            "to /etc/udev/rules.d/60-handmap-uinput.rules, "
-            "run 'sudo udevadm control --reload && sudo udevadm trigger', "
-            "'sudo usermod -aG input $USER', then log out and in",
+            f"run 'handmap setup uinput', then log out and in (by hand: the udev rule {UDEV_RULE.strip()} "
+            f"in {UDEV_RULE_FILE}, 'sudo udevadm control --reload && sudo udevadm trigger', "
+            f"'sudo usermod -aG {GROUP} $USER', then a new login)",
         )
     return None
 

@@ -203,10 +203,10 @@ def test_recovery_releases_keys_this_device_never_pressed(devices, tmp_path):
 def test_missing_device_node_says_to_load_the_module(tmp_path):
     problem = u.uinput_problem(str(tmp_path / "uinput"), platform="linux")
     assert "does not exist: the uinput kernel module is not loaded" in problem.problem
-    assert "sudo modprobe uinput" in problem.fix
+    assert "handmap setup uinput" in problem.fix and "sudo modprobe uinput" in problem.fix
 
 
-def test_unwritable_device_node_says_udev_rule_and_input_group(tmp_path):
+def test_unwritable_device_node_says_setup_uinput_and_the_udev_rule(tmp_path):
     if os.geteuid() == 0:
         pytest.skip("running as root: every file is writable, so the permission check cannot fail here")
     node = tmp_path / "uinput"
@@ -214,7 +214,9 @@ def test_unwritable_device_node_says_udev_rule_and_input_group(tmp_path):
     node.chmod(stat.S_IRUSR)
     problem = u.uinput_problem(str(node), platform="linux")
     assert "is not writable" in problem.problem
-    assert 'KERNEL=="uinput", GROUP="input", MODE="0660"' in problem.fix and "usermod -aG input" in problem.fix
+    assert "handmap setup uinput" in problem.fix
+    assert 'KERNEL=="uinput", SUBSYSTEM=="misc", GROUP="uinput", MODE="0660"' in problem.fix
+    assert "usermod -aG uinput" in problem.fix
 
 
 def test_writable_device_node_passes(tmp_path):
