@@ -23,6 +23,12 @@ SESSION_TYPE_VAR = "XDG_SESSION_TYPE"
 #: The desktop's names, colon-separated (``GNOME``, ``ubuntu:GNOME``, ``KDE``, ``sway``...).
 CURRENT_DESKTOP_VAR = "XDG_CURRENT_DESKTOP"
 
+#: The display manager's session name (``gnome``, ``plasmawayland``, ``sway``...), a fallback.
+DESKTOP_SESSION_VAR = "DESKTOP_SESSION"
+#: Set by sway (its IPC socket) and Hyprland (its instance) for their clients.
+SWAY_SOCKET_VAR = "SWAYSOCK"
+HYPRLAND_VAR = "HYPRLAND_INSTANCE_SIGNATURE"
+
 MACOS_PLATFORM = "darwin"
 WINDOWS_PLATFORM = "win32"
 
@@ -76,6 +82,53 @@ def detect(env: Mapping[str, str], platform: str = sys.platform) -> Session:
 def current_desktops(env: Mapping[str, str]) -> tuple[str, ...]:
     """The desktop's names from ``XDG_CURRENT_DESKTOP``, lower-cased (``("ubuntu", "gnome")``)."""
     return tuple(name.strip().lower() for name in env.get(CURRENT_DESKTOP_VAR, "").split(":") if name.strip())
+
+
+class Desktop(str, Enum):
+    """The desktop environment or compositor, as ``handmap doctor`` names it."""
+
+    GNOME = "GNOME"
+    KDE = "KDE Plasma"
+    SWAY = "sway"
+    HYPRLAND = "Hyprland"
+    MACOS = "macOS"
+    WINDOWS = "Windows"
+    OTHER = "other"
+    NONE = "none"
+
+
+#: Names in ``XDG_CURRENT_DESKTOP`` or ``DESKTOP_SESSION`` (lower-cased) that say which desktop it is.
+DESKTOP_NAMES: Mapping[str, Desktop] = {
+    "gnome": Desktop.GNOME, "gnome-classic": Desktop.GNOME, "gnome-xorg": Desktop.GNOME, "ubuntu": Desktop.GNOME,
+    "ubuntu-wayland": Desktop.GNOME, "kde": Desktop.KDE, "plasma": Desktop.KDE, "plasmawayland": Desktop.KDE,
+    "plasmax11": Desktop.KDE, "sway": Desktop.SWAY, "hyprland": Desktop.HYPRLAND,
+}
+
+
+def desktop(env: Mapping[str, str], platform: str = sys.platform) -> Desktop:
+    """Which desktop ``env`` belongs to: sway's or Hyprland's own variables first (they
+    are certain), then ``XDG_CURRENT_DESKTOP``, then ``DESKTOP_SESSION``."""
+    kind = session_kind(env, platform)
+    if kind is SessionKind.MACOS:
+        return Desktop.MACOS
+    if kind is SessionKind.WINDOWS:
+        return Desktop.WINDOWS
+    if kind is SessionKind.NONE:
+        return Desktop.NONE
+    if env.get(SWAY_SOCKET_VAR):
+        return Desktop.SWAY
+    if env.get(HYPRLAND_VAR):
+        return Desktop.HYPRLAND
+    session_name = env.get(DESKTOP_SESSION_VAR, "").strip().lower().rsplit("/", 1)[-1]
+    for name in current_desktops(env) + (session_name,):
+        if name in DESKTOP_NAMES:
+            return DESKTOP_NAMES[name]
+    return Desktop.OTHER
+
+
+def desktop_label(env: Mapping[str, str]) -> str:
+    """What the environment calls the desktop (``ubuntu:GNOME``), "" when it says nothing."""
+    return env.get(CURRENT_DESKTOP_VAR) or env.get(DESKTOP_SESSION_VAR) or ""
 
 
 def x_display(env: Mapping[str, str]) -> str:

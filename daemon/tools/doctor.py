@@ -1,11 +1,13 @@
 """``handmap doctor``: what this machine offers handmap, and how to fix what is missing.
 
 :func:`run_checks` looks at the desktop session (X11 or Wayland, and whether the display
-answers), cameras, which output backend ``handmap run`` would use and why, uinput
-access, the macOS Accessibility permission, the notification server, the system tray
-and the MediaPipe models in the wheel. Each :class:`Check` has a status (ok, warn,
-fail), what was found, and a fix when something is missing. Nothing here changes the
-machine, and no check takes more than a couple of seconds.
+answers), which desktop it is (GNOME, KDE Plasma, sway, Hyprland...) and what works there
+(profile switching, tray, output) with the one command that fixes each gap, cameras,
+which output backend ``handmap run`` would use and why, uinput access, the macOS
+Accessibility permission, the notification server, the system tray and the MediaPipe
+models in the wheel. Each :class:`Check` has a status (ok, warn, fail), what was found,
+and a fix when something is missing. Nothing here changes the machine, and no check
+takes more than a couple of seconds.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
 
-from handmap.daemon.desktop.session import SessionKind, detect, session_kind
+from handmap.daemon.desktop.session import Desktop, SessionKind, desktop, desktop_label, detect, session_kind
 from handmap.daemon.desktop.tray import x_tray_owner
 from handmap.daemon.outputs import DOCTOR_HINT, DRY_RUN, OutputUnavailable, choose_output
 
@@ -30,6 +32,14 @@ log = logging.getLogger(__name__)
 
 NOTIFICATIONS_BUS_NAME = "org.freedesktop.Notifications"
 STATUS_NOTIFIER_WATCHER = "org.kde.StatusNotifierWatcher"
+GNOME_SHELL_BUS_NAME = "org.gnome.Shell"
+KWIN_BUS_NAME = "org.kde.KWin"
+#: The one command that makes each part work, named in the desktop check's fix.
+SETUP_GNOME = "handmap setup gnome"
+SETUP_UINPUT = "handmap setup uinput"
+#: The AppIndicator extension GNOME needs for a tray (Debian and Ubuntu package it).
+GNOME_TRAY_FIX = ("sudo apt install gnome-shell-extension-appindicator && "
+                  "gnome-extensions enable appindicatorsupport@rgcjonas.gmail.com")
 DBUS_TIMEOUT_S = 2.0
 CAMERA_PROBE_INDICES = range(4)
 
@@ -188,7 +198,7 @@ def check_output(env: Mapping[str, str], requested: str | None, platform: str = 
         status = Status.WARN
     elif "Xwayland" in choice.reason and session_kind(env, platform) is SessionKind.WAYLAND:
         status = Status.WARN
-        fix = "give uinput access (see the uinput check) so input reaches Wayland windows too"
+        fix = f"run '{SETUP_UINPUT}' so input reaches Wayland windows too"
     return Check("output", status, f"{label}: {choice.reason}", fix)
 
 
@@ -200,6 +210,13 @@ def check_uinput(env: Mapping[str, str], platform: str = sys.platform) -> Check 
     problem = uinput_problem(platform=platform)
     if problem is None:
         return Check("uinput", Status.OK, f"{UINPUT_DEVNODE} is writable: the uinput output can work")
+    from handmap.daemon.outputs import uinput_setup
+
+    if uinput_setup.probe(uinput_setup.target_user(env)).needs_login:
+        return Check("uinput", Status.WARN,
+                     f"{UINPUT_DEVNODE} is set up and you are in the {uinput_setup.GROUP} group, "
+                     "but this login started before you joined it",
+                     "log out and back in (groups are read at login), then run 'handmap doctor' again")
     session = detect(env, platform)
     needed = session.kind in (SessionKind.WAYLAND, SessionKind.NONE)
     why = {SessionKind.WAYLAND: "needed under Wayland", SessionKind.NONE: "needed without a desktop session"}.get(
@@ -332,8 +349,13 @@ def check_tray(env: Mapping[str, str], platform: str = sys.platform) -> Check:
     no_tray_fix = ("run a system tray (GNOME: the AppIndicator extension; bare X: trayer or stalonetray), "
                    "or run with --no-tray and use 'handmap status|pause|resume|profile NAME'")
     session = detect(env, platform)
+    bus_env = _dbus_env(env)
+    if bus_env is not None and _name_has_owner(bus_env, STATUS_NOTIFIER_WATCHER)[0]:
+        return Check("tray", Status.OK, f"StatusNotifier tray ({STATUS_NOTIFIER_WATCHER} on the session bus): "
+                                        "handmap's icon and menu show there")
     if session.kind is SessionKind.WAYLAND and not session.x_display:
-        return Check("tray", Status.WARN, "Wayland without Xwayland: pystray has no backend here", no_tray_fix)
+        return Check("tray", Status.WARN, "Wayland without Xwayland and no StatusNotifier tray on the session bus",
+                     no_tray_fix)
     display = session.x_display
     if not display:  # no desktop here at all: starting a tray would not help
         return Check("tray", Status.WARN, "no display, so no tray",
@@ -342,16 +364,115 @@ def check_tray(env: Mapping[str, str], platform: str = sys.platform) -> Check:
     owned, why = x_tray_owner(display)
     if owned:
         return Check("tray", Status.OK, f"system tray on {display} (_NET_SYSTEM_TRAY_S0 owned); pystray available")
-    bus_env = _dbus_env(env)
-    if bus_env is not None:
-        sni, _ = _name_has_owner(bus_env, STATUS_NOTIFIER_WATCHER)
-        if sni:
-            return Check("tray", Status.WARN,
-                         "a StatusNotifier tray (AppIndicator) is running, "
-                         "but no XEmbed tray for pystray's xorg backend",
-                         "install PyGObject and the AppIndicator typelib so pystray can use it, or run with --no-tray")
     return Check("tray", Status.WARN, why or f"no system tray on {display} (_NET_SYSTEM_TRAY_S0 has no owner)",
                  no_tray_fix)
+
+
+# --- the desktop: what works there ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Part:
+    """One thing handmap does on a desktop: whether it works, how, and the command that fixes it."""
+
+    name: str
+    works: bool
+    how: str
+    fix: str = ""
+
+
+def _owned(bus_env: Mapping[str, str] | None, name: str) -> bool:
+    return bus_env is not None and bool(_name_has_owner(bus_env, name)[0])
+
+
+def _switching(kind: Desktop, env: Mapping[str, str], session_kind_: SessionKind,
+               bus_env: Mapping[str, str] | None) -> Part:
+    """How profiles follow the focused window here (the window watcher the daemon picks)."""
+    name = "profile switching"
+    if kind in (Desktop.MACOS, Desktop.WINDOWS):
+        return Part(name, True, "the focused app, from the system")
+    if session_kind_ is SessionKind.X11:
+        return Part(name, True, "X11's active window (an EWMH window manager; the display check names it)")
+    if kind is Desktop.SWAY:
+        sock = env.get("SWAYSOCK", "")
+        if sock and Path(sock).exists():
+            return Part(name, True, "sway's IPC")
+        return Part(name, False, f"SWAYSOCK names no socket ({sock or 'unset'})",
+                    "run handmap from inside sway (exec handmap run in sway's config)")
+    if kind is Desktop.HYPRLAND:
+        from handmap.daemon.desktop.windows.hyprland import hyprland_socket_dir
+
+        if hyprland_socket_dir(env) is not None:
+            return Part(name, True, "Hyprland's event socket")
+        return Part(name, False, "Hyprland's event socket was not found", "run handmap from inside Hyprland")
+    if kind is Desktop.GNOME:
+        from handmap.daemon.desktop.windows import gnome
+
+        if _owned(bus_env, gnome.BUS_NAME):
+            return Part(name, True, "handmap's GNOME Shell extension")
+        return Part(name, False, "handmap's GNOME Shell extension is not running", SETUP_GNOME)
+    if kind is Desktop.KDE:
+        if _owned(bus_env, KWIN_BUS_NAME):
+            return Part(name, True, "a KWin script handmap loads itself")
+        return Part(name, False, f"KWin does not answer on the session bus ({KWIN_BUS_NAME})",
+                    "run handmap inside your Plasma session")
+    return Part(name, False, "this Wayland compositor does not tell other programs the focused window",
+                "switch by hand: handmap profile NAME")
+
+
+def _tray_part(kind: Desktop, session_kind_: SessionKind, env: Mapping[str, str],
+               bus_env: Mapping[str, str] | None) -> Part:
+    if kind in (Desktop.MACOS, Desktop.WINDOWS):
+        return Part("tray", True, "the system's (pystray)")
+    if _owned(bus_env, STATUS_NOTIFIER_WATCHER):
+        return Part("tray", True, "StatusNotifierItem (D-Bus)")
+    display = detect(env).x_display
+    if display and x_tray_owner(display)[0]:
+        return Part("tray", True, "XEmbed (pystray)")
+    fix = {Desktop.GNOME: GNOME_TRAY_FIX,
+           Desktop.SWAY: "add a tray to your bar (waybar's tray module)",
+           Desktop.HYPRLAND: "add a tray to your bar (waybar's tray module)"}.get(
+        kind, "run a system tray (trayer, stalonetray) or a StatusNotifier host")
+    return Part("tray", False, "no StatusNotifier tray on the session bus and no XEmbed tray", fix)
+
+
+def _output_part(env: Mapping[str, str], requested: str | None, platform: str) -> Part:
+    try:
+        choice = choose_output(requested, env, platform=platform)
+    except OutputUnavailable as exc:
+        return Part("output", False, exc.problem)
+    if choice.problem is not None:
+        fix = SETUP_UINPUT if choice.name == "uinput" else _here(choice.problem.fix)
+        return Part("output", False, f"{choice.name}: {choice.problem.problem}", fix)
+    if "Xwayland" in choice.reason and session_kind(env, platform) is SessionKind.WAYLAND:
+        return Part("output", False, f"{choice.name} through Xwayland (X11 apps only)", SETUP_UINPUT)
+    return Part("output", True, choice.name)
+
+
+def check_desktop(env: Mapping[str, str], requested: str | None = None, platform: str = sys.platform) -> Check:
+    """Which desktop this is, what works there (profile switching, tray, output) and
+    the one command that fixes each part that does not."""
+    kind = desktop(env, platform)
+    session_kind_ = session_kind(env, platform)
+    if kind is Desktop.NONE:
+        return Check("desktop", Status.WARN, "no desktop session: no profile switching and no tray",
+                     "run handmap from your desktop session")
+    bus_env = _dbus_env(env) if platform.startswith("linux") or "bsd" in platform else None
+    label = desktop_label(env)
+    name = kind.value if kind is not Desktop.OTHER else (label or "an unnamed desktop")
+    found = name
+    if session_kind_ in (SessionKind.X11, SessionKind.WAYLAND):
+        found += f" on {'Wayland' if session_kind_ is SessionKind.WAYLAND else 'X11'}"
+    answers = [n for n, bus in ((GNOME_SHELL_BUS_NAME, Desktop.GNOME), (KWIN_BUS_NAME, Desktop.KDE))
+               if kind is bus and _owned(bus_env, n)]
+    if label or answers:
+        found += " (" + "; ".join(([f"XDG_CURRENT_DESKTOP={label}"] if label else [])
+                                  + [f"{n} answers on the session bus" for n in answers]) + ")"
+    parts = [_switching(kind, env, session_kind_, bus_env), _tray_part(kind, session_kind_, env, bus_env),
+             _output_part(env, requested, platform)]
+    found += ": " + "; ".join(f"{p.name}: {p.how}" if p.works else f"{p.name}: no ({p.how})" for p in parts)
+    fixes = [f"{p.name}: {p.fix}" for p in parts if not p.works and p.fix]
+    return Check("desktop", Status.OK if all(p.works for p in parts) else Status.WARN, found, "; ".join(fixes))
 
 
 # --- models ----------------------------------------------------------------------------
@@ -395,6 +516,7 @@ def run_checks(
     checks: list[Check | None] = []
     for build in (
         lambda: check_display(env, platform),
+        lambda: check_desktop(env, output, platform),
         lambda: check_cameras(platform, camera_opener),
         lambda: check_output(env, output, platform),
         lambda: check_uinput(env, platform),
