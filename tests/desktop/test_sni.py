@@ -11,12 +11,16 @@ daemon's control socket says. Nothing is mocked.
 
 from __future__ import annotations
 
+import gc
+import shutil
+
 import pytest
 from e2e_util import HandmapProcess, idle_trace, private_env, wait_until, write_profile
-from session_bus import Bus, running_bus
+from session_bus import NEEDED, Bus, end, running_bus, start_watcher
 
-from handmap.daemon.desktop.sni import MENU_INTERFACE, WATCHER_NAME
-from handmap.daemon.desktop.tray import start_tray
+from handmap.daemon.desktop.sni import MENU_INTERFACE, WATCHER_NAME, SniTray
+from handmap.daemon.desktop.tray import Tray, start_tray
+from handmap.daemon.runtime.state import DaemonState, StatusSnapshot
 
 SECOND_PROFILE = """\
 version: 1
@@ -133,3 +137,45 @@ def test_without_a_watcher_a_headless_daemon_gets_no_tray_and_says_why(bus):
     tray, reason = start_tray(NoCalls(), ("presenter",), {"DBUS_SESSION_BUS_ADDRESS": bus.address})  # type: ignore[arg-type]
     assert tray is None
     assert "no graphical session" in reason and WATCHER_NAME in reason
+
+
+class StillController:
+    """A small real Controller whose status never changes (only the tray's choice is tested)."""
+
+    def status(self) -> StatusSnapshot:
+        return StatusSnapshot(state=DaemonState.RUNNING, profile="presenter", fps=30.0, hands_seen=0,
+                              output="dry-run", uptime_s=1.0, profiles=("presenter",))
+
+    def pause(self, by: str = "") -> None: ...
+
+    def resume(self) -> None: ...
+
+    def toggle_pause(self, by: str = "") -> None: ...
+
+    def switch_profile(self, name: str) -> None: ...
+
+    def set_alerts_muted(self, muted: bool) -> None: ...
+
+    def quit(self) -> None: ...
+
+
+def test_on_x11_the_xembed_icon_docks_unless_a_status_notifier_tray_runs(desktop, monkeypatch):
+    if missing := [p for p in NEEDED if shutil.which(p) is None]:
+        pytest.skip(f"needs {', '.join(missing)}")
+    desktop.start_tray()
+    monkeypatch.setenv("DISPLAY", desktop.display)  # pystray's icon connects to this process's DISPLAY
+    tray, why = start_tray(StillController(), ("presenter",), desktop.env)
+    try:
+        assert isinstance(tray, Tray), why
+    finally:
+        if tray is not None:
+            tray.stop()
+        gc.collect()  # pystray's X11 icon closes its connection while the X server runs
+    watcher = start_watcher(desktop.dbus_address)
+    try:
+        tray, why = start_tray(StillController(), ("presenter",), desktop.env)
+        assert isinstance(tray, SniTray), why
+        assert tray.registered
+        tray.stop()
+    finally:
+        end(watcher)

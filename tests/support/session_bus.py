@@ -23,8 +23,8 @@ from e2e_util import wait_until
 WATCHER = "status-notifier-watcher"
 WATCHER_NAME = "org.kde.StatusNotifierWatcher"
 WATCHER_PATH = "/StatusNotifierWatcher"
-NEEDED = ("dbus-daemon", WATCHER)
-INSTALL_HINT = "Debian: dbus-daemon haskell-status-notifier-item-utils"
+NEEDED = ("dbus-daemon", "dbus-send", WATCHER)
+INSTALL_HINT = "Debian: dbus-daemon dbus-bin haskell-status-notifier-item-utils"
 BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
@@ -65,6 +65,24 @@ def end(proc: subprocess.Popen) -> None:
         proc.stdout.close()
 
 
+def start_watcher(address: str) -> subprocess.Popen:
+    """The StatusNotifier watcher on the bus at ``address``, once it owns its name."""
+    proc = subprocess.Popen([WATCHER], env={"DBUS_SESSION_BUS_ADDRESS": address, "PATH": "/usr/bin"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def owned() -> bool:  # dbus-send: no event loop on the caller's thread
+        out = subprocess.run(["dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus",
+                     "org.freedesktop.DBus.NameHasOwner", f"string:{WATCHER_NAME}"],
+                             env={"DBUS_SESSION_BUS_ADDRESS": address}, capture_output=True, text=True, timeout=5)
+        return "boolean true" in out.stdout
+
+    try:
+        wait_until(owned, 10, "the StatusNotifier watcher")
+    except AssertionError:
+        end(proc)
+        raise
+    return proc
+
+
 class Bus:
     """A private session bus (in ``runtime``), optionally with the StatusNotifier watcher."""
 
@@ -83,9 +101,7 @@ class Bus:
                               "NameHasOwner", "s", [name])[0])
 
     def start_watcher(self) -> None:
-        self.watcher = subprocess.Popen([WATCHER], env={"DBUS_SESSION_BUS_ADDRESS": self.address, "PATH": "/usr/bin"},
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(lambda: self.has_owner(WATCHER_NAME), 10, "the StatusNotifier watcher")
+        self.watcher = start_watcher(self.address)
 
     def stop_watcher(self) -> None:
         if self.watcher is not None:
