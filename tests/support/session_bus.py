@@ -69,9 +69,10 @@ def start_watcher(address: str) -> subprocess.Popen:
     """The StatusNotifier watcher on the bus at ``address``, once it owns its name."""
     proc = subprocess.Popen([WATCHER], env={"DBUS_SESSION_BUS_ADDRESS": address, "PATH": "/usr/bin"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
     def owned() -> bool:  # dbus-send: no event loop on the caller's thread
-        out = subprocess.run(["dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus",
-                     "org.freedesktop.DBus.NameHasOwner", f"string:{WATCHER_NAME}"],
+        out = subprocess.run(["dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.DBus",
+                              "/org/freedesktop/DBus", "org.freedesktop.DBus.NameHasOwner", f"string:{WATCHER_NAME}"],
                              env={"DBUS_SESSION_BUS_ADDRESS": address}, capture_output=True, text=True, timeout=5)
         return "boolean true" in out.stdout
 
