@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from desktop import _DBUS_CONFIG as BUS_CONFIG  # the test desktop's bus, without its X server
 from e2e_util import wait_until
 
 WATCHER = "status-notifier-watcher"
@@ -25,19 +26,6 @@ WATCHER_NAME = "org.kde.StatusNotifierWatcher"
 WATCHER_PATH = "/StatusNotifierWatcher"
 NEEDED = ("dbus-daemon", "dbus-send", WATCHER)
 INSTALL_HINT = "Debian: dbus-daemon dbus-bin haskell-status-notifier-item-utils"
-BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"""
 #: A process that owns the name argv[2] on the bus argv[1] until it is ended.
 _OWNER = """
 import asyncio, sys
