@@ -46,7 +46,10 @@ def cmd_gnome(args: argparse.Namespace) -> int:
         print(f"handmap: error: could not install the GNOME Shell extension: {exc}", file=sys.stderr)
         return EXIT_FAILED
     state = "installed" if result.changed else "already up to date"
-    print(f"handmap: GNOME Shell extension {gnome.EXTENSION_UUID} {state} in {result.path}")
+    versions = f"GNOME Shell {result.shell_versions[0]} to {result.shell_versions[-1]}"
+    print(f"handmap: GNOME Shell extension {gnome.EXTENSION_UUID} {state} in {result.path} (for {versions})")
+    if not result.found_version:
+        print(f"handmap: note: gnome-shell was not found here, so the extension for {versions} was installed")
     problem = gnome.enable_extension(env)
     if problem is None:
         print("handmap: the extension is enabled; one step is left to you: log out and back in (GNOME Shell "

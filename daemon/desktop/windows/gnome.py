@@ -2,13 +2,15 @@
 
 GNOME does not let other programs see the focused window, so handmap ships a small GNOME
 Shell extension (``handmap/daemon/desktop/gnome_extension``) that publishes it on the session
-bus; ``handmap setup gnome`` installs it for the user. The watcher reads ``GetFocus`` once,
+bus; ``handmap setup gnome`` installs it for the user, in the flavour for the installed
+GNOME Shell (legacy imports for 43 and 44, ES modules from 45). The watcher reads ``GetFocus`` once,
 then follows the ``FocusChanged`` signal (event driven, no polling).
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import logging
 import os
 import shutil
@@ -25,9 +27,18 @@ from handmap.daemon.desktop.windows.dbus_watch import DBusWatcher, name_owner_ru
 log = logging.getLogger(__name__)
 
 EXTENSION_UUID = "handmap-focus@handmap"
-#: The files of the extension, as shipped in ``handmap.daemon.desktop``'s package data.
-EXTENSION_FILES = ("metadata.json", "extension.js")
 EXTENSION_PACKAGE_DIR = "gnome_extension"
+#: The extension's shared part; ``extension.js`` is a header, this and a footer, per flavour.
+EXTENSION_CORE = "focus.js"
+#: GNOME Shell 45 loads extensions as ES modules, 43 and 44 with the legacy imports: one
+#: flavour each, named by the first version it is for, with the versions it declares.
+FLAVOURS = {43: ("43", "44"), 45: ("45", "46", "47", "48", "49")}
+EXTENSION_METADATA = {
+    "uuid": EXTENSION_UUID,
+    "name": "handmap focus",
+    "description": "Tells handmap which window has focus (app id, WM class, title) over the session D-Bus, "
+                   "so its per-app profiles follow the focused window on GNOME Wayland.",
+}
 BUS_NAME = "org.handmap.Focus"
 OBJECT_PATH = "/org/handmap/Focus"
 INTERFACE = "org.handmap.Focus1"
@@ -54,20 +65,56 @@ def installed_extension_dir(env: Mapping[str, str]) -> Path:
 
 @dataclass(frozen=True)
 class ExtensionInstall:
-    """What ``install_extension`` did: the folder, and whether it changed anything."""
+    """What ``install_extension`` did: the folder, the GNOME Shell versions the installed
+    flavour is for, the version found ("" when ``gnome-shell`` is not installed), and
+    whether it changed anything."""
 
     path: Path
+    shell_versions: tuple[str, ...]
+    found_version: str
     changed: bool
 
 
-def install_extension(env: Mapping[str, str]) -> ExtensionInstall:
-    """Copy the shipped extension into the user's extensions folder (idempotent)."""
-    target = installed_extension_dir(env)
+def shell_version(env: Mapping[str, str]) -> str:
+    """GNOME Shell's version (``gnome-shell --version``: ``GNOME Shell 43.9``), "" when unknown."""
+    program = shutil.which("gnome-shell", path=env.get("PATH"))
+    if program is None:
+        return ""
+    try:
+        out = subprocess.run([program, "--version"], capture_output=True, text=True, timeout=GSETTINGS_TIMEOUT_S,
+                             check=False, env=dict(env)).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    words = out.split()
+    return words[-1] if words and words[-1][:1].isdigit() else ""
+
+
+def flavour_for(version: str) -> int:
+    """The extension flavour for a GNOME Shell version (the newest when unknown)."""
+    try:
+        major = int(version.split(".")[0])
+    except ValueError:
+        return max(FLAVOURS)
+    return max((first for first in FLAVOURS if first <= major), default=min(FLAVOURS))
+
+
+def extension_files(flavour: int) -> dict[str, bytes]:
+    """The files of the extension for one flavour: ``metadata.json`` and ``extension.js``."""
     source = resources.files("handmap.daemon.desktop").joinpath(EXTENSION_PACKAGE_DIR)
+    script = "".join(source.joinpath(name).read_text(encoding="utf-8")
+                     for name in (f"header-{flavour}.js", EXTENSION_CORE, f"footer-{flavour}.js"))
+    metadata = dict(EXTENSION_METADATA, **{"shell-version": list(FLAVOURS[flavour])})
+    return {"metadata.json": (json.dumps(metadata, indent=2) + "\n").encode(), "extension.js": script.encode()}
+
+
+def install_extension(env: Mapping[str, str]) -> ExtensionInstall:
+    """Write the extension for this GNOME Shell into the user's extensions folder (idempotent)."""
+    target = installed_extension_dir(env)
+    found = shell_version(env)
+    flavour = flavour_for(found)
     changed = False
     target.mkdir(parents=True, exist_ok=True)
-    for name in EXTENSION_FILES:
-        data = source.joinpath(name).read_bytes()
+    for name, data in extension_files(flavour).items():
         path = target / name
         if path.exists() and path.read_bytes() == data:
             continue
@@ -75,7 +122,7 @@ def install_extension(env: Mapping[str, str]) -> ExtensionInstall:
         tmp.write_bytes(data)
         os.replace(tmp, path)
         changed = True
-    return ExtensionInstall(target, changed)
+    return ExtensionInstall(target, FLAVOURS[flavour], found, changed)
 
 
 def uninstall_extension(env: Mapping[str, str]) -> bool:
