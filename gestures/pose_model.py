@@ -168,21 +168,45 @@ def shipped_model() -> PoseModel:
     return PoseModel.from_json(text)
 
 
+def pair_index(a: int, b: int) -> int:
+    """Where the distance between landmarks ``a`` and ``b`` is among the features."""
+    return int(_PAIR_POSITION[min(a, b), max(a, b)])
+
+
+_PAIR_POSITION = np.full((NUM_HAND_LANDMARKS, NUM_HAND_LANDMARKS), -1, dtype=np.intp)
+_PAIR_POSITION[_PAIR_A, _PAIR_B] = np.arange(NUM_FEATURES)
+
+
+def pair_distances(points: np.ndarray) -> np.ndarray:
+    """The 210 raw distances between every pair of one hand's (21, 2) isotropic points,
+    in :func:`shape_features`' order but not yet divided by their root mean square."""
+    c = points[:, 0] + 1j * points[:, 1]
+    return np.abs(c[_PAIR_A] - c[_PAIR_B])
+
+
 def predict(model: PoseModel, points: np.ndarray) -> tuple[str, float]:
     """The most likely class of one hand's (21, 2) isotropic points and its probability.
 
     The same figures as :meth:`PoseModel.probabilities` of :func:`shape_features`, by a
     faster path for a single hand (distances as complex moduli, folded layers).
     """
-    c = points[:, 0] + 1j * points[:, 1]
-    dist = np.abs(c[_PAIR_A] - c[_PAIR_B])
+    return predict_distances(model, pair_distances(points))
+
+
+def predict_distances(model: PoseModel, dist: np.ndarray) -> tuple[str, float]:
+    """:func:`predict` from one hand's :func:`pair_distances`."""
     rms = math.sqrt(float(dist @ dist) / NUM_FEATURES)
     layers = model._folded  # type: ignore[attr-defined]
     w0, b0 = layers[0]
-    h = (dist @ w0) / max(rms, 1e-12) + b0
+    h = dist @ w0
+    h *= 1.0 / max(rms, 1e-12)
+    h += b0
     for weight, bias in layers[1:]:
         np.maximum(h, 0.0, out=h)
-        h = h @ weight + bias
-    best = int(np.argmax(h))
-    prob = 1.0 / float(np.sum(np.exp(h - h[best])))
-    return model.classes[best], prob
+        h = h @ weight
+        h += bias
+    # Five logits: the softmax's winner in plain Python is cheaper than four numpy calls.
+    logits = h.tolist()
+    top = max(logits)
+    best = logits.index(top)
+    return model.classes[best], 1.0 / sum(math.exp(v - top) for v in logits)

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from handmap.gestures.landmarks import FINGER_JOINTS, NUM_HAND_LANDMARKS, Finger, HandLandmark
-from handmap.gestures.pose_model import PoseModel, predict, shipped_model
+from handmap.gestures.pose_model import PoseModel, pair_distances, pair_index, predict_distances, shipped_model
 from handmap.gestures.taught import TaughtSet, decide
 from handmap.gestures.types import FingerState, PoseResult, PoseSpec
 
@@ -79,6 +79,7 @@ DEPTH_LIMIT = 2.0
 MIN_HAND_SIZE = 1e-4
 
 _FOUR_FINGERS = (Finger.INDEX, Finger.MIDDLE, Finger.RING, Finger.PINKY)
+_FINGERS = tuple(Finger)
 
 
 class LandmarkError(ValueError):
@@ -110,11 +111,28 @@ def as_landmarks(landmarks, aspect: float = 1.0) -> np.ndarray:
     if not math.isfinite(aspect_f) or aspect_f <= 0:
         raise LandmarkError(f"aspect must be a positive finite number (image width over height), got {aspect!r}")
     try:
-        pts = np.asarray(landmarks, dtype=float)
+        pts = np.array(landmarks, dtype=float)
     except (TypeError, ValueError) as exc:
         raise LandmarkError(f"landmarks must be 21 numeric points of (x, y) or (x, y, z): {exc}") from None
     if pts.ndim != 2 or pts.shape[0] != NUM_HAND_LANDMARKS or pts.shape[1] not in (2, 3):
         raise LandmarkError(f"expected 21 points of (x, y) or (x, y, z), got an array of shape {pts.shape}")
+    # One min and max each (NaN fails every comparison, so it takes the slow path below).
+    xy = pts[:, :2]
+    in_range = COORD_MIN <= xy.min() and xy.max() <= COORD_MAX
+    if pts.shape[1] == 3:
+        in_range = in_range and bool(np.abs(pts[:, 2]).max() <= DEPTH_LIMIT)
+    if not in_range:
+        _refuse(pts)
+    if pts.shape[1] == 2:
+        pts = np.hstack([pts, np.zeros((NUM_HAND_LANDMARKS, 1))])
+    if aspect_f != 1.0:
+        pts[:, 0] *= aspect_f
+        pts[:, 2] *= aspect_f
+    return pts
+
+
+def _refuse(pts: np.ndarray) -> None:
+    """Raise the :class:`LandmarkError` that says what is wrong with out-of-bounds points."""
     if not np.all(np.isfinite(pts)):
         raise LandmarkError("landmarks contain NaN or infinite values")
     xy = pts[:, :2]
@@ -123,15 +141,7 @@ def as_landmarks(landmarks, aspect: float = 1.0) -> np.ndarray:
             f"landmarks are out of range: x and y must be normalised image coordinates "
             f"(within [{COORD_MIN:g}, {COORD_MAX:g}]), got {xy.min():.3g} to {xy.max():.3g}"
         )
-    out = np.zeros((NUM_HAND_LANDMARKS, 3))
-    out[:, :2] = xy
-    if pts.shape[1] == 3:
-        if np.any(np.abs(pts[:, 2]) > DEPTH_LIMIT):
-            raise LandmarkError(f"landmark depths are out of range (|z| must stay within {DEPTH_LIMIT:g})")
-        out[:, 2] = pts[:, 2]
-    out[:, 0] *= aspect_f
-    out[:, 2] *= aspect_f
-    return out
+    raise LandmarkError(f"landmark depths are out of range (|z| must stay within {DEPTH_LIMIT:g})")
 
 
 @dataclass(frozen=True)
@@ -191,10 +201,15 @@ _IMAGE_PAIRS = _PALM_PAIRS + tuple(
 )
 
 
-def _distances(pts: np.ndarray, pairs) -> np.ndarray:
+def _pair_arrays(pairs) -> tuple[np.ndarray, np.ndarray]:
     a, b = zip(*pairs)
-    d = pts[list(a)] - pts[list(b)]
-    return np.sqrt(np.einsum("ij,ij->i", d, d))
+    return np.array(a, dtype=np.intp), np.array(b, dtype=np.intp)
+
+
+_SPACE_A, _SPACE_B = _pair_arrays(_SPACE_PAIRS)
+#: Where each pair's image-plane distance is among the pose model's pair distances.
+_SPACE_IN_PAIRS = np.array([pair_index(a, b) for a, b in _SPACE_PAIRS], dtype=np.intp)
+_IMAGE_IN_PAIRS = np.array([pair_index(a, b) for a, b in _IMAGE_PAIRS], dtype=np.intp)
 
 
 def measure(landmarks, aspect: float = 1.0) -> HandFeatures:
@@ -202,11 +217,20 @@ def measure(landmarks, aspect: float = 1.0) -> HandFeatures:
     return measure_points(as_landmarks(landmarks, aspect))
 
 
-def measure_points(pts: np.ndarray) -> HandFeatures:
-    """The finger-state features of validated isotropic points (see :func:`as_landmarks`)."""
-    depth = bool(np.any(pts[:, 2] != 0.0))
-    space = _distances(pts if depth else pts[:, :2], _SPACE_PAIRS).tolist()
-    image = _distances(pts[:, :2], _IMAGE_PAIRS).tolist()
+def measure_points(pts: np.ndarray, pairs: np.ndarray | None = None) -> HandFeatures:
+    """The finger-state features of validated isotropic points (see :func:`as_landmarks`).
+
+    ``pairs``: the points' image-plane :func:`~handmap.gestures.pose_model.pair_distances`
+    when already at hand (the classifier's model reads them too)."""
+    if pairs is None:
+        pairs = pair_distances(pts[:, :2])
+    depth = bool(pts[:, 2].any())
+    if depth:
+        d = pts[_SPACE_A] - pts[_SPACE_B]
+        space = np.sqrt(np.einsum("ij,ij->i", d, d)).tolist()
+    else:
+        space = pairs[_SPACE_IN_PAIRS].tolist()
+    image = pairs[_IMAGE_IN_PAIRS].tolist()
     if max(image[0], image[1] / PALM_WIDTH_RATIO) < MIN_HAND_SIZE:
         raise LandmarkError("landmarks collapse to a point: a hand needs a visible palm")
     size = max(space[0], space[1] / PALM_WIDTH_RATIO)
@@ -247,7 +271,7 @@ def _clearly(logit: float, extended: bool) -> float:
 def finger_states(features: HandFeatures) -> dict[Finger, FingerState]:
     """Each finger extended or curled, with the probability of that reading."""
     states = {}
-    for finger in Finger:
+    for finger in _FINGERS:
         p = _sigmoid(_finger_logit(features, finger))
         states[finger] = FingerState(extended=p >= 0.5, confidence=max(p, 1.0 - p))
     return states
@@ -353,9 +377,10 @@ def classify(
     :class:`PoseSpecError` for an unusable custom pose (see :func:`check_pose_spec`).
     """
     pts = as_landmarks(landmarks, aspect)
-    features = measure_points(pts)
+    pairs = pair_distances(pts[:, :2])
+    features = measure_points(pts, pairs)
     fingers = finger_states(features)
-    builtin, score = predict(model or shipped_model(), pts[:, :2])
+    builtin, score = predict_distances(model or shipped_model(), pairs)
     label = builtin
     if taught is not None and taught.models:
         label, score = decide(builtin, score, taught.best(pts[:, :2]))
