@@ -4,6 +4,7 @@ focus command, and the watcher survives sway restarting."""
 
 from __future__ import annotations
 
+import signal
 import time
 
 import pytest
@@ -14,11 +15,15 @@ from compositors import (
     start_sway,
     switch_after,
 )
+from e2e_util import HandmapProcess, looped_trace, private_env, wait_until, write_profile
 
 from handmap.daemon.desktop.switching import AutoSwitcher, ProfileMatcher
 from handmap.daemon.desktop.windows.base import NO_WINDOW
 from handmap.daemon.desktop.windows.selector import select_window_watcher
 from handmap.daemon.desktop.windows.sway import SwayWatcher
+
+pytest_plugins = ["e2e_util"]
+E2E_SWITCH_LIMIT_S = 1.5
 
 
 @pytest.fixture()
@@ -107,3 +112,45 @@ def test_watcher_survives_sway_restarting(sway, matcher):
         assert profile == "game"
     finally:
         watcher.stop()
+
+
+GAME_PROFILE = """\
+version: 1
+name: game
+extends: game-wasd
+match: {class: [handmap-game]}
+"""
+
+
+def test_running_daemon_follows_sway_focus(sway, session35_replay, tmp_path):
+    """``handmap run`` itself, on a real sway: the selector picks the sway watcher from the
+    session's environment, and the dry-run stream and ``status`` follow focus."""
+    sway.open_client("handmap-editor", "notes.txt - editor")
+    sway.open_client("handmap-game", "Game")
+    sway.command('[app_id="handmap-editor"] focus')
+    env = private_env(tmp_path / "home", WAYLAND_DISPLAY=sway.wayland_display, SWAYSOCK=sway.socket,
+                      XDG_SESSION_TYPE="wayland")
+    write_profile(env, "game", GAME_PROFILE)
+    source = looped_trace(session35_replay.trace, tmp_path / "long.trace.jsonl", 3)
+    run = HandmapProcess(["--source", str(source), "--realtime", "--output", "dry-run", "--no-tray"],
+                         env, tmp_path, verbose=True)
+    try:
+        assert run.wait_ready()["profile"] == "desktop"
+        latencies = []
+        for app_id, expected in (("handmap-game", "game"), ("handmap-editor", "desktop"), ("handmap-game", "game")):
+            t0 = sway.command(f'[app_id="{app_id}"] focus')
+            wait_until(lambda expected=expected: (run.status() or {}).get("profile") == expected, 10,
+                       f"profile {expected} after focusing {app_id}", every=0.01)
+            latencies.append(time.monotonic() - t0)
+        print("\nprofile switch latency on sway (focus command -> status), ms: "
+              + ", ".join(f"{1000 * s:.0f}" for s in latencies))
+        # The daemon applies a switch between frames (10 a second here) and the status is
+        # polled over its socket: the X11 end-to-end test's limit.
+        assert max(latencies) < E2E_SWITCH_LIMIT_S, latencies
+        run.signal(signal.SIGTERM)
+        assert run.wait(20) == 0, run.stderr()
+        switches = [e["name"] for e in run.events() if e["type"] == "profile"]
+        assert switches == ["game", "desktop", "game"], switches
+        assert "(active window)" in run.stderr()
+    finally:
+        run.stop()
