@@ -160,12 +160,19 @@ def test_gnome_watcher_says_what_to_do_without_the_extension_and_survives_a_rest
     try:
         assert watcher.reason == gnome.MISSING_REASON and "handmap setup gnome" in watcher.reason
         assert watcher.current() is None
+        # What doctor shows: what is wrong and the one command that fixes it.
+        assert gnome.extension_state(session.env).problem() == (
+            "handmap's GNOME Shell extension is not installed", "handmap setup gnome")
 
         session.kill_compositor()
         install_extension(session)
+        state = gnome.extension_state(session.env)
+        assert (state.installed, state.enabled, state.running) == (True, True, False)
+        assert state.problem()[1] == "log out and back in"
         # GNOME Shell turns extensions off after a crash soon after start; this was a kill.
         (session.runtime_dir / "gnome-shell-disable-extensions").unlink(missing_ok=True)
         start_shell(session)
+        assert gnome.extension_state(session.env).problem() is None
         session.open_client("handmap-game", "Game")
         wait_windows(session, "handmap-game")
         t0 = focus(session, "handmap-game")

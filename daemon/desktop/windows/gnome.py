@@ -10,6 +10,7 @@ then follows the ``FocusChanged`` signal (event driven, no polling).
 from __future__ import annotations
 
 import ast
+import asyncio
 import json
 import logging
 import os
@@ -22,7 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from handmap.daemon.desktop.windows.base import NO_WINDOW, ActiveWindow, process_name
-from handmap.daemon.desktop.windows.dbus_watch import DBusWatcher, name_owner_rule
+from handmap.daemon.desktop.windows.dbus_watch import (
+    BUS_TIMEOUT_S,
+    DBUS_NAME,
+    DBUS_PATH,
+    DBusWatcher,
+    name_owner_rule,
+    session_bus_address,
+)
 
 log = logging.getLogger(__name__)
 
@@ -224,3 +232,70 @@ class GnomeWatcher(DBusWatcher):
             else:
                 self._set_reason(GONE_REASON)
         return False
+
+
+@dataclass(frozen=True)
+class ExtensionState:
+    """Where the GNOME extension stands for this user (for ``doctor``): its files are
+    installed, GNOME's settings list it as enabled (None when gsettings cannot say), and
+    it is running, that is its name is on the session bus (None when the bus cannot say)."""
+
+    installed: bool
+    enabled: bool | None
+    running: bool | None
+
+    def problem(self) -> tuple[str, str] | None:
+        """None when it works; else what is wrong and the one command (or step) that fixes it."""
+        if self.running:
+            return None
+        if not self.installed:
+            return "handmap's GNOME Shell extension is not installed", "handmap setup gnome"
+        if self.enabled is False:
+            return "handmap's GNOME Shell extension is installed but not enabled", ENABLE_COMMAND
+        return ("handmap's GNOME Shell extension is installed but not running (GNOME Shell loads new extensions "
+                "at login)", "log out and back in")
+
+
+def extension_state(env: Mapping[str, str]) -> ExtensionState:
+    """The extension's state for the user and session in ``env``."""
+    installed = all((installed_extension_dir(env) / name).exists() for name in ("metadata.json", "extension.js"))
+    return ExtensionState(installed, _enabled(env), _running(env))
+
+
+def _enabled(env: Mapping[str, str]) -> bool | None:
+    gsettings = shutil.which("gsettings", path=env.get("PATH"))
+    if gsettings is None:
+        return None
+    schema, key = ENABLED_KEY
+    try:
+        out = subprocess.run([gsettings, "get", schema, key], env=dict(env), capture_output=True, text=True,
+                             timeout=GSETTINGS_TIMEOUT_S, check=False)
+        return EXTENSION_UUID in _parse_string_list(out.stdout) if out.returncode == 0 else None
+    except (OSError, ValueError, SyntaxError, subprocess.TimeoutExpired):
+        return None
+
+
+def _running(env: Mapping[str, str]) -> bool | None:
+    address = session_bus_address(env)
+    if address is None:
+        return None
+    try:
+        from dbus_fast import Message
+        from dbus_fast.aio import MessageBus
+    except ImportError:
+        return None
+
+    async def ask() -> bool:
+        bus = await asyncio.wait_for(MessageBus(bus_address=address).connect(), BUS_TIMEOUT_S)
+        try:
+            reply = await asyncio.wait_for(bus.call(Message(
+                destination=DBUS_NAME, path=DBUS_PATH, interface=DBUS_NAME, member="NameHasOwner",
+                signature="s", body=[BUS_NAME])), BUS_TIMEOUT_S)
+        finally:
+            bus.disconnect()
+        return bool(reply.body and reply.body[0])
+
+    try:
+        return asyncio.run(ask())
+    except Exception:  # no bus, refused, timed out: cannot say
+        return None
