@@ -391,7 +391,10 @@ class SniTray:
         """Show this status; returns at once (the item's loop tells the host)."""
         loop = self._loop
         if loop is not None and self._bus is not None:
-            loop.call_soon_threadsafe(self._show, snapshot)
+            try:
+                loop.call_soon_threadsafe(self._show, snapshot)
+            except RuntimeError:  # stopped meanwhile: its loop is closed
+                pass
 
     def _show(self, snapshot: StatusSnapshot) -> None:
         # Loop thread: tell the host what changed; it reads the properties again.
