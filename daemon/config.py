@@ -88,6 +88,13 @@ class AlertsConfig(_Section):
     muted: bool = False
 
 
+class UiSettings(_Section):
+    """The settings window (``handmap ui``): served by the daemon on the loopback."""
+
+    enabled: bool = True
+    port: int = Field(default=0, ge=0, le=65535)  # 0: any free port
+
+
 class _StrictSection(_Section):
     """A section read into a ``gestures`` dataclass: no coercion (a string is no number)."""
 
@@ -199,6 +206,7 @@ class Config(_Section):
     first_run: bool = True
     gestures: GestureSettings = GestureSettings()
     face_touch: FaceTouchSettings = FaceTouchSettings()
+    ui: UiSettings = UiSettings()
 
 
 def _merge(base: dict, over: dict) -> dict:

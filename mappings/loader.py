@@ -277,6 +277,12 @@ class ProfileStore:
             return list(exc.errors), []
         return self._check(ProfileSource(path.stem, str(path), text, "file", path.parent), max_hands)
 
+    def check_text(self, path: Path, text: str, max_hands: int | None = None) -> tuple[list[ProfileError], list[ProfileError]]:
+        """:meth:`check_file` for ``text`` as if it were the file at ``path`` (not written
+        yet: the settings window checks before it saves)."""
+        path = Path(path)
+        return self._check(ProfileSource(path.stem, str(path), text, "file", path.parent), max_hands)
+
     def check(self, name: str, max_hands: int | None = None) -> tuple[list[ProfileError], list[ProfileError]]:
         """:meth:`check_file` for the installed profile ``name`` (KeyError if none)."""
         try:

@@ -16,7 +16,7 @@ from handmap.daemon.log import divert_native_stderr, quiet_mediapipe, setup_logg
 from handmap.daemon.runtime.priority import single_threaded_blas
 
 #: Subcommand modules, in the order ``handmap --help`` lists them.
-SUBCOMMANDS = ("run", "detect", "bench", "profiles", "teach", "poses", "config", "control", "stats", "service", "setup", "doctor")
+SUBCOMMANDS = ("run", "detect", "bench", "profiles", "teach", "poses", "config", "control", "stats", "service", "setup", "doctor", "ui")
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2

@@ -295,6 +295,8 @@ def _build(options: RunOptions, env: dict, config: Config, as_service: bool, loc
     services.reloader = _reloader(daemon, mapping, store, options, env, config, switcher)
     if lock is not None:
         _control(daemon, env, lock, closers)
+        if config.ui.enabled:
+            _ui(daemon, pipeline, mapping, store, poses, options, env, config, closers)
     hotkey = None
     if options.hotkey and config.pause_hotkey and has_display(env):
         hotkey = _hotkey(daemon, config.pause_hotkey, closers)
@@ -425,6 +427,17 @@ def _control(daemon: Daemon, env, lock: InstanceLock, closers: list) -> None:
         log.warning("no control socket: %s", exc)
         return
     closers.append(server.stop)
+
+
+def _ui(daemon: Daemon, pipeline: Pipeline, mapping: MappingStage, store: ProfileStore, poses: PoseStore,
+        options: RunOptions, env, config: Config, closers: list) -> None:
+    """The settings window's server (config ``ui``), for the daemon that holds the lock."""
+    from handmap.daemon.ui.wiring import UiPaths, start_ui
+
+    paths = UiPaths(profiles=user_profiles_dir(env), config=options.config_path or user_config_path(env))
+    server = start_ui(daemon, pipeline, lambda: _preview_state(mapping), store, poses, paths, config, env)
+    if server is not None:
+        closers.append(server.stop)
 
 
 def _hotkey(daemon: Daemon, combo: str, closers: list) -> str | None:

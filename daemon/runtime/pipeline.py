@@ -186,6 +186,16 @@ class Preview(Protocol):
              mirror: bool) -> None: ...
 
 
+class FrameTap(Protocol):
+    """The settings window's live view (``ui.tap``): takes frames only while a page is open."""
+
+    @property
+    def wanted(self) -> bool: ...
+
+    def offer(self, image: np.ndarray | None, obs: FrameObservation | None, gframe: GestureFrame | None,
+              mirror: bool) -> None: ...
+
+
 class Pipeline:
     """Processes frames one at a time; owns no source. ``begin`` (the hand model, on the
     caller's thread) and ``finish`` (the rest) are the way in, ``completed`` the way out;
@@ -202,6 +212,7 @@ class Pipeline:
         self.clock = clock or StageClock()
         self.recorder = recorder
         self.preview = preview
+        self.tap: FrameTap | None = None  # the settings window's live view, when it is on
         self._prep = FramePrep(settings.mirror)
         self._faces = (FaceChecks(tracker, self.clock, settings.faces_rate_hz,
                                   on_thread=settings.faces_async and tracker.has_faces)
@@ -290,6 +301,8 @@ class Pipeline:
         paused), so its window stays live and says what the daemon is doing."""
         if self.preview is not None:
             self.preview.show(frame.image, None, None, self.settings.mirror)
+        if self.tap is not None and self.tap.wanted:
+            self.tap.offer(frame.image, None, None, self.settings.mirror)
 
     def submit(self, frame: Frame) -> None:
         """``begin`` and ``finish`` in one (the benchmark)."""
@@ -323,6 +336,8 @@ class Pipeline:
         hands are built once."""
         obs = self._observation(begun)
         gframe = self._finish(begun.frame, obs)
+        if self.tap is not None and self.tap.wanted:
+            self.tap.offer(begun.frame.image, obs, gframe, self.settings.mirror)
         if self._faces is not None:
             self._faces.after(begun.frame.t, begun.rgb, bool(begun.found), obs.hands)
         return obs, gframe

@@ -53,7 +53,8 @@ class PreviewState:
 class Preview:
     """Shows each processed frame in a window (OpenCV HighGUI), on the daemon's thread."""
 
-    def __init__(self, state: Callable[[], PreviewState] | None = None) -> None:
+    def __init__(self, state: Callable[[], PreviewState] | None = None, *, window: bool = True) -> None:
+        """``window=False``: no window, only :meth:`render` (the settings window's live view)."""
         import cv2
 
         self._cv2 = cv2
@@ -61,9 +62,10 @@ class Preview:
         self._faces: tuple = ()
         self._last = time.perf_counter()
         self._fps = 0.0
-        self.open = True
+        self.open = window
         self._sized = False
-        cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
+        if window:
+            cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
 
     def render(self, image: np.ndarray, obs: FrameObservation | None, gframe: GestureFrame | None,
                mirror: bool) -> np.ndarray:

@@ -1,0 +1,46 @@
+"""Puts the settings window together from the daemon's parts (called by the composition
+root, ``runtime.assemble``): the live view's tap on the pipeline, the pages' sections,
+the server."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from handmap.daemon.config import Config
+from handmap.daemon.poses_store import PoseStore
+from handmap.daemon.runtime.pipeline import Pipeline
+from handmap.daemon.runtime.state import Controller
+from handmap.daemon.tools.preview import PreviewState
+from handmap.daemon.ui.profiles import ProfilesSection
+from handmap.daemon.ui.server import UiParts, UiServer
+from handmap.daemon.ui.tap import FrameTap
+from handmap.mappings.loader import ProfileStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UiPaths:
+    """The user's files the pages write (the daemon reloads them as they change)."""
+
+    profiles: Path
+    config: Path
+
+
+def start_ui(controller: Controller, pipeline: Pipeline, preview_state: Callable[[], PreviewState],
+             store: ProfileStore, poses: PoseStore, paths: UiPaths, config: Config,
+             env: Mapping[str, str]) -> UiServer | None:
+    """The running server, None (with the reason logged) when it cannot start."""
+    tap = FrameTap(preview_state)
+    parts = UiParts(controller, tap, sections=[ProfilesSection(store, paths.profiles, controller)])
+    server = UiServer(parts, port=config.ui.port, env=env)
+    try:
+        server.start()
+    except OSError as exc:
+        log.warning("no settings window: %s", exc)
+        return None
+    pipeline.tap = tap
+    return server
