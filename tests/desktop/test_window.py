@@ -295,6 +295,8 @@ def test_wayland_desktops_are_told_apart_by_xdg_current_desktop(tmp_path):
     base = {"WAYLAND_DISPLAY": "wayland-0", "XDG_RUNTIME_DIR": str(tmp_path)}
     assert select_window_watcher(env={**base, "XDG_CURRENT_DESKTOP": "ubuntu:GNOME"}, platform="linux").name == "gnome"
     assert select_window_watcher(env={**base, "XDG_CURRENT_DESKTOP": "KDE"}, platform="linux").name == "kde"
+    plasma = {**base, "DESKTOP_SESSION": "/usr/share/wayland-sessions/plasmawayland"}
+    assert select_window_watcher(env=plasma, platform="linux").name == "kde"  # as doctor names it
     other = select_window_watcher(env={**base, "XDG_CURRENT_DESKTOP": "Wayfire"}, platform="linux")
     assert other.name == "none" and "wlroots" in other.reason and "handmap profile NAME" in other.reason
     # On X11, GNOME and KDE publish the active window (EWMH): the X11 watcher serves them.

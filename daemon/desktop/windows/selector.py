@@ -19,7 +19,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from handmap.daemon.desktop.session import SessionKind, current_desktops, detect, x_display
+from handmap.daemon.desktop.session import Desktop, SessionKind, desktop, detect, x_display
 from handmap.daemon.desktop.windows.base import NoneWatcher, OnChange, WindowWatcher
 from handmap.daemon.desktop.windows.dbus_watch import session_bus_address
 from handmap.daemon.desktop.windows.gnome import GnomeWatcher
@@ -44,8 +44,9 @@ def select_window_watcher(env: Mapping[str, str] | None = None, override: str | 
     ``override`` (or ``env["HANDMAP_WINDOW_BACKEND"]``) names one of ``BACKEND_NAMES``;
     otherwise: macOS → ``macos``, Windows → ``windows``; a Wayland session
     (``WAYLAND_DISPLAY``) → ``sway`` or ``hyprland`` when their socket is found, ``gnome``
-    or ``kde`` by ``XDG_CURRENT_DESKTOP``, else ``none`` with a reason; ``DISPLAY`` → ``x11``; otherwise ``none``. A backend that
-    cannot be used returns ``none`` whose ``reason`` says why (and logs a warning).
+    or ``kde`` when the session names that desktop (``session.desktop``: ``XDG_CURRENT_DESKTOP``
+    or ``DESKTOP_SESSION``), else ``none`` with a reason; ``DISPLAY`` → ``x11``; otherwise
+    ``none``. A backend that cannot be used returns ``none`` whose ``reason`` says why (and logs a warning).
     Raises ValueError for an unknown override name.
     """
     env = dict(os.environ if env is None else env)
@@ -80,10 +81,10 @@ def _auto_choice(env: Mapping[str, str], platform: str) -> str:
             return "sway"
         if hyprland_socket_dir(env) is not None:
             return "hyprland"
-        desktops = current_desktops(env)
-        if "gnome" in desktops:
+        named = desktop(env, platform)  # as doctor names it
+        if named is Desktop.GNOME:
             return "gnome"
-        if "kde" in desktops:
+        if named is Desktop.KDE:
             return "kde"
         return (_NO_BACKEND + "this is a Wayland session and no supported compositor interface was found "
                 "(sway's SWAYSOCK, Hyprland's event socket, GNOME or KDE Plasma; other wlroots compositors "
