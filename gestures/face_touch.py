@@ -2,13 +2,15 @@
 
 Per frame, :func:`touch_score` weighs, for each hand and each trusted face:
 
-- **contact**: how far the hand's fingertips (and, less, its other joints) lie inside
-  an ellipse around the face (from the detector's keypoints, which agree between the
-  short- and full-range detectors where their boxes do not), in face radii;
+- **contact**: how far the hand's fingertips, finger pads and middle joints (the back
+  of a folded hand under a chin) and, less, its palm lie inside an ellipse around the
+  face (from the detector's keypoints, which agree between the short- and full-range
+  detectors where their boxes do not), in face radii;
 - **depth by size**: a hand touching a face is at the face's distance from the camera,
   so its 3D palm size (wrist to knuckles, with MediaPipe's z, which undoes
-  foreshortening) stands in a known proportion to the face box's width; a hand much
-  bigger than that is nearer the camera, in front of the face, not on it;
+  foreshortening) stands in a known proportion to the face's size (the larger of its
+  width and height, so a face seen from the side keeps its size); a hand much bigger
+  than that is nearer the camera, in front of the face, not on it;
 - **depth by the body model**: the pose model's z for the person's wrist/fingers
   against their nose (a hand held out toward the camera is far nearer than the nose);
 - **face sanity**: a "face" whose box is mostly filled by one hand, with the body
@@ -18,8 +20,11 @@ and, for hands the hand model misses (a finger on the chin is often not detected
 body model's own index/thumb/pinky landmarks near the face.
 
 :class:`FaceTouchTracker` turns per-frame decisions into START/END episodes with a
-minimum dwell before START and a release time before END. Frames where the face/body
-models did not run (``faces is None``) keep the last decision.
+minimum dwell before START and a release time before END: short when the hands were
+seen clearly off the faces, longer when the evidence is weaker (no hand seen, a hand at
+the face's edge), so a touch ends promptly without flickering into two. Frames where the
+face/body models did not run (``faces is None``) keep the last decision. Each episode
+names the face zone touched (``face_zones.touch_zone`` at the decision's contact point).
 """
 
 from __future__ import annotations
@@ -104,12 +109,12 @@ class FaceTouchConfig:
     #: A fingertip at this ellipse radius or less is fully "on" the face; the contact
     #: score falls linearly to 0 at ``contact_outer``.
     contact_inner: float = 1.0
-    contact_outer: float = 1.4
+    contact_outer: float = 1.3
     #: Other joints count with these weights: finger pads (a flat hand on a cheek), the
     #: middle joints (a chin resting on a folded hand), then the palm and wrist (a hand over the mouth whose fingertips the hand model
     #: places off the face).
     pad_weight: float = 0.8
-    knuckle_weight: float = 1.0
+    knuckle_weight: float = 0.8
     palm_weight: float = 0.6
     #: 3D palm size over face-box width: a touching adult hand is about 0.45-0.8.
     #: Above ``size_in_front`` the hand is nearer the camera than the face.
@@ -147,8 +152,8 @@ class FaceTouchConfig:
     #: contact at all; ``release_ms`` when it is less sure: no hand seen, a hand at the
     #: face's edge or judged in front of it, which a touch can flicker into).
     dwell_ms: float = 300.0
-    release_ms: float = 400.0
-    clear_release_ms: float = 100.0
+    release_ms: float = 300.0
+    clear_release_ms: float = 50.0
     #: A decision from the face/body models is kept this long on frames where they did
     #: not run; after that (models stalled) it lapses to not touching.
     stale_ms: float = 1500.0

@@ -7,9 +7,10 @@ found.
 Checks are skipped while no hand is in view (unless the body model or the closer look
 can find one), while the look-ahead keeps the cores busy finding a hand, and, at a lower
 rate, while every hand is well away from the faces of the last check (``FACES_FAR_*``).
-A check skipped for no hand or far hands still answers, at once and without a model
-(the last check's faces): face touch then judges the frame's own hands, so a touch ends
-when the hand leaves instead of at the next real check.
+A frame with no hand in view, or whose hands are all clearly off the faces of the last
+check (``FACES_OFF_RADIUS``), is answered at once and without a model (the last check's
+faces): face touch then judges that frame's own hands, so a touch ends when the hand is
+seen leaving instead of at the next real check.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ log = logging.getLogger(__name__)
 #: comes nearer. A hand seen on no face, or no face seen, keeps the full rate.
 FACES_FAR_RADIUS = 2.0
 FACES_FAR_INTERVAL_S = 0.5
+
+#: Hands all farther than this from the faces of the last check touch none (face touch's
+#: contact ends at ``contact_outer``, 1.4): such a frame is answered at once, without a
+#: model, so an episode ends as soon as the hand is seen off the face.
+FACES_OFF_RADIUS = 1.5
 
 #: A face check may run up to this share of its interval early, so neither live frames'
 #: jitter nor float steps in source times (3 / 30 is a hair under 0.1) push it a whole
@@ -126,14 +132,17 @@ class FaceChecks:
             # find one): said at once, without a model, so a touch ends when the hand goes.
             self._answer_without_models()
             return
+        if self._off_faces(rgb, hands):
+            # Every hand in view clearly off the faces of the last check: said at once,
+            # so a touch ends when the hand is seen leaving, not at the next check.
+            self._answer_without_models()
         now = self._now(t)
         if now < self._next - self._interval * FACES_EARLY:
             return
         if self._worker is not None and tracker.looking_hard:
             return  # the cores are busy finding a hand: faces can wait a frame
         if self._far_from_faces(t, rgb, hands):
-            self._answer_without_models()  # every hand well away from the faces: no touch
-            return
+            return  # answered above: every hand is off the faces
         if self._worker is not None:
             if self._worker.offer(_Job(rgb, t, hands)):
                 self._checked_t = t
@@ -157,6 +166,15 @@ class FaceChecks:
         than real time would otherwise check faces at the pointer's rate. In line (file
         replays, which repeat exactly) the source's time."""
         return time.perf_counter() if self._worker is not None else t
+
+    def _off_faces(self, rgb: np.ndarray, hands: Sequence[HandObservation]) -> bool:
+        """Whether this frame's hands all lie beyond any contact with the faces of the
+        last check (``FACES_OFF_RADIUS``), with nothing else to find a hand (no body
+        model, no closer look)."""
+        if not hands or not self._seen or self._tracker.has_body or self._tracker.has_near_face:
+            return False
+        height, width = rgb.shape[:2]
+        return nearest_face_radius(hands, self._seen, width, height) > FACES_OFF_RADIUS
 
     def _far_from_faces(self, t: float, rgb: np.ndarray, hands: Sequence[HandObservation]) -> bool:
         """Whether this frame's hands are well away from every face a recent check found,

@@ -47,7 +47,7 @@ def test_sections_build_the_engine_settings(tmp_path: Path):
     ("gestures: [1, 2]\n", "1:11: gestures: input should be a valid dictionary"),
     ("face_touch:\n  dwell: 500\n", "2:3: unknown key 'dwell' in face_touch; did you mean 'dwell_ms'?"),
     ("face_touch:\n  dwell_ms: long\n", "2:13: face_touch.dwell_ms: input should be a valid number (got 'long')"),
-    ("face_touch:\n  contact_inner: 2.0\n", "2:3: face_touch: contact_inner (2.0) must be below contact_outer (1.4)"),
+    ("face_touch:\n  contact_inner: 2.0\n", "2:3: face_touch: contact_inner (2.0) must be below contact_outer (1.3)"),
 ])
 def test_section_errors_name_the_file_line_and_key(tmp_path: Path, text, message):
     path = tmp_path / "config.yaml"
