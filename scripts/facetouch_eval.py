@@ -6,6 +6,8 @@ For every hand in hands/labels.csv with face_touch yes/no that MediaPipe finds, 
 that hand alone (with the image's faces and body) and compares with the plain rule
 "hand box overlaps face box"; then judges each image whole; then times the pose model
 (VIDEO mode, 640x480), the second look around the face, and ``touch_score``.
+
+Face-touch episodes on the labelled video clips: ``scripts/facetouch_clips.py``.
 """
 
 from __future__ import annotations
