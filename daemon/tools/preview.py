@@ -48,6 +48,8 @@ class PreviewState:
     region: tuple[float, float, float, float] | None = None
     #: Shown in the bar instead of the state and profile (``teach``: what to do, progress).
     note: str = ""
+    #: The frame rate the bar shows; None: the rate frames are drawn at (the window's).
+    fps: float | None = None
 
 
 class Preview:
@@ -120,9 +122,10 @@ class Preview:
         self._last = now
         if dt > 0:
             self._fps = 0.9 * self._fps + 0.1 / dt if self._fps else 1.0 / dt
+        fps = self._fps if state.fps is None else state.fps
         if state.note:
-            return f"{state.note} | {self._fps:4.1f} fps"
-        return f"{'paused' if state.paused else 'running'} | profile {state.profile or '-'} | {self._fps:4.1f} fps"
+            return f"{state.note} | {fps:4.1f} fps"
+        return f"{'paused' if state.paused else 'running'} | profile {state.profile or '-'} | {fps:4.1f} fps"
 
     def _paused_banner(self, out: np.ndarray) -> None:
         """PAUSED across the middle of the picture, and how to resume under it."""

@@ -4,6 +4,7 @@ the server."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ def start_ui(controller: Controller, pipeline: Pipeline, preview_state: Callable
              store: ProfileStore, poses: PoseStore, paths: UiPaths, config: Config,
              env: Mapping[str, str]) -> UiServer | None:
     """The running server, None (with the reason logged) when it cannot start."""
-    tap = FrameTap(preview_state)
+    tap = FrameTap(lambda: dataclasses.replace(preview_state(), fps=controller.status().fps))  # the daemon's rate
     parts = UiParts(controller, tap, sections=[ProfilesSection(store, paths.profiles, controller)])
     server = UiServer(parts, port=config.ui.port, env=env)
     try:

@@ -18,7 +18,7 @@ from typing import Any
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-ELEMENT = "element-6066-11e4-a52e-4f735ae8d0f0"
+ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage")
@@ -118,6 +118,8 @@ class Browser:
 
     def find(self, css: str) -> Element:
         found = self.call("POST", "/element", {"using": "css selector", "value": css})
+        if not isinstance(found, dict) or ELEMENT not in found:
+            raise WebDriverError(f"no element {css!r}: {found!r}")
         return Element(self, found[ELEMENT])
 
     def find_all(self, css: str) -> list[Element]:
