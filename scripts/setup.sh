@@ -17,8 +17,9 @@ want_tests=0
 [ "${1:-}" = "--tests" ] && want_tests=1
 
 DEBIAN_TEST_PACKAGES="xvfb xdotool x11-utils matchbox-window-manager dbus-daemon dbus-bin dunst libnotify-bin trayer systemd"
-# The StatusNotifier watcher the D-Bus tray registers with (status-notifier-watcher).
-DEBIAN_TEST_PACKAGES="$DEBIAN_TEST_PACKAGES haskell-status-notifier-item-utils"
+# The StatusNotifier watcher the D-Bus tray registers with (status-notifier-watcher), and
+# GNOME Shell's AppIndicator extension that shows it in the real GNOME Shell test.
+DEBIAN_TEST_PACKAGES="$DEBIAN_TEST_PACKAGES haskell-status-notifier-item-utils gnome-shell-extension-appindicator"
 # The real compositors of tests/desktop/test_compositor_*.py, with their clients (foot for
 # sway; GTK through PyGObject for GNOME Shell and KWin), gsettings, and python-dbusmock's
 # stand-in logind for GNOME Shell. About 175 MB to download, about 2.5 minutes to install here.

@@ -201,6 +201,30 @@ def available(env: Mapping[str, str], platform: str = sys.platform) -> tuple[boo
     return True, ""
 
 
+def menu_shape(entry: MenuEntry) -> tuple:
+    """The menu's structure (ids and nesting), without the items' texts and checks."""
+    return entry.id, entry.separator, tuple(menu_shape(child) for child in entry.children)
+
+
+def property_changes(old: MenuEntry, new: MenuEntry) -> tuple[list, list]:
+    """dbusmenu's ``ItemsPropertiesUpdated`` body from ``old`` to ``new``: the changed
+    properties of the items in both (``a(ia{sv})``) and the ones an item lost (``a(ias)``)."""
+    before = {e.id: entry_properties(e) for e in all_entries(old)}
+    updated, removed = [], []
+    for entry in all_entries(new):
+        if entry.id not in before:
+            continue
+        was, now = before[entry.id], entry_properties(entry)
+        changed = {k: v for k, v in now.items()
+                   if k not in was or (was[k].signature, was[k].value) != (v.signature, v.value)}
+        if changed:
+            updated.append([entry.id, changed])
+        gone = [k for k in was if k not in now]
+        if gone:
+            removed.append([entry.id, gone])
+    return updated, removed
+
+
 def all_entries(root: MenuEntry) -> list[MenuEntry]:
     return [root] + [e for child in root.children for e in all_entries(child)]
 
@@ -414,7 +438,15 @@ class SniTray:
         if title != old_title:
             self._item.NewTitle()
             self._item.NewToolTip()
-        if menu != old_menu:
+        if menu == old_menu:
+            return
+        # dbusmenu hosts fetch an item's properties once: a changed label or check goes
+        # out as ItemsPropertiesUpdated; LayoutUpdated only when items came or went.
+        if old_menu is not None:
+            updated, removed = property_changes(old_menu, menu)
+            if updated or removed:
+                self._menu_object.ItemsPropertiesUpdated(updated, removed)
+        if old_menu is None or menu_shape(menu) != menu_shape(old_menu):
             self.revision += 1
             self._menu_object.LayoutUpdated()
 

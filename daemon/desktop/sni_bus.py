@@ -228,5 +228,6 @@ class Menu(ServiceInterface):
         return [self._tray.revision, int(MenuId.ROOT)]
 
     @dbus_signal()
-    def ItemsPropertiesUpdated(self) -> Annotated[list, DBusSignature("a(ia{sv})a(ias)")]:
-        return [[], []]
+    def ItemsPropertiesUpdated(self, updated: list, removed: list) -> Annotated[
+            list, DBusSignature("a(ia{sv})a(ias)")]:
+        return [updated, removed]

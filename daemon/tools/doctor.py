@@ -39,7 +39,8 @@ SETUP_GNOME = "handmap setup gnome"
 SETUP_UINPUT = "handmap setup uinput"
 #: The AppIndicator extension GNOME needs for a tray (Debian and Ubuntu package it).
 GNOME_TRAY_FIX = ("sudo apt install gnome-shell-extension-appindicator && "
-                  "gnome-extensions enable appindicatorsupport@rgcjonas.gmail.com")
+                  "gnome-extensions enable ubuntu-appindicators@ubuntu.com (Debian and Ubuntu; from "
+                  "extensions.gnome.org it is appindicatorsupport@rgcjonas.gmail.com), then log in again")
 DBUS_TIMEOUT_S = 2.0
 CAMERA_PROBE_INDICES = range(4)
 

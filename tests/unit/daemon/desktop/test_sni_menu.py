@@ -71,3 +71,17 @@ def test_icon_is_argb_in_network_byte_order_at_each_size():
     y, x = ICON_MARGIN * size // ICON_SIZE + 3, size // 2  # on the disc, above the glyph
     offset = 4 * (y * size + x)
     assert tuple(data[offset:offset + 4]) == (255, *STATE_COLOURS[DaemonState.RUNNING])
+
+
+def test_a_pause_changes_properties_only_and_a_new_profile_changes_the_layout():
+    from handmap.daemon.desktop.sni import menu_shape, property_changes
+
+    running, paused = menu_entries(snapshot(), ()), menu_entries(snapshot(state=DaemonState.PAUSED), ())
+    assert menu_shape(running) == menu_shape(paused)
+    updated, removed = property_changes(running, paused)
+    changed = {entry_id: {k: v.value for k, v in props.items()} for entry_id, props in updated}
+    assert changed == {MenuId.STATE: {"label": "handmap: paused"}, MenuId.PAUSE: {"label": "Resume"}}
+    assert removed == []
+    more = menu_entries(snapshot(profiles=("desktop", "game", "slides")), ())
+    assert menu_shape(more) != menu_shape(running)
+    assert property_changes(running, more) == ([], [])
