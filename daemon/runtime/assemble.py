@@ -432,9 +432,11 @@ def _control(daemon: Daemon, env, lock: InstanceLock, closers: list) -> None:
 def _ui(daemon: Daemon, pipeline: Pipeline, mapping: MappingStage, store: ProfileStore, poses: PoseStore,
         options: RunOptions, env, config: Config, closers: list) -> None:
     """The settings window's server (config ``ui``), for the daemon that holds the lock."""
+    from handmap.daemon.history.store import default_history_path
     from handmap.daemon.ui.wiring import UiPaths, start_ui
 
-    paths = UiPaths(profiles=user_profiles_dir(env), config=options.config_path or user_config_path(env))
+    paths = UiPaths(profiles=user_profiles_dir(env), config=options.config_path or user_config_path(env),
+                    history=default_history_path(env))
     server = start_ui(daemon, pipeline, lambda: _preview_state(mapping), store, poses, paths, config, env)
     if server is not None:
         closers.append(server.stop)

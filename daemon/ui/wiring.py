@@ -17,6 +17,7 @@ from handmap.daemon.runtime.state import Controller
 from handmap.daemon.tools.preview import PreviewState
 from handmap.daemon.ui.profiles import ProfilesSection
 from handmap.daemon.ui.server import UiParts, UiServer
+from handmap.daemon.ui.settings import SettingsSection
 from handmap.daemon.ui.tap import FrameTap
 from handmap.mappings.loader import ProfileStore
 
@@ -29,6 +30,7 @@ class UiPaths:
 
     profiles: Path
     config: Path
+    history: Path  # the face-touch history (read only)
 
 
 def start_ui(controller: Controller, pipeline: Pipeline, preview_state: Callable[[], PreviewState],
@@ -36,7 +38,8 @@ def start_ui(controller: Controller, pipeline: Pipeline, preview_state: Callable
              env: Mapping[str, str]) -> UiServer | None:
     """The running server, None (with the reason logged) when it cannot start."""
     tap = FrameTap(lambda: dataclasses.replace(preview_state(), fps=controller.status().fps))  # the daemon's rate
-    parts = UiParts(controller, tap, sections=[ProfilesSection(store, paths.profiles, controller)])
+    parts = UiParts(controller, tap, sections=[ProfilesSection(store, paths.profiles, controller),
+                                               SettingsSection(paths.config, paths.history, controller, env)])
     server = UiServer(parts, port=config.ui.port, env=env)
     try:
         server.start()
