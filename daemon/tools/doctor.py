@@ -261,7 +261,7 @@ def _dbus_env(env: Mapping[str, str]) -> dict | None:
 
 def _dbus_send(env: Mapping[str, str], dest: str, path: str, method: str, *args: str) -> tuple[bool, str]:
     out = subprocess.run(
-        ["dbus-send", "--session", "--print-reply", f"--reply-timeout={int(DBUS_TIMEOUT_S * 1000)}",
+        [shutil.which("dbus-send") or "dbus-send", "--session", "--print-reply", f"--reply-timeout={int(DBUS_TIMEOUT_S * 1000)}",
          f"--dest={dest}", path, method, *args],
         env=dict(env), capture_output=True, text=True, timeout=DBUS_TIMEOUT_S + 1,
     )
@@ -411,7 +411,9 @@ def _switching(kind: Desktop, env: Mapping[str, str], session_kind_: SessionKind
 
         if _owned(bus_env, gnome.BUS_NAME):
             return Part(name, True, "handmap's GNOME Shell extension")
-        return Part(name, False, "handmap's GNOME Shell extension is not running", SETUP_GNOME)
+        problem = gnome.extension_state(bus_env or env).problem()
+        what, fix = problem or ("handmap's GNOME Shell extension is not running", SETUP_GNOME)
+        return Part(name, False, what, fix)
     if kind is Desktop.KDE:
         if _owned(bus_env, KWIN_BUS_NAME):
             return Part(name, True, "a KWin script handmap loads itself")

@@ -31,19 +31,30 @@ def bus(tmp_path):
 
 def wayland(bus, tmp_path, **extra: str) -> dict[str, str]:
     return {"WAYLAND_DISPLAY": "wayland-0", "XDG_SESSION_TYPE": "wayland", "XDG_RUNTIME_DIR": str(tmp_path),
-            "DBUS_SESSION_BUS_ADDRESS": bus.address, **extra}
+            "HOME": str(tmp_path / "home"), "DBUS_SESSION_BUS_ADDRESS": bus.address, **extra}
 
 
 def test_gnome_wayland_without_the_extension_names_setup_gnome_and_the_tray_that_is_there(bus, tmp_path):
     bus.start_watcher()  # GNOME with the AppIndicator extension
     check = check_desktop(wayland(bus, tmp_path, XDG_CURRENT_DESKTOP="ubuntu:GNOME"), platform="linux")
     assert check.finding.startswith("GNOME on Wayland (XDG_CURRENT_DESKTOP=ubuntu:GNOME)")
-    assert "profile switching: no (handmap's GNOME Shell extension is not running)" in check.finding
+    assert "profile switching: no (handmap's GNOME Shell extension is not installed)" in check.finding
     assert "tray: StatusNotifierItem (D-Bus)" in check.finding
     assert check.status is Status.WARN
     assert f"profile switching: {SETUP_GNOME}" in check.fix
     if NO_UINPUT:
         assert f"output: {SETUP_UINPUT}" in check.fix
+
+
+def test_gnome_with_the_extension_installed_but_not_yet_loaded_says_log_in_again(bus, tmp_path):
+    env = wayland(bus, tmp_path, XDG_CURRENT_DESKTOP="GNOME", PATH="/nonexistent")  # no gsettings to ask
+    installed = gnome.installed_extension_dir(env)
+    installed.mkdir(parents=True)
+    for name in ("metadata.json", "extension.js"):
+        (installed / name).write_text("{}")
+    check = check_desktop(env, platform="linux")
+    assert "installed but not running (GNOME Shell loads new extensions at login)" in check.finding
+    assert "profile switching: log out and back in" in check.fix
 
 
 def test_gnome_with_its_shell_and_the_extension_answering_works(bus, tmp_path):
