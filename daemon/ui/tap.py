@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -17,6 +18,13 @@ from handmap.gestures.types import FrameObservation, GestureFrame
 #: A page that has not asked for anything for this long is taken to be closed.
 OPEN_FOR_S = 3.0
 JPEG_QUALITY = 70
+
+
+class Listener(Protocol):
+    @property
+    def active(self) -> bool: ...
+
+    def observe(self, obs: FrameObservation) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -44,11 +52,14 @@ class FrameTap:
         self._hands: tuple[HandNow, ...] = ()
         self._seq = 0
         self._renderer: Preview | None = None
+        #: Told every analysed frame's observation while it is active (teaching a pose).
+        self.listener: Listener | None = None
         self._render_lock = threading.Lock()
 
     @property
     def wanted(self) -> bool:
-        return self._clock() - self._asked < OPEN_FOR_S
+        listener = self.listener
+        return self._clock() - self._asked < OPEN_FOR_S or (listener is not None and listener.active)
 
     def asked(self) -> None:
         """A page asked for something: frames are kept for a while."""
@@ -57,6 +68,9 @@ class FrameTap:
     def offer(self, image: np.ndarray | None, obs: FrameObservation | None, gframe: GestureFrame | None,
               mirror: bool) -> None:
         """The pipeline's frame (``gframe`` None: not analysed, the daemon is paused)."""
+        listener = self.listener
+        if listener is not None and obs is not None and listener.active:
+            listener.observe(obs)
         if image is None or not self.wanted:
             return
         hands = tuple(HandNow(h.handedness.value, h.pose or "hand", h.raw.score)

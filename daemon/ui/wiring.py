@@ -19,6 +19,7 @@ from handmap.daemon.ui.profiles import ProfilesSection
 from handmap.daemon.ui.server import UiParts, UiServer
 from handmap.daemon.ui.settings import SettingsSection
 from handmap.daemon.ui.tap import FrameTap
+from handmap.daemon.ui.teach import PosesSection
 from handmap.mappings.loader import ProfileStore
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,8 @@ def start_ui(controller: Controller, pipeline: Pipeline, preview_state: Callable
     """The running server, None (with the reason logged) when it cannot start."""
     tap = FrameTap(lambda: dataclasses.replace(preview_state(), fps=controller.status().fps))  # the daemon's rate
     parts = UiParts(controller, tap, sections=[ProfilesSection(store, paths.profiles, controller),
-                                               SettingsSection(paths.config, paths.history, controller, env)])
+                                               SettingsSection(paths.config, paths.history, controller, env),
+                                               PosesSection(poses, tap)])
     server = UiServer(parts, port=config.ui.port, env=env)
     try:
         server.start()
