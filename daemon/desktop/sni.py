@@ -61,6 +61,7 @@ class MenuId(IntEnum):
     TOUCHES = 7
     SEPARATOR_BOTTOM = 8
     QUIT = 9
+    SETTINGS = 10
     PROFILE_BASE = 100
 
 
@@ -101,6 +102,7 @@ def menu_entries(snapshot: StatusSnapshot, profiles: Sequence[str]) -> MenuEntry
         MenuEntry(MenuId.PAUSE, "Resume" if paused else "Pause"),
         MenuEntry(MenuId.MUTE, "Mute alerts", toggle=Toggle.CHECKMARK, checked=snapshot.alerts_muted),
         MenuEntry(MenuId.TOUCHES, touches_text(snapshot), enabled=False),
+        MenuEntry(MenuId.SETTINGS, "Settings..."),
         MenuEntry(MenuId.SEPARATOR_BOTTOM, separator=True),
         MenuEntry(MenuId.QUIT, "Quit"),
     ))
@@ -310,6 +312,12 @@ class SniTray:
             return lambda: self._controller.set_alerts_muted(not snap.alerts_muted)
         if entry_id == MenuId.QUIT:
             return self._controller.quit
+        if entry_id == MenuId.SETTINGS:
+            from handmap.daemon.ui.launch import open_settings
+
+            def settings() -> None:
+                open_settings(self._env)
+            return settings
         names = snap.profiles or self._profiles
         index = entry_id - MenuId.PROFILE_BASE
         if 0 <= index < len(names):

@@ -303,6 +303,7 @@ class Tray:
                  self._on_toggle_pause, default=True),
             Item("Mute alerts", self._on_mute, checked=lambda item: self._current().alerts_muted),
             Item(lambda item: touches_text(self._current()), None, enabled=False),
+            Item("Settings...", self._on_settings),
             Menu.SEPARATOR,
             Item("Quit", self._on_quit),
         )
@@ -325,6 +326,11 @@ class Tray:
     def _on_mute(self) -> None:
         self._controller.set_alerts_muted(not self._current().alerts_muted)
         self._refresh_from_controller()
+
+    def _on_settings(self) -> None:
+        from handmap.daemon.ui.launch import open_settings
+
+        open_settings(self._env)
 
     def _on_quit(self) -> None:
         self._controller.quit()

@@ -123,6 +123,17 @@ def test_handmap_ui_gives_the_login_address_with_the_token_in_the_fragment(daemo
     assert result.stdout.strip() == f"http://127.0.0.1:{daemon.access.port}/login#{daemon.access.token}"
 
 
+def test_handmap_ui_opens_the_browser_on_the_login_address(daemon, tmp_path):
+    opened = tmp_path / "opened.txt"
+    script = tmp_path / "browser.sh"  # the user's browser, as $BROWSER names it
+    script.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
+    script.chmod(0o755)
+    result = handmap("ui", env={**daemon.env, "BROWSER": str(script)}, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "open in your browser" in result.stdout
+    assert opened.read_text().strip() == daemon.access.login_url()
+
+
 def test_nothing_is_served_when_the_window_is_off(tmp_path, data_dir):
     env = ui_daemon.private_env(tmp_path)
     config = Path(env["XDG_CONFIG_HOME"]) / "handmap" / "config.yaml"

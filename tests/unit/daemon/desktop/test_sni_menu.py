@@ -29,7 +29,7 @@ def labels(root) -> list[str]:
 def test_the_menu_has_the_xembed_trays_items_with_the_active_profile_checked():
     root = menu_entries(snapshot(), ())
     assert labels(root) == ["handmap: running", "Profile: desktop", "Profiles", "desktop", "game", "Pause",
-                            "Mute alerts", "Face touches today: 3", "Quit"]
+                            "Mute alerts", "Face touches today: 3", "Settings...", "Quit"]
     profiles = find_entry(root, MenuId.PROFILES)
     assert profiles is not None
     assert [(e.label, e.toggle, e.checked) for e in profiles.children] == [
