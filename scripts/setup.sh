@@ -6,7 +6,8 @@
 #                                    # root on Debian/Ubuntu, the X11/D-Bus packages the
 #                                    # real-desktop tests drive (Xvfb, xdotool, dunst...)
 #                                    # and the Wayland compositors the window-watching
-#                                    # tests start headless (sway, GNOME Shell, KWin)
+#                                    # tests start headless (sway, GNOME Shell, KWin),
+#                                    # and chromium for the settings window's tests
 #
 # Needs Python 3.10, 3.11 or 3.12 with venv, and a C compiler with Python headers
 # (pynput's evdev dependency builds from source on Linux).
@@ -24,6 +25,10 @@ DEBIAN_TEST_PACKAGES="$DEBIAN_TEST_PACKAGES haskell-status-notifier-item-utils g
 # sway; GTK through PyGObject for GNOME Shell and KWin), gsettings, and python-dbusmock's
 # stand-in logind for GNOME Shell. About 175 MB to download, about 2.5 minutes to install here.
 DEBIAN_TEST_PACKAGES="$DEBIAN_TEST_PACKAGES sway foot gnome-shell kwin-wayland python3-dbusmock python3-gi gir1.2-gtk-3.0 libglib2.0-bin"
+
+# The settings window's browser tests (tests/desktop/test_ui_*.py): Debian's chromium and
+# its WebDriver, driven headless (no browser download).
+DEBIAN_TEST_PACKAGES="$DEBIAN_TEST_PACKAGES chromium chromium-driver"
 
 pick_python() {
     for candidate in ${PYTHON:-} python3.12 python3.11 python3.10 python3; do
