@@ -24,9 +24,12 @@ from pathlib import Path
 #: Issue 21: the profile follows within 100 ms of the focus change. Judged on the median
 #: of several switches after a first, untimed round (a compositor's first activation of a
 #: window also draws it for the first time: about 0.6 s for GNOME Shell in software
-#: rendering here), with every switch within ``SWITCH_CEILING_S``.
+#: rendering here), with every switch within ``SWITCH_CEILING_S``: on a loaded 2-core
+#: machine GNOME Shell, drawing in software, now and then takes a second before it says
+#: focus moved. handmap's own share, from hearing of the change to the switch, is held to
+#: the budget on every switch.
 SWITCH_BUDGET_S = 0.1
-SWITCH_CEILING_S = 1.0
+SWITCH_CEILING_S = 2.0
 SWAY_PROGRAMS = ("sway", "foot")
 #: The user a compositor runs as when the tests run as root.
 UNPRIVILEGED_USER = "nobody"
@@ -53,11 +56,13 @@ def switch_after(switcher, current: str, t0: float, timeout: float = 3.0) -> tup
     raise AssertionError(f"no profile switch within {timeout} s (still {current})")
 
 
-def assert_follows_within_budget(latencies: list[float]) -> None:
+def assert_follows_within_budget(latencies: list[float], own: list[float]) -> None:
+    """``latencies``: focus command to switch; ``own``: the watcher hearing of it to the switch."""
     ordered = sorted(latencies)
     median = ordered[len(ordered) // 2]
     shown = ", ".join(f"{x * 1000:.0f}" for x in latencies)
     assert median < SWITCH_BUDGET_S and ordered[-1] < SWITCH_CEILING_S, f"switch latencies (ms): {shown}"
+    assert max(own) < SWITCH_BUDGET_S, f"handmap's share of the switches (ms): {[round(x * 1000) for x in own]}"
 
 
 def missing_sway() -> list[str]:
