@@ -195,6 +195,14 @@ def predict(model: PoseModel, points: np.ndarray) -> tuple[str, float]:
 
 def predict_distances(model: PoseModel, dist: np.ndarray) -> tuple[str, float]:
     """:func:`predict` from one hand's :func:`pair_distances`."""
+    probs = probabilities_of_distances(model, dist)
+    best = probs.index(max(probs))
+    return model.classes[best], probs[best]
+
+
+def probabilities_of_distances(model: PoseModel, dist: np.ndarray) -> list[float]:
+    """One hand's calibrated class probabilities (:data:`CLASSES` order) from its
+    :func:`pair_distances`: the single-hand path of :meth:`PoseModel.probabilities`."""
     rms = math.sqrt(float(dist @ dist) / NUM_FEATURES)
     layers = model._folded  # type: ignore[attr-defined]
     w0, b0 = layers[0]
@@ -205,8 +213,9 @@ def predict_distances(model: PoseModel, dist: np.ndarray) -> tuple[str, float]:
         np.maximum(h, 0.0, out=h)
         h = h @ weight
         h += bias
-    # Five logits: the softmax's winner in plain Python is cheaper than four numpy calls.
+    # Five logits: the softmax in plain Python is cheaper than numpy's calls.
     logits = h.tolist()
     top = max(logits)
-    best = logits.index(top)
-    return model.classes[best], 1.0 / sum(math.exp(v - top) for v in logits)
+    exps = [math.exp(v - top) for v in logits]
+    total = sum(exps)
+    return [e / total for e in exps]

@@ -398,10 +398,12 @@ def format_keypoint_report(report: KeypointReport, title: str = "") -> str:
 
 
 def predict_keypoints(keypoints: KeypointSet, model_path: Path | None = None) -> np.ndarray:
-    """The shipped (or given) pose model's probabilities for every row."""
-    from handmap.gestures.pose_model import load_model, shape_features
+    """The built-in poses' probabilities for every row, as ``classify`` reads them, with
+    the shipped (or given) pose model."""
+    from handmap.gestures.pose_model import load_model
+    from handmap.gestures.poses import builtin_probabilities
 
-    return load_model(model_path).probabilities(shape_features(keypoints.points))
+    return builtin_probabilities(keypoints.points, load_model(model_path))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

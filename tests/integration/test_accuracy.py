@@ -47,13 +47,14 @@ def test_keypoint_test_set_is_the_ten_held_out_sources_untouched(keypoint_test):
     assert report.confusion.sum(axis=1).tolist() == [1929, 1027, 371, 584, 2926]  # open closed pinch point other
 
 
-#: The shipped model on the held-out keypoint sources measured 95.3% over the four poses,
-#: lowest recall 91.7% (open), 6.5% of other hands given a pose, worst source 82.0%,
-#: calibration error 0.042 (docs/accuracy.md, Poses). Where that meets the issue's target
+#: The shipped model on the held-out keypoint sources measured 94.9% over the four poses,
+#: lowest recall 90.9% (open), 6.5% of other hands given a pose, worst source 81.8%,
+#: calibration error 0.039 (docs/accuracy.md, Poses; the third look, with a folded thumb
+#: read as not open). Where that meets the issue's target
 #: the floor is the target; elsewhere it sits just under the measurement, so a worse
 #: model fails (the test below waits for the targets).
 KEYPOINT_FLOORS = MappingProxyType(
-    dict(accuracy=0.95, recall=0.91, other=0.07, source=0.81, ece=accuracy.KEYPOINT_ECE_CEILING)
+    dict(accuracy=0.945, recall=0.905, other=0.07, source=0.81, ece=accuracy.KEYPOINT_ECE_CEILING)
 )
 
 
@@ -120,12 +121,12 @@ def detected(data_dir, labelled):
 
 
 #: Measured through ``handmap detect`` with the shipped model: 49/51 = 96.1% of posed
-#: hands right and 17/49 = 34.7% of ``other`` hands given a pose, with and without z (the
+#: hands right and 15/49 = 30.6% of ``other`` hands given a pose, with and without z (the
 #: model does not use z). The issue's targets are 98% and 8%; most misses are incidental
 #: hands (typing, claws, a hand over the mouth) that the keypoint set has no examples of
 #: (docs/accuracy.md, Poses). The floors sit at the measurements, so a worse model fails.
 PHOTO_POSE_FLOOR = 0.96
-PHOTO_OTHER_CEILING = 0.35
+PHOTO_OTHER_CEILING = 0.31
 
 
 @pytest.mark.slow
@@ -143,7 +144,7 @@ def test_detect_holds_the_measured_pose_figures(labelled, detected, flat):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="incidental hands read as poses: 34.7% of other photos (docs/accuracy.md)")
+@pytest.mark.xfail(strict=True, reason="incidental hands read as poses: 30.6% of other photos (docs/accuracy.md)")
 def test_detect_meets_the_issue_targets_on_the_photos(labelled, detected):
     report = accuracy.match_hands(labelled, detected)
     assert report.passes(), accuracy.format_report(report)

@@ -167,8 +167,6 @@ def test_a_clip_with_jumps_keeps_the_right_stable_pose(session35, timeline, tmp_
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="measured 145/160 settled frames (90.6%) with the learned pose model: its "
-                   "15 misses are session35's four- and three-finger `other` stills (docs/accuracy.md)")
 def test_the_session_replayed_carries_the_right_stable_pose(session35, timeline):
     labels = []
     for row in timeline:

@@ -85,6 +85,42 @@ def test_single_hand_path_matches_the_batch_path(keypoints_dir):
         assert score == pytest.approx(float(p.max()), abs=1e-9)
 
 
+def test_classify_reads_each_hand_as_the_batch_evaluation_does(keypoints_dir):
+    """accuracy.py scores the keypoint rows with builtin_probabilities; classify must give
+    the same pose and score hand by hand, folded thumbs included."""
+    from handmap.gestures.poses import builtin_probabilities, classify
+
+    train_poses = _load("handmap_train_poses_script3", SCRIPT)
+    rows = train_poses.accuracy.load_keypoints(keypoints_dir, "train").points[::53]
+    probs = builtin_probabilities(rows)
+    for pts, p in zip(rows, probs):
+        result = classify(pts)  # the keypoint rows are isotropic 2D points within the image
+        assert result.builtin == shipped_model().classes[int(np.argmax(p))]
+        assert result.score == pytest.approx(float(p.max()), abs=1e-9)
+
+
+def test_an_open_hand_with_its_thumb_folded_in_is_not_open(keypoints_dir):
+    """Real open hands from the training sources, their thumbs moved across the palm to
+    the ring knuckle (a "four"): the model alone reads some as open; classify does not."""
+    from handmap.gestures.landmarks import HandLandmark as L
+    from handmap.gestures.poses import classify
+
+    train_poses = _load("handmap_train_poses_script4", SCRIPT)
+    keypoints = train_poses.accuracy.load_keypoints(keypoints_dir, "train")
+    opened = [pts for pts, label in zip(keypoints.points, keypoints.labels) if label == 0][::40]
+    assert sum(classify(pts).builtin == "open" for pts in opened) >= 0.95 * len(opened)
+    folded = []
+    for pts in opened:
+        four = pts.copy()
+        four[L.THUMB_IP] = pts[L.THUMB_MCP] * 0.4 + pts[L.RING_MCP] * 0.6
+        four[L.THUMB_TIP] = pts[L.RING_MCP]
+        folded.append(four)
+    model_alone = [shipped_model().classes[int(np.argmax(p))] for p in shipped_model().probabilities(shape_features(np.array(folded)))]
+    read = [classify(pts).builtin for pts in folded]
+    assert read.count("open") <= len(folded) // 10, read  # a few side views keep the thumb clear of the palm
+    assert model_alone.count("open") > 2 * read.count("open"), model_alone  # the folded thumb's rule decides these
+
+
 def test_a_damaged_weights_file_is_refused(tmp_path):
     doc = json.loads((ROOT / "gestures" / WEIGHTS_FILE).read_text())
     doc["classes"] = ["open", "closed"]

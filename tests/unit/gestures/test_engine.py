@@ -71,8 +71,6 @@ def play(engine: GestureEngine, observations):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the learned pose model reads session35's four-finger `other` still as open "
-                   "and reports it at frame 32, after its first half second (docs/accuracy.md, Poses)")
 def test_session35_poses_each_reported_once_per_segment(session, segments):
     frames, events = play(GestureEngine(), session)
     entered = [e for e in events if isinstance(e, PoseEntered)]
