@@ -324,6 +324,8 @@ class DesktopSession:
     def env(self) -> dict[str, str]:
         """The user's session environment (what handmap sees in it)."""
         env = {"HOME": str(self.home), "XDG_RUNTIME_DIR": str(self.runtime_dir), "LANG": "C.UTF-8",
+               # Named, so that a runner's own XDG folders cannot send the extension elsewhere.
+               "XDG_DATA_HOME": str(self.home / ".local/share"), "XDG_CONFIG_HOME": str(self.home / ".config"),
                "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DBUS_SESSION_BUS_ADDRESS": self.session_bus,
                "GSETTINGS_BACKEND": "keyfile", "XDG_SESSION_TYPE": "wayland"}
         if self.system_bus:
