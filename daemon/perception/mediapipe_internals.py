@@ -24,6 +24,7 @@ import itertools
 import logging
 import os
 import struct
+import threading
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -140,8 +141,11 @@ class HandGraphs:
     (``hands.GraphTracking``), which is what lets a hand found by a second look be
     tracked from the next frame on. Up to ``max_hands`` hands; with ``passes`` landmark
     graphs, that many landmark passes can run at once on different threads (MediaPipe
-    releases the GIL while a graph runs; one graph runs one pass at a time); each graph
-    after the first is built when a pass first needs it. ``create`` gives None on another
+    releases the GIL while a graph runs; one graph runs one pass at a time: a pass waits
+    while another thread's pass holds its graph); each graph after the first is built
+    when a pass first needs it. ``look`` is a second look from another thread in the
+    same graphs (the look-ahead's, with two hands allowed: no copy of the model of its
+    own). ``create`` gives None on another
     mediapipe than the pinned one, or where its internals are missing; ``HandLandmarker``
     is used then."""
 
@@ -161,6 +165,10 @@ class HandGraphs:
             # when a pass first needs it, on the thread that runs that pass.
             self._landmarks: list[_Runner | None] = [None] * max(1, passes)
             self._landmarks[0] = self._landmark_graph()
+            # Each graph serves one thread at a time (the tracking passes, the search and
+            # the look-ahead share them).
+            self._palm_lock = threading.Lock()
+            self._locks = [threading.Lock() for _ in self._landmarks]
         except BaseException:
             if hasattr(self, "_palm"):
                 self._palm.close()
@@ -236,12 +244,15 @@ class HandGraphs:
             log.debug("hand model's graphs not available (%s): HandLandmarker tracks", exc)
             return None
 
-    def palms(self, image: Image) -> tuple[Region, ...]:
-        """Palm detection on the whole frame: the regions of up to ``max_hands`` hands."""
-        self.palm_detections += 1
-        us = next(self._clock)
-        out = self._palm.process({"image": self._create.create_image(image).at(us),
-                                  "whole": self._create.create_proto(self._whole).at(us)})
+    def palms(self, image: Image, count: bool = True) -> tuple[Region, ...]:
+        """Palm detection on the whole frame: the regions of up to ``max_hands`` hands
+        (counted in ``palm_detections`` unless a look-ahead's: ``count`` false)."""
+        with self._palm_lock:
+            if count:
+                self.palm_detections += 1
+            us = next(self._clock)
+            out = self._palm.process({"image": self._create.create_image(image).at(us),
+                                      "whole": self._create.create_proto(self._whole).at(us)})
         regions = out["regions"]
         return () if regions.is_empty() else tuple(self._get.get_proto_list(regions))[:self.max_hands]
 
@@ -249,12 +260,13 @@ class HandGraphs:
         """The landmark model in one hand's region (MediaPipe's tracking pass), on landmark
         graph ``graph``: the hand and its region on the next frame, or None when the hand
         is not in its region (presence below the threshold)."""
-        runner = self._landmarks[graph]
-        if runner is None:  # first needed now (only this thread uses this graph)
-            runner = self._landmarks[graph] = self._landmark_graph()
-        us = next(self._clock)
-        out = runner.process({"image": self._create.create_image(image).at(us),
-                              "region": self._create.create_proto(region).at(us)})
+        with self._locks[graph]:
+            runner = self._landmarks[graph]
+            if runner is None:  # first needed now
+                runner = self._landmarks[graph] = self._landmark_graph()
+            us = next(self._clock)
+            out = runner.process({"image": self._create.create_image(image).at(us),
+                                  "region": self._create.create_proto(region).at(us)})
         landmarks = out["landmarks"]
         if landmarks.is_empty():
             return None
@@ -267,9 +279,16 @@ class HandGraphs:
         (one after the other), duplicates dropped as MediaPipe drops them."""
         return self.track(image, self.palms(image))
 
-    def track(self, image: Image, regions: Sequence[Region]) -> Found:
-        """The landmark model in each hand's region, one after the other, duplicates dropped."""
-        read = [hand for hand in (self.landmarks(image, region) for region in regions) if hand is not None]
+    def look(self, image: Image) -> Found:
+        """``detect`` from a thread beside the tracking (the look-ahead): its landmark
+        passes in the last landmark graph, each graph taken when free; its palm
+        detection is not counted in ``palm_detections`` (the tracking's)."""
+        return self.track(image, self.palms(image, count=False), self.passes - 1)
+
+    def track(self, image: Image, regions: Sequence[Region], graph: int = 0) -> Found:
+        """The landmark model in each hand's region, one after the other (in landmark
+        graph ``graph``), duplicates dropped."""
+        read = [hand for hand in (self.landmarks(image, region, graph) for region in regions) if hand is not None]
         if len(read) > 1:
             height, width = image.numpy_view().shape[:2]
             dropped = duplicates([hand.landmarks for hand, _ in read], width, height)

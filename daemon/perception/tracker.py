@@ -85,10 +85,10 @@ class TrackerSettings:
     video: bool = True  # VIDEO mode (a stream) or IMAGE mode (independent stills)
     min_face_confidence: float = 0.5
     #: VIDEO mode: start the second look on another thread when a hand's region changed
-    #: a lot (``LookAhead``); costs a second copy of the hand model (about 60 MB lite,
-    #: 85 MB full).
+    #: a lot (``LookAhead``); with one hand, costs a second copy of the hand model (about
+    #: 50 MB lite, 80 MB full); with more, it runs in the tracking's graphs (no copy).
     look_ahead: bool = True
-    look_ahead_model: Path | None = None  # its bundle (default: ``hand_model``)
+    look_ahead_model: Path | None = None  # its bundle with one hand (default: ``hand_model``)
     #: VIDEO mode, ``max_hands`` above 1: how often palm detection looks for a hand not
     #: tracked while another is (``GraphTracking``), per second of the stream's clock.
     hand_search_hz: float = HAND_SEARCH_HZ
@@ -107,6 +107,13 @@ MESH_NEAR_FACE = 0.25
 
 #: Landmark passes run at once for as many tracked hands (one graph each: two cores).
 PARALLEL_PASSES = 2
+
+
+class _Shared:
+    """What a look-ahead in the tracking's graphs closes: nothing (the tracking closes them)."""
+
+    def close(self) -> None:
+        pass
 
 
 def _nearest(hand: DetectedHand, others: Sequence[DetectedHand]) -> DetectedHand:
@@ -152,7 +159,12 @@ class Tracker:
                 GraphTracking(graphs, settings.hand_search_hz, settings.min_tracking_confidence) if graphs is not None
                 else LandmarkerTracking(HandModel(self._landmarker(vision.RunningMode.VIDEO))))
             self._hands = tracking
-            if settings.look_ahead:
+            if settings.look_ahead and graphs is not None and settings.max_hands > 1:
+                # Two hands allowed: the look-ahead looks in the tracking's own graphs
+                # (palm detection, and the last landmark graph, each taken when free)
+                # instead of a copy of the model (about 50 MB lite; ``HandGraphs.look``).
+                self._look_ahead = LookAhead(graphs.look, _Shared())
+            elif settings.look_ahead:
                 # At the pointer's priority: a lost track waits for it.
                 ahead = self._graphs(settings.look_ahead_model or settings.hand_model) if tracking.seeds else None
                 if ahead is not None:
@@ -382,6 +394,7 @@ class Tracker:
                                 near_face_hands=near)
 
     def close(self) -> None:
-        for model in (self._hands, self._look_ahead, self._faces, self._mesh, self._body, self._near_face):
+        # The look-ahead first: it may look in the tracking's graphs.
+        for model in (self._look_ahead, self._hands, self._faces, self._mesh, self._body, self._near_face):
             if model is not None:
                 model.close()
