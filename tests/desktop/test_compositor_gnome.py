@@ -10,18 +10,21 @@ through GNOME Shell's own ``Eval`` (``--unsafe-mode``), as a click would move it
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
 import pytest
 from cli import handmap
 from compositors import (
+    GNOME_DISPLAY,
+    SHELL,
     SWITCH_CEILING_S,
     assert_follows_within_budget,
     chown_tree,
     missing_gnome,
     new_desktop_session,
+    shell_eval,
+    start_gnome_shell,
     switch_after,
 )
 
@@ -30,8 +33,7 @@ from handmap.daemon.desktop.windows import gnome
 from handmap.daemon.desktop.windows.gnome import GnomeWatcher
 from handmap.daemon.desktop.windows.selector import select_window_watcher
 
-SHELL = ["gnome-shell", "--headless", "--wayland", "--no-x11", "--virtual-monitor", "1024x768", "--unsafe-mode"]
-DISPLAY = "wayland-0"
+DISPLAY = GNOME_DISPLAY
 
 
 @pytest.fixture()
@@ -45,25 +47,6 @@ def session():
         yield desktop
     finally:
         desktop.stop()
-
-
-def shell_eval(address: str, code: str) -> tuple[str, float]:
-    """Run JavaScript in GNOME Shell (``org.gnome.Shell.Eval``); its result and the time it was sent."""
-    from dbus_fast import Message
-    from dbus_fast.aio import MessageBus
-
-    async def run() -> tuple[str, float]:
-        bus = await MessageBus(bus_address=address).connect()
-        try:
-            t0 = time.monotonic()
-            reply = await bus.call(Message(destination="org.gnome.Shell", path="/org/gnome/Shell",
-                                           interface="org.gnome.Shell", member="Eval", signature="s", body=[code]))
-        finally:
-            bus.disconnect()
-        assert reply.body and reply.body[0], f"Eval failed: {reply.body}"
-        return reply.body[1], t0
-
-    return asyncio.run(run())
 
 
 def focus(session, wm_class: str) -> float:
@@ -84,17 +67,7 @@ def wait_windows(session, *classes: str) -> None:
 
 
 def start_shell(session) -> None:
-    session.start_compositor(SHELL, DISPLAY, gnome.BUS_NAME)  # the extension's name: it loaded
-    # GNOME starts in the overview, where no window has focus; a hide() during the start-up
-    # animation is ignored, so ask until the overview is gone.
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        state, _ = shell_eval(session.session_bus, "Main.layoutManager._startingUp || Main.overview.animationInProgress"
-                                                   " ? 'busy' : (Main.overview.hide(), Main.overview.visible)")
-        if state.strip('"') == "false":
-            return
-        time.sleep(0.1)
-    raise AssertionError("GNOME Shell's overview did not close")
+    start_gnome_shell(session, gnome.BUS_NAME)  # the extension's name: it loaded
 
 
 @pytest.fixture()
