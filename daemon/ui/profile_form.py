@@ -13,6 +13,7 @@ import yaml
 
 from handmap.mappings.schema import SCHEMA_VERSION
 
+REGION_SIDES = ("left", "top", "right", "bottom")
 FORM_TRIGGERS = ("enter", "exit", "held", "swipe", "face_touch")
 HANDS = ("any", "left", "right", "both")
 BUTTON_ACTIONS = ("click", "double_click", "mouse_down", "mouse_up")
@@ -51,6 +52,8 @@ class ProfileForm:
     match_title: str = ""
     match_process: list[str] = field(default_factory=list)
     bindings: list[BindingForm] = field(default_factory=list)
+    #: The pointer's active region (``pointer.absolute.region``: left, top, right, bottom).
+    region: dict[str, Any] | None = None
     #: Top-level sections and bindings the form does not show, written back as they were.
     kept: dict[str, Any] = field(default_factory=dict)
     kept_bindings: list[Any] = field(default_factory=list)
@@ -59,7 +62,7 @@ class ProfileForm:
         return {"name": self.name, "description": self.description, "extends": self.extends,
                 "match": {"class": ", ".join(self.match_class), "title": self.match_title,
                           "process": ", ".join(self.match_process)},
-                "bindings": [b.to_json() for b in self.bindings],
+                "bindings": [b.to_json() for b in self.bindings], "region": self.region,
                 "kept": yaml.safe_dump(self.kept, sort_keys=False) if self.kept else "",
                 "kept_bindings": yaml.safe_dump(self.kept_bindings, sort_keys=False) if self.kept_bindings else ""}
 
@@ -142,7 +145,24 @@ def form_from_text(text: str) -> ProfileForm:
     for key, value in data.items():
         if key not in ("version", "name", "description", "extends", "match", "bindings"):
             form.kept[key] = value
+    form.region = _take_region(form.kept)
     return form
+
+
+def _take_region(kept: dict[str, Any]) -> dict[str, Any] | None:
+    """``pointer.absolute.region`` out of the kept sections, when it is a plain one."""
+    pointer = kept.get("pointer")
+    absolute = pointer.get("absolute") if isinstance(pointer, dict) else None
+    region = absolute.get("region") if isinstance(absolute, dict) else None
+    if not isinstance(region, dict) or set(region) != set(REGION_SIDES):
+        return None
+    assert isinstance(pointer, dict) and isinstance(absolute, dict)
+    del absolute["region"]
+    if not absolute:
+        del pointer["absolute"]
+    if not pointer:
+        del kept["pointer"]
+    return region
 
 
 def form_from_json(data: Any) -> ProfileForm:
@@ -166,7 +186,10 @@ def form_from_json(data: Any) -> ProfileForm:
                                     ms=ms if isinstance(ms, int) and not isinstance(ms, bool) else None,
                                     hand=str(item.get("hand", "any")), action=str(item.get("action", "click")),
                                     value=str(item.get("value", "")).strip()))
-    return ProfileForm(name=str(data.get("name", "")).strip(), description=str(data.get("description", "")).strip(),
+    region = data.get("region")
+    if region is not None and (not isinstance(region, dict) or set(region) != set(REGION_SIDES)):
+        raise FormError(f"the region has {', '.join(REGION_SIDES)}")
+    return ProfileForm(region=region, name=str(data.get("name", "")).strip(), description=str(data.get("description", "")).strip(),
                        extends=str(data.get("extends", "")).strip(), match_class=_words(match.get("class", "")),
                        match_title=str(match.get("title", "")), match_process=_words(match.get("process", "")),
                        bindings=bindings, kept=kept, kept_bindings=kept_bindings)
@@ -182,10 +205,12 @@ def _scalar(value: str) -> str:
 
 def _number_or_text(value: str) -> str:
     """A number the user typed stays a number (so the schema checks it as one)."""
-    try:
-        return str(int(value))
-    except ValueError:
-        return _scalar(value)
+    for kind in (int, float):
+        try:
+            return repr(kind(value))
+        except ValueError:
+            pass
+    return _scalar(value)
 
 
 def _action_yaml(b: BindingForm) -> str:
@@ -235,10 +260,26 @@ def text_from_form(form: ProfileForm) -> tuple[str, dict[int, str]]:
                 "match.title")
         if form.match_process:
             add(f"  process: [{', '.join(_scalar(p) for p in form.match_process)}]", "match.process")
-    if form.kept:
+    kept = dict(form.kept)
+    pointer = kept.pop("pointer", None) if form.region is not None else None
+    if kept:
         add("# Kept as written (the window's forms do not edit these):")
-        for text in yaml.safe_dump(form.kept, sort_keys=False, allow_unicode=True).splitlines():
+        for text in yaml.safe_dump(kept, sort_keys=False, allow_unicode=True).splitlines():
             add(text, YAML_FIELD)
+    if form.region is not None:
+        pointer = dict(pointer) if isinstance(pointer, dict) else {}
+        absolute = pointer.pop("absolute", None)
+        add("pointer:")
+        if pointer:
+            for text in yaml.safe_dump(pointer, sort_keys=False, allow_unicode=True).splitlines():
+                add("  " + text, YAML_FIELD)
+        add("  absolute:")
+        if isinstance(absolute, dict):
+            for text in yaml.safe_dump(absolute, sort_keys=False, allow_unicode=True).splitlines():
+                add("    " + text, YAML_FIELD)
+        add("    # The part of the camera view that covers the screen (shares of the view).")
+        sides = ", ".join(f"{side}: {_number_or_text(str(form.region[side]))}" for side in REGION_SIDES)
+        add(f"    region: {{{sides}}}", "pointer.region")
     if form.bindings or form.kept_bindings:
         add("bindings:")
     for i, b in enumerate(form.bindings):

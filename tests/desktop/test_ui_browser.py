@@ -123,14 +123,17 @@ def test_a_profile_made_in_the_forms_is_checked_saved_and_used(chromium, data_di
         assert "file is unchanged" in text(chromium, "#status")
         assert saved.read_bytes() == created
 
-        # Pinch to click, through the forms.
+        # Pinch to click, through the forms, and the pointer's region.
         chromium.find('[data-field="bindings.0.action"] option[value="click"]').click()
         value.clear()
         value.type("left")
+        for side, share in (("left", "0.1"), ("top", "0.1"), ("right", "0.9"), ("bottom", "0.8")):
+            chromium.find(f"#r-{side}").type(share)
         chromium.find("#save").click()
         chromium.wait_for(lambda: "Saved pinch-click" in text(chromium, "#status"), what="saved")
         written = saved.read_text()
         assert "enter: \"pinch\"" in written and "do: click" in written and written.startswith("# pinch-click")
+        assert "region: {left: 0.1, top: 0.1, right: 0.9, bottom: 0.8}" in written
         chromium.run("document.getElementById('editor').scrollIntoView()")
         chromium.screenshot(DOCS / "ui-profiles.png")
 

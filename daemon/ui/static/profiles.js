@@ -80,9 +80,17 @@ function drawBindings() {
   $("bindings").replaceChildren(...bindings.map(bindingRow));
 }
 
+const SIDES = ["left", "top", "right", "bottom"];
+
+function regionData() {
+  const values = SIDES.map((side) => $(`r-${side}`).value.trim());
+  if (values.every((v) => v === "")) return null;
+  return Object.fromEntries(SIDES.map((side, i) => [side, values[i] === "" ? "" : Number(values[i])]));
+}
+
 function formData() {
   document.querySelectorAll("#bindings input, #bindings select").forEach((n) => n.dispatchEvent(new Event("change")));
-  return {name: $("f-name").value, description: $("f-description").value, extends: $("f-extends").value,
+  return {region: regionData(), name: $("f-name").value, description: $("f-description").value, extends: $("f-extends").value,
     match: {class: $("f-class").value, title: $("f-title").value, process: $("f-process").value},
     bindings, kept: current.form ? current.form.kept : "", kept_bindings: current.form ? current.form.kept_bindings : ""};
 }
@@ -107,6 +115,7 @@ async function openProfile(name) {
     $("f-class").value = form.match.class;
     $("f-title").value = form.match.title;
     $("f-process").value = form.match.process;
+    SIDES.forEach((side) => { $(`r-${side}`).value = form.region ? form.region[side] : ""; });
     bindings = form.bindings.map((b) => ({...b}));
     drawBindings();
     const kept = [form.kept, form.kept_bindings ? "bindings:\n" + form.kept_bindings : ""].filter(Boolean).join("\n");
