@@ -68,7 +68,8 @@ class ModelConfig(_Section):
     min_presence_confidence: float = Field(default=0.5, ge=0, le=1)
     min_tracking_confidence: float = Field(default=0.5, ge=0, le=1)
     #: A second copy of the hand model that starts the second look on a likely lost
-    #: track early, on the other core (``tracker.LookAhead``): false (off), lite or full.
+    #: track early, on the other core (``tracker.LookAhead``): false (off), lite or full
+    #: (with more than one hand allowed: on, in the tracking's own graphs).
     look_ahead: Literal[False, "lite", "full"] = "lite"
 
 

@@ -89,6 +89,40 @@ def test_look_ahead_finds_the_hands_the_second_look_finds(frames, bundles, ahead
     assert np.median(gaps) < 0.005 and np.percentile(gaps, 95) < 0.05, (np.median(gaps), np.percentile(gaps, 95))
 
 
+def test_with_two_hands_allowed_the_look_ahead_looks_in_the_tracking_graphs(frames, bundles):
+    """Two hands allowed: the look-ahead has no copy of the model of its own (the lite
+    one configured is not built); the hands it answers lost tracks with are the
+    tracking model's own fresh detection of that frame, landmark for landmark, and its
+    palm detections are not counted as the tracking's."""
+    import mediapipe as mp
+
+    from handmap.daemon.perception.mediapipe_internals import HandGraphs
+
+    full, lite = bundles
+    tracker = Tracker(TrackerSettings(hand_model=full, faces=None, video=True, max_hands=2, look_ahead=True,
+                                      look_ahead_model=lite))
+    fresh = HandGraphs(full, 0.5, 0.5, max_hands=2)
+    answered = []
+    try:
+        for i, rgb in enumerate(frames):
+            image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
+            used = tracker.second_looks["look_ahead_used"]
+            found = tracker.find(image, i / 50.0)
+            if tracker.second_looks["look_ahead_used"] > used:
+                answered.append((found, fresh.detect(image)[0]))
+        tracker.wait_idle()
+        looks = tracker.second_looks
+    finally:
+        tracker.close()
+        fresh.close()
+    assert len(answered) >= 3 and len(answered) >= looks["lost_tracks"] // 2, looks
+    for found, expected in answered:
+        assert len(found) == len(expected) >= 1
+        for hand, same in zip(found, expected):
+            np.testing.assert_allclose(hand.landmarks, same.landmarks, atol=1e-6)
+    assert looks["palm_detections"] <= 1 + looks["hand_searches"] + looks["lost_tracks"] - len(answered)
+
+
 def test_a_track_that_held_across_a_jump_reads_like_a_fresh_detection(frames, bundles):
     """On the frame after a jump a held track can lose the hand's shape (session35's fists
     read as a pinch, a point or a plain hand there). Measured against a fresh detection of
