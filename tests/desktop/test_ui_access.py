@@ -7,7 +7,6 @@ from __future__ import annotations
 import browser
 import pytest
 import ui_daemon
-from cli import handmap
 from keypoint_traces import empty_frames, write_trace
 
 pytestmark = pytest.mark.desktop
@@ -18,15 +17,10 @@ TAB = "\ue004"
 
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
-    reason = browser.missing()
-    if reason:
-        pytest.skip(reason)
+    chromium = browser.started(640, 900)  # a 1280-pixel-wide window at 200% zoom
     home = tmp_path_factory.mktemp("ui-access")
     daemon = ui_daemon.start(write_trace(home / "idle.jsonl", empty_frames(30 * 120)), home / "home")
-    chromium = browser.Browser(640, 900)  # a 1280-pixel-wide window at 200% zoom
-    result = handmap("ui", "--print-url", env=daemon.env, timeout=60)
-    chromium.go(result.stdout.strip())
-    chromium.wait_for(lambda: chromium.url.endswith("/live"), what="the login")
+    ui_daemon.login(chromium, daemon)
     yield daemon, chromium
     chromium.close()
     daemon.stop()

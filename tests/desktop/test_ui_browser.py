@@ -13,7 +13,7 @@ import browser
 import numpy as np
 import pytest
 import ui_daemon
-from cli import PROJECT, handmap
+from cli import PROJECT
 from keypoint_traces import empty_frames, keypoint_rows, observations, write_trace
 
 pytestmark = pytest.mark.desktop
@@ -25,19 +25,9 @@ SHOT_SIZE = (1100, 820)
 
 @pytest.fixture(scope="module")
 def chromium():
-    reason = browser.missing()
-    if reason:
-        pytest.skip(reason)
-    b = browser.Browser(*SHOT_SIZE)
+    b = browser.started(*SHOT_SIZE)
     yield b
     b.close()
-
-
-def login(chromium, daemon) -> None:
-    result = handmap("ui", "--print-url", env=daemon.env, timeout=60)
-    assert result.returncode == 0, result.stderr
-    chromium.go(result.stdout.strip())
-    chromium.wait_for(lambda: chromium.url.endswith("/live"), what="the live page after the login")
 
 
 def text(chromium, css: str) -> str:
@@ -47,7 +37,7 @@ def text(chromium, css: str) -> str:
 def test_live_page_follows_the_clip_and_pauses_the_daemon(chromium, data_dir, tmp_path):
     daemon = ui_daemon.start(data_dir / "sequences" / "webcam_session35" / CLIP, tmp_path)
     try:
-        login(chromium, daemon)
+        ui_daemon.login(chromium, daemon)
         chromium.wait_for(lambda: chromium.run("return document.getElementById('view').naturalWidth") > 0,
                           what="the camera view")
         seen: list[str] = []
@@ -97,7 +87,7 @@ def test_a_profile_made_in_the_forms_is_checked_saved_and_used(chromium, data_di
     trace = pinch_trace(data_dir, tmp_path / "pinch.jsonl", idle_s=45, cycles=12)
     daemon = ui_daemon.start(trace, tmp_path / "home")
     try:
-        login(chromium, daemon)
+        ui_daemon.login(chromium, daemon)
         chromium.go(daemon.access.origin + "/profiles")
         chromium.wait_for(lambda: chromium.find_all("#new-template option"), what="the templates")
         chromium.find("#new-name").type("pinch-click")

@@ -9,7 +9,7 @@ import browser
 import numpy as np
 import pytest
 import ui_daemon
-from cli import PROJECT, handmap
+from cli import PROJECT
 from keypoint_traces import keypoint_rows, observations, write_trace
 
 pytestmark = pytest.mark.desktop
@@ -18,10 +18,7 @@ DOCS = PROJECT / "docs"
 
 @pytest.fixture(scope="module")
 def chromium():
-    reason = browser.missing()
-    if reason:
-        pytest.skip(reason)
-    b = browser.Browser(1100, 820)
+    b = browser.started()
     yield b
     b.close()
 
@@ -31,10 +28,7 @@ def test_teach_a_pose_from_the_replayed_hands(chromium, data_dir, tmp_path):
     frames = observations(np.concatenate([thumbs] * 6), fps=30.0)  # 48 s of the one shape
     daemon = ui_daemon.start(write_trace(tmp_path / "thumbs.jsonl", frames), tmp_path / "home")
     try:
-        result = handmap("ui", "--print-url", env=daemon.env, timeout=60)
-        chromium.go(result.stdout.strip())
-        chromium.wait_for(lambda: chromium.url.endswith("/live"), what="the login")
-        chromium.go(daemon.access.origin + "/poses")
+        ui_daemon.login(chromium, daemon, "/poses")
         chromium.wait_for(lambda: chromium.find("#none").prop("hidden") is False, what="no taught poses yet")
 
         # A bad name is refused at its field, and nothing starts.
@@ -63,7 +57,10 @@ def test_teach_a_pose_from_the_replayed_hands(chromium, data_dir, tmp_path):
         assert "%" in row  # its held-out figure
         chromium.screenshot(DOCS / "ui-poses.png")
         assert (daemon.home / "data" / "handmap" / "poses" / "thumbs_up.json").exists()
+
+        def reported():  # the running daemon picks the new pose up (its reload, then the hand's next frames)
+            return any(e["type"] == "pose" and e["pose"] == "thumbs_up" for e in daemon.events())
+
+        chromium.wait_for(reported, timeout=25, every=0.5, what="the daemon reporting thumbs_up")
     finally:
         daemon.stop()
-    poses = [e["pose"] for e in daemon.events() if e["type"] == "pose"]
-    assert "thumbs_up" in poses  # the running daemon picked the new pose up

@@ -23,10 +23,7 @@ USER_CONFIG = "# my settings\ncamera:\n  index: 0        # the laptop's camera\n
 
 @pytest.fixture(scope="module")
 def chromium():
-    reason = browser.missing()
-    if reason:
-        pytest.skip(reason)
-    b = browser.Browser(1100, 820)
+    b = browser.started()
     yield b
     b.close()
 
@@ -44,17 +41,9 @@ def daemon(tmp_path):
     running.stop()
 
 
-def login(chromium, daemon, page: str) -> None:
-    result = handmap("ui", "--print-url", env=daemon.env, timeout=60)
-    assert result.returncode == 0, result.stderr
-    chromium.go(result.stdout.strip())
-    chromium.wait_for(lambda: chromium.url.endswith("/live"), what="the login")
-    chromium.go(daemon.access.origin + page)
-
-
 def test_settings_are_checked_at_their_field_and_saved_with_the_comments(chromium, daemon):
     config = daemon.home / "config" / "handmap" / "config.yaml"
-    login(chromium, daemon, "/settings")
+    ui_daemon.login(chromium, daemon, "/settings")
     width = chromium.find('[data-field="camera.width"]')
     chromium.wait_for(lambda: width.prop("value") == "640", what="the settings filled in")
     width.clear()
@@ -80,7 +69,7 @@ def test_settings_are_checked_at_their_field_and_saved_with_the_comments(chromiu
 
 
 def test_face_touch_history_and_muting(chromium, daemon):
-    login(chromium, daemon, "/faces")
+    ui_daemon.login(chromium, daemon, "/faces")
     chromium.wait_for(lambda: chromium.find("#today").text == "2", what="today's two touches")
     days = [row.text for row in chromium.find_all("#days tr")]
     assert days[-1].endswith(" 2") and days[-2].endswith(" 1"), days

@@ -32,6 +32,16 @@ def missing() -> str | None:
     return None
 
 
+def started(width: int = 1100, height: int = 820) -> Browser:
+    """A browser for a test, or the test skipped (with why) where none can run."""
+    import pytest
+
+    reason = missing()
+    if reason:
+        pytest.skip(reason)
+    return Browser(width, height)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

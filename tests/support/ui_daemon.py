@@ -58,6 +58,17 @@ class UiDaemon:
         return self.proc.returncode
 
 
+def login(chromium, daemon: UiDaemon, page: str = "") -> None:
+    """Open the window as ``handmap ui`` does (its address with the token), then ``page``."""
+    result = subprocess.run([sys.executable, "-m", "handmap.daemon.cli", "ui", "--print-url"], env=daemon.env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    chromium.go(result.stdout.strip())
+    chromium.wait_for(lambda: chromium.url.endswith("/live"), what="the live page after the login")
+    if page:
+        chromium.go(daemon.access.origin + page)
+
+
 def private_env(home: Path) -> dict:
     env = dict(os.environ)
     for var, sub in (("XDG_RUNTIME_DIR", "run"), ("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),

@@ -38,6 +38,9 @@ const handmap = {
     return node;
   },
 };
-document.querySelectorAll("nav a").forEach((a) => {
-  if (a.getAttribute("href") === location.pathname) a.setAttribute("aria-current", "page");
-});
+// The pages' shared header: the navigation, the current page marked.
+const PAGES = [["/live", "Live"], ["/profiles", "Profiles"], ["/poses", "Poses"], ["/faces", "Face touch"],
+  ["/settings", "Settings"]];
+document.body.prepend(handmap.el("header", {}, handmap.el("span", {class: "brand", text: "handmap"}),
+  handmap.el("nav", {"aria-label": "Pages"}, handmap.el("ul", {}, ...PAGES.map(([href, text]) =>
+    handmap.el("li", {}, handmap.el("a", {href, text, "aria-current": href === location.pathname ? "page" : null})))))));
