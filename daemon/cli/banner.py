@@ -47,6 +47,9 @@ def banner(facts: StartFacts, profile: Profile, source: str, config_file: str) -
     ways.append("`handmap pause` / `handmap resume` in another terminal")
     lines.append(f"pause and resume: {', or '.join(ways)}")
     lines.append("quit: Ctrl-C here (held keys and buttons are released)")
+    if facts.settings_window:
+        lines.append("profiles, poses, face touches and settings without editing YAML: `handmap ui` opens the "
+                     "settings window in your browser")
     if facts.first_run:
         lines.append(f"to start running right away next time, set `first_run: false` in {config_file} "
                      "(or pass --no-first-run)")

@@ -93,6 +93,7 @@ class StartFacts:
     first_run: bool = False  # starts paused (first-run mode)
     preview: bool = False  # the preview window is shown
     hotkey: str | None = None  # the pause hotkey, when it listens
+    settings_window: bool = False  # the settings window is served (``handmap ui``)
 
 
 @dataclass
@@ -293,17 +294,18 @@ def _build(options: RunOptions, env: dict, config: Config, as_service: bool, loc
     switcher = _switcher(env, store, options.profile or config.profile, closers) if options.window_switching else None
     services.switcher = switcher
     services.reloader = _reloader(daemon, mapping, store, options, env, config, switcher)
+    settings_window = False
     if lock is not None:
         _control(daemon, env, lock, closers)
         if config.ui.enabled:
-            _ui(daemon, pipeline, mapping, store, poses, options, env, config, closers)
+            settings_window = _ui(daemon, pipeline, mapping, store, poses, options, env, config, closers)
     hotkey = None
     if options.hotkey and config.pause_hotkey and has_display(env):
         hotkey = _hotkey(daemon, config.pause_hotkey, closers)
     if options.tray and config.tray:
         services.tray_factory = lambda: _tray(daemon, store, env, closers)  # noqa: E731
     start = StartFacts(camera=is_camera, profile=mapping.name, output=output.name, first_run=first_run,
-                       preview=preview is not None, hotkey=hotkey)
+                       preview=preview is not None, hotkey=hotkey, settings_window=settings_window)
     return Built(daemon=daemon, pipeline=pipeline, output=output, first_source=first, closers=closers, start=start)
 
 
@@ -430,16 +432,19 @@ def _control(daemon: Daemon, env, lock: InstanceLock, closers: list) -> None:
 
 
 def _ui(daemon: Daemon, pipeline: Pipeline, mapping: MappingStage, store: ProfileStore, poses: PoseStore,
-        options: RunOptions, env, config: Config, closers: list) -> None:
-    """The settings window's server (config ``ui``), for the daemon that holds the lock."""
+        options: RunOptions, env, config: Config, closers: list) -> bool:
+    """The settings window's server (config ``ui``), for the daemon that holds the lock;
+    whether it is served."""
     from handmap.daemon.history.store import default_history_path
     from handmap.daemon.ui.wiring import UiPaths, start_ui
 
     paths = UiPaths(profiles=user_profiles_dir(env), config=options.config_path or user_config_path(env),
                     history=default_history_path(env))
     server = start_ui(daemon, pipeline, lambda: _preview_state(mapping), store, poses, paths, config, env)
-    if server is not None:
-        closers.append(server.stop)
+    if server is None:
+        return False
+    closers.append(server.stop)
+    return True
 
 
 def _hotkey(daemon: Daemon, combo: str, closers: list) -> str | None:

@@ -90,6 +90,7 @@ def test_first_run_starts_paused_says_how_out_and_degrades_without_a_display(cam
     assert "first-run mode: starting PAUSED; nothing happens until you resume" in err  # no preview: no display
     assert "the left-hand closed pose held 2000 ms" in err and "`handmap pause` / `handmap resume`" in err
     assert "quit: Ctrl-C here" in err
+    assert "`handmap ui` opens the settings window in your browser" in err
     assert "first_run: false" in err and "--no-first-run" in err
     assert "handmap: WARNING: no preview window: no display" in err  # one line, and it ran on
 
