@@ -68,6 +68,12 @@ def build_app(access: Access, parts: UiParts) -> bottle.Bottle:
     app = bottle.Bottle()
     app.config["autojson"] = False
 
+    def error_page(res: bottle.HTTPError) -> str:  # JSON, not the framework's HTML page
+        bottle.response.content_type = "application/json"
+        return json.dumps({"error": res.body if isinstance(res.body, str) and res.body else res.status_line})
+
+    app.default_error_handler = error_page
+
     def static(name: str) -> bottle.HTTPResponse:
         data = static_bytes(name)
         if data is None:
