@@ -53,3 +53,20 @@ def test_the_live_page_works_from_the_keyboard(session):
         {"type": "keyDown", "value": ENTER}, {"type": "keyUp", "value": ENTER}]}]})
     chromium.wait_for(lambda: chromium.find("#state").text.startswith("paused"), what="paused by the keyboard")
     assert daemon.api("GET", "/api/state")["state"] == "paused"
+
+
+def test_the_pages_follow_the_desktops_dark_scheme(session):
+    daemon, chromium = session
+    chromium.go(daemon.access.origin + "/settings")
+
+    def background() -> list[int]:
+        colour = chromium.run("return getComputedStyle(document.body).backgroundColor")
+        return [int(part) for part in colour[colour.index("(") + 1:colour.index(")")].split(",")[:3]]
+
+    assert min(background()) > 200  # light by default
+    chromium.call("POST", "/goog/cdp/execute", {"cmd": "Emulation.setEmulatedMedia", "params": {
+        "features": [{"name": "prefers-color-scheme", "value": "dark"}]}})
+    try:
+        assert max(background()) < 60
+    finally:
+        chromium.call("POST", "/goog/cdp/execute", {"cmd": "Emulation.setEmulatedMedia", "params": {"features": []}})
