@@ -9,12 +9,14 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 import ui_daemon
 from cli import handmap
+from keypoint_traces import empty_frames, write_trace
 
 CLIP = "subhih_session35_10fps_x5.mp4"
 
@@ -134,15 +136,26 @@ def test_handmap_ui_opens_the_browser_on_the_login_address(daemon, tmp_path):
     assert opened.read_text().strip() == daemon.access.login_url()
 
 
-def test_nothing_is_served_when_the_window_is_off(tmp_path, data_dir):
+def test_nothing_is_served_when_the_window_is_off(tmp_path):
     env = ui_daemon.private_env(tmp_path)
     config = Path(env["XDG_CONFIG_HOME"]) / "handmap" / "config.yaml"
     config.parent.mkdir(parents=True)
     config.write_text("ui:\n  enabled: false\n")
-    clip = data_dir / "sequences" / "webcam_session35" / CLIP
-    result = handmap("run", "--source", str(clip), "--output", "dry-run", "--no-tray", env=env, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert not (Path(env["XDG_RUNTIME_DIR"]) / "handmap-ui.json").exists()
-    refused = handmap("ui", "--print-url", env=env, timeout=60)
-    assert refused.returncode == 1
-    assert "no settings window is being served" in refused.stderr
+    trace = write_trace(tmp_path / "idle.jsonl", empty_frames(30 * 20))
+    running = subprocess.Popen([sys.executable, "-m", "handmap.daemon.cli", "run", "--source", str(trace), "--realtime",
+                                "--output", "dry-run", "--no-tray"], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        runtime = Path(env["XDG_RUNTIME_DIR"])
+        deadline = time.monotonic() + 60
+        while not (runtime / "handmap.sock").exists():  # up (the window would start right after the socket)
+            assert running.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        assert handmap("status", env=env, timeout=60).returncode == 0
+        assert not (runtime / "handmap-ui.json").exists()
+        refused = handmap("ui", "--print-url", env=env, timeout=60)
+        assert refused.returncode == 1
+        assert "no settings window is being served" in refused.stderr
+    finally:
+        running.terminate()
+        running.wait(30)
