@@ -181,6 +181,7 @@ class FaceTouchSettings(_StrictSection):
     dwell_ms: float = Field(default=_FACE.dwell_ms, ge=0)
     release_ms: float = Field(default=_FACE.release_ms, ge=0)
     clear_release_ms: float = Field(default=_FACE.clear_release_ms, ge=0)
+    hold_radius: float = Field(default=_FACE.hold_radius, gt=0)
     stale_ms: float = Field(default=_FACE.stale_ms, ge=0)
 
     @model_validator(mode="after")

@@ -154,6 +154,11 @@ class FaceTouchConfig:
     dwell_ms: float = 300.0
     release_ms: float = 300.0
     clear_release_ms: float = 50.0
+    #: Once an episode has started it holds while a hand-model hand at the face's depth
+    #: keeps a fingertip within this many face radii (past ``contact_outer``): fingers
+    #: resting on a chin seen from the side wobble across the ellipse's rim (1.0-1.5)
+    #: from frame to frame. Only an episode under way holds: no START comes from it.
+    hold_radius: float = 1.6
     #: A decision from the face/body models is kept this long on frames where they did
     #: not run; after that (models stalled) it lapses to not touching.
     stale_ms: float = 1500.0
@@ -173,6 +178,8 @@ class FaceTouchConfig:
         for name in ("dwell_ms", "release_ms", "clear_release_ms", "stale_ms"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must not be negative")
+        if self.hold_radius < self.contact_outer:
+            problems.append(f"hold_radius ({self.hold_radius}) must not be below contact_outer ({self.contact_outer})")
         if not 0.0 < self.threshold <= 1.0:
             problems.append(f"threshold ({self.threshold}) must be in (0, 1]")
         if len(self.vouch_scale) != 2 or not 0 < self.vouch_scale[0] < self.vouch_scale[1]:
@@ -467,8 +474,9 @@ def _shoulder_width(body: np.ndarray | None, w: float, h: float, config: FaceTou
     ls, rs = body[BodyLandmark.LEFT_SHOULDER], body[BodyLandmark.RIGHT_SHOULDER]
     if min(ls[VIS], rs[VIS]) < config.min_body_visibility:
         return float("nan")
-    # z is in image-width units, like x.
-    return float(math.hypot((ls[X] - rs[X]) * w, (ls[Y] - rs[Y]) * h)) / w
+    # z is in image-width units, like x. In 3D: seen from the side the shoulders overlap
+    # in the image (their 2D span collapses) but not in z.
+    return float(math.hypot((ls[X] - rs[X]) * w, (ls[Y] - rs[Y]) * h, (ls[Z] - rs[Z]) * w)) / w
 
 
 def _body_dz(body: np.ndarray | None, points: Sequence[BodyLandmark], shoulder: float, config: FaceTouchConfig) -> float:
@@ -600,6 +608,13 @@ class _TrackerState:
     zones: Counter[FaceZone] = field(default_factory=Counter)
 
 
+def _holds(decision: FaceTouchDecision, config: FaceTouchConfig) -> bool:
+    """A hand-model hand at the face's depth with a fingertip within ``hold_radius``:
+    an episode under way goes on (see :attr:`FaceTouchConfig.hold_radius`)."""
+    return any(c.source == "hand" and c.tip_radius <= config.hold_radius and c.depth_factor >= 1.0
+               for c in decision.cues)
+
+
 class FaceTouchTracker:
     """Face-touch episodes over one stream (pure; one per source).
 
@@ -629,6 +644,8 @@ class FaceTouchTracker:
             s.last = decision
             s.decided_t = t_ms
             raw, raw_hand, clear = decision.touching, decision.hand, decision.clear
+            if s.active and not raw and _holds(decision, c):
+                raw, raw_hand, clear = True, s.raw_hand, False
             if decision.face is not None and decision.contact is not None:
                 zone = touch_zone(decision.face, decision.contact, obs.width / max(obs.height, 1))
         elif s.decided_t is not None and t_ms - s.decided_t <= c.stale_ms:

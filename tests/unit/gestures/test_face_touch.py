@@ -529,6 +529,8 @@ def test_config_checks_its_ranges():
         FaceTouchConfig(contact_inner=2.0)
     with pytest.raises(ValueError, match="dwell_ms must not be negative"):
         FaceTouchConfig(dwell_ms=-1)
+    with pytest.raises(ValueError, match="hold_radius .* must not be below contact_outer"):
+        FaceTouchConfig(hold_radius=1.0)
 
 
 # ---------------------------------------------------------------------------------
@@ -651,3 +653,36 @@ def test_episode_events_name_the_zone_touched(touching):
     assert zone is not None
     events, _ = _run(FaceTouchTracker(), _timed(touching, 30) + _timed(_away(touching), 15, start=30))
     assert [(e.state, e.zone) for e in events] == [(FaceTouchState.START, zone), (FaceTouchState.END, zone)]
+
+
+def _at_the_rim(touching: FrameObservation) -> FrameObservation:
+    """The touching photo's hand slid straight down, away from the face's centre, until
+    its nearest fingertip lies past the contact reach but within the hold radius (the
+    chin rest seen from the side, whose fingers wobble across the face's rim)."""
+    cfg = FaceTouchConfig()
+    obs = replace(touching, body=None, near_face_hands=())
+    hand = max(obs.hands, key=lambda hd: touch_score(replace(obs, hands=(hd,))).score)
+    c = _centre(hand)
+    for step in np.linspace(0.0, 0.5, 101):
+        moved = replace(obs, hands=(_moved(hand, np.array([c[0], c[1] + step]), 1.0),))
+        cue = max(touch_score(moved).cues, key=lambda x: x.score)
+        if cfg.contact_outer < cue.tip_radius <= cfg.hold_radius - 0.1:
+            return moved
+    raise AssertionError("no placement at the face's rim")
+
+
+def test_a_touch_whose_fingers_wobble_across_the_rim_stays_one_episode(touching):
+    """Past the contact reach (no touch on its own) but within ``hold_radius``: an
+    episode under way goes on; the same frames alone start nothing, and the hand seen
+    leaving still ends it at once."""
+    rim = _at_the_rim(touching)
+    assert not touch_score(rim).touching
+    away = _away(touching)
+    frames = (_timed(touching, 30) + _timed(rim, 15, start=30) + _timed(touching, 15, start=45)
+              + _timed(away, 15, start=60))
+    events, states = _run(FaceTouchTracker(), frames)
+    assert [e.state for e in events] == [FaceTouchState.START, FaceTouchState.END]
+    assert all(states[10:60])
+    assert events[1].t - 60 / FPS <= 0.25
+    events, _ = _run(FaceTouchTracker(), _timed(rim, 60))
+    assert events == []
