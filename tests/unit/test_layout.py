@@ -94,3 +94,13 @@ def test_loggers_are_named_by_module():
              if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "getLogger"
              and node.args and isinstance(node.args[0], ast.Constant) and path.name != "log.py"]
     assert not named, f"loggers must be logging.getLogger(__name__): {named}"
+
+
+def test_test_modules_have_unique_names():
+    """pytest imports test files by their base name (the test folders are not packages):
+    two files of one name stop the whole run at collection."""
+    seen: dict[str, list[str]] = {}
+    for path in (PROJECT / "tests").rglob("test_*.py"):
+        seen.setdefault(path.name, []).append(str(path.relative_to(PROJECT)))
+    clashes = {name: paths for name, paths in seen.items() if len(paths) > 1}
+    assert not clashes, f"rename one of each: {clashes}"
