@@ -299,6 +299,8 @@ def _build(options: RunOptions, env: dict, config: Config, as_service: bool, loc
         _control(daemon, env, lock, closers)
         if config.ui.enabled:
             settings_window = _ui(daemon, pipeline, mapping, store, poses, options, env, config, closers)
+            if settings_window and first_run and has_display(env):
+                _open_settings_window(env)
     hotkey = None
     if options.hotkey and config.pause_hotkey and has_display(env):
         hotkey = _hotkey(daemon, config.pause_hotkey, closers)
@@ -445,6 +447,15 @@ def _ui(daemon: Daemon, pipeline: Pipeline, mapping: MappingStage, store: Profil
         return False
     closers.append(server.stop)
     return True
+
+
+def _open_settings_window(env) -> None:
+    """First-run mode opens the settings window in the browser, where a newcomer sees the
+    camera view and the profiles without YAML (``handmap ui`` opens it later)."""
+    from handmap.daemon.ui.launch import open_settings
+
+    if open_settings(env):
+        log.info("first-run mode: the settings window is open in your browser (later: handmap ui)")
 
 
 def _hotkey(daemon: Daemon, combo: str, closers: list) -> str | None:
