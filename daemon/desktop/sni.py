@@ -7,8 +7,8 @@ notifications already use), so the full menu works without PyGObject and without
 the same entries as the XEmbed tray (state, profile, the profiles to switch to, pause,
 mute, today's face touches, quit). :func:`menu_entries` builds the menu from a status
 snapshot (pure); :class:`SniTray` serves it on its own thread and event loop, registers
-with the ``org.kde.StatusNotifierWatcher`` (again when the watcher restarts) and sends
-the menu's clicks to the controller.
+with the ``org.kde.StatusNotifierWatcher`` under its unique bus name (again when the
+watcher restarts) and sends the menu's clicks to the controller.
 """
 
 from __future__ import annotations
@@ -364,8 +364,13 @@ class SniTray:
             self._item, self._menu_object = Item(self), Menu(self)
             bus.export(ITEM_PATH, self._item)
             bus.export(MENU_PATH, self._menu_object)
-            self._bus_name = f"org.kde.StatusNotifierItem-{os.getpid()}-{id(self) % 100000}"
-            await asyncio.wait_for(bus.request_name(self._bus_name), BUS_TIMEOUT_S)
+            # The item goes by its connection's unique name, not a well-known
+            # "org.kde.StatusNotifierItem-PID-N": GNOME's AppIndicator extension (v53)
+            # watches a well-known name on its own, and when that watch reports the
+            # name after the item's properties arrived it drops the Id and Menu it read,
+            # fails to read them back and removes the icon (about one start in three).
+            # A unique name is also what it finds on its own when it starts after us.
+            self._bus_name = bus.unique_name or ""
             await asyncio.wait_for(bus.call(Message(
                 destination="org.freedesktop.DBus", path="/org/freedesktop/DBus", interface="org.freedesktop.DBus",
                 member="AddMatch", signature="s",

@@ -88,6 +88,12 @@ class Item(ServiceInterface):
         return ""
 
     @dbus_property(access=READ)
+    def IconAccessibleDesc(self) -> Str:
+        # Ayatana's addition, read by GNOME's AppIndicator extension on every NewIcon
+        # (it logs an error for an item without it); what a screen reader says.
+        return self._tray.title()
+
+    @dbus_property(access=READ)
     def IconPixmap(self) -> Pixmaps:
         return self._tray.pixmaps()
 
