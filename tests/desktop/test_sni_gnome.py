@@ -2,8 +2,11 @@
 Debian's AppIndicator extension (gnome-shell-extension-appindicator): the extension is
 the watcher and the host, as on a user's desktop. The real daemon runs headless against
 the session's bus; the test reads GNOME Shell's own panel through its ``Eval``
-(``--unsafe-mode``): the icon is in the panel, its menu lists the profiles, and
-activating the menu's Pause item (as a click does) pauses the daemon.
+(``--unsafe-mode``): the icon is in the panel, its menu lists the profiles, activating
+the menu's Pause item (as a click does) pauses the daemon, the icon then stays, and one
+icon comes back when the extension is turned off and on (GNOME does that around its
+lock screen). ``HANDMAP_TEST_KEEP_LOGS=DIR G_MESSAGES_DEBUG=Ubuntu-AppIndicators`` keeps
+GNOME Shell's log with the extension's debug lines and the session bus's traffic.
 
 GNOME Shell needs logind on a system bus: python-dbusmock's logind template stands in
 for it, as in the window-following tests.
@@ -26,10 +29,12 @@ from handmap.daemon.desktop.sni import WATCHER_NAME
 APPINDICATOR_UUID = "ubuntu-appindicators@ubuntu.com"  # Debian's and Ubuntu's packaging
 APPINDICATOR_DIR = Path("/usr/share/gnome-shell/extensions") / APPINDICATOR_UUID
 DISPLAY = "wayland-0"
-#: The handmap icon's panel button in GNOME Shell, found by the extension's id prefix.
+#: The AppIndicator buttons in GNOME Shell's panel, found by the extension's id prefix.
 BUTTON = "Object.entries(Main.panel.statusArea).filter(([k, v]) => k.startsWith('appindicator-') && v)"
+#: What the panel shows of them (JSON): [key, shown, the item's Id] for each button.
+PANEL = f"JSON.stringify({BUTTON}.map(([k, v]) => [k, v.visible, v._indicator ? v._indicator.id : null]))"
 #: Every menu item's label, submenus' items after their own label (JSON; empty while the
-#: panel has no icon: the AppIndicator extension re-creates it when the item registers again).
+#: panel has no icon).
 MENU_LABELS = """(() => {
   const labels = [];
   const walk = menu => menu._getMenuItems().forEach(item => {
@@ -40,6 +45,9 @@ MENU_LABELS = """(() => {
   if (button) walk(button.menu);
   return JSON.stringify(labels);
 })()""".replace("@BUTTON@", BUTTON)
+#: How long the icon must stay put after a state change (the extension dropped it about
+#: 1.5 s after it came, in about one start in three, when handmap used a well-known name).
+HOLD_S = 5.0
 
 
 def click(label: str) -> str:
@@ -72,11 +80,41 @@ def js(session, code: str) -> str:
     return shell_eval(session.session_bus, code)[0]
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known defect, open: in about one run in three here GNOME's AppIndicator extension drops handmap's "
-    "icon from the panel a few seconds after showing it, while the daemon and its item stay on the bus "
-    "(the failure message shows both); the item itself is proven against a real watcher in test_sni.py"))
-def test_gnome_shell_shows_the_item_and_its_menu_pauses_the_daemon(session, tmp_path):
+def panel(session) -> list:
+    """[key, shown, the item's Id] for each AppIndicator button in GNOME Shell's panel."""
+    return json.loads(json.loads(js(session, PANEL)))
+
+
+def menu_labels(session) -> list[str]:
+    return json.loads(json.loads(js(session, MENU_LABELS)))
+
+
+def shown_icon(session, timeout: float, what: str) -> str:
+    """Wait for exactly one AppIndicator button, shown, with handmap's item; its key."""
+    found = wait_until(lambda: (p := panel(session)) and all(shown and item_id for _, shown, item_id in p) and p,
+                       timeout, what)
+    assert [item_id for _, _, item_id in found] == ["handmap"], found
+    return found[0][0]
+
+
+def assert_icon_stays(session, run, key: str, seconds: float, label: str) -> None:
+    """The same single icon is in the panel, shown, its menu reading ``label``, all along ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        now = panel(session)
+        if now != [[key, True, "handmap"]] or label not in menu_labels(session):
+            raise AssertionError(("the icon did not stay; GNOME's panel:", now, "its menu:", menu_labels(session),
+                                  "the daemon:", run.status()))
+        time.sleep(0.2)
+
+
+def set_appindicator(session, on: bool) -> None:
+    """Turn the AppIndicator extension off or on, as GNOME Shell does around its lock screen."""
+    verb = "enableExtension" if on else "disableExtension"
+    js(session, f"Main.extensionManager.{verb}({json.dumps(APPINDICATOR_UUID)})")
+
+
+def test_gnome_shell_shows_the_item_its_menu_pauses_the_daemon_and_the_icon_stays(session, tmp_path):
     subprocess.run(["gsettings", "set", "org.gnome.shell", "enabled-extensions", f"['{APPINDICATOR_UUID}']"],
                    env=session.env, check=True, capture_output=True, timeout=30)
     chown_tree(session.home, session.user)
@@ -87,13 +125,9 @@ def test_gnome_shell_shows_the_item_and_its_menu_pauses_the_daemon(session, tmp_
                           "--output", "dry-run", "--profile", "presenter"], env, tmp_path)
     try:
         run.wait_ready()
-        wait_until(lambda: js(session, f"{BUTTON}.length") == "1", 30, "handmap's icon in GNOME Shell's panel")
-        try:
-            labels = wait_until(lambda: (found := json.loads(json.loads(js(session, MENU_LABELS))))
-                                and "Pause" in found and found, 30, "the icon's menu")
-        except AssertionError:
-            raise AssertionError(("the daemon:", run.status(), "GNOME's panel:",
-                                  js(session, "JSON.stringify(Object.keys(Main.panel.statusArea))"))) from None
+        key = shown_icon(session, 30, "handmap's icon in GNOME Shell's panel")
+        labels = wait_until(lambda: (found := menu_labels(session)) and "Pause" in found and found, 30,
+                            "the icon's menu")
         status = run.status()
         assert set(status["profiles"]) <= set(labels), labels
         assert {"Profiles", "Mute alerts", "Quit"} <= set(labels)
@@ -104,8 +138,18 @@ def test_gnome_shell_shows_the_item_and_its_menu_pauses_the_daemon(session, tmp_
         paused = wait_until(lambda: (s := run.status()) and s["state"] == "paused" and s, 10, "the daemon to pause")
         assert paused["paused_by"] == "the tray menu", paused
         assert time.monotonic() - t0 < 5
-        wait_until(lambda: "Resume" in json.loads(json.loads(js(session, MENU_LABELS))), 10,
-                   "GNOME Shell's menu to read Resume")
+        wait_until(lambda: "Resume" in menu_labels(session), 10, "GNOME Shell's menu to read Resume")
+        assert_icon_stays(session, run, key, HOLD_S, "Resume")
+
+        # GNOME turns its extensions off and on around the lock screen; the new watcher
+        # finds the item itself and the item registers again: one icon comes back.
+        set_appindicator(session, False)
+        wait_until(lambda: panel(session) == [], 15, "the icon to leave with the extension")
+        set_appindicator(session, True)
+        key = shown_icon(session, 30, "the icon to come back with the extension")
+        wait_until(lambda: "Resume" in menu_labels(session), 10, "the menu to come back reading Resume")
+        assert_icon_stays(session, run, key, 2.0, "Resume")
+        assert set(status["profiles"]) <= set(menu_labels(session))
     finally:
         run.stop()
-    wait_until(lambda: js(session, f"{BUTTON}.length") == "0", 15, "the icon to leave the panel")
+    wait_until(lambda: panel(session) == [], 15, "the icon to leave the panel")

@@ -268,6 +268,8 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 #: GNOME Shell as the tests run it: headless Wayland; ``--unsafe-mode`` opens its ``Eval``.
 SHELL = ["gnome-shell", "--headless", "--wayland", "--no-x11", "--virtual-monitor", "1024x768", "--unsafe-mode"]
 GNOME_DISPLAY = "wayland-0"
+#: A folder named in this environment variable keeps each desktop session's logs.
+KEEP_LOGS = "HANDMAP_TEST_KEEP_LOGS"
 
 _BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -336,6 +338,8 @@ class DesktopSession:
             env["DBUS_SYSTEM_BUS_ADDRESS"] = self.system_bus
         if self.wayland_display:
             env["WAYLAND_DISPLAY"] = self.wayland_display
+        if os.environ.get("G_MESSAGES_DEBUG"):  # e.g. "Ubuntu-AppIndicators": the extension's debug log
+            env["G_MESSAGES_DEBUG"] = os.environ["G_MESSAGES_DEBUG"]
         return env
 
     def popen(self, args: list[str], log: str, env: dict[str, str] | None = None,
@@ -417,6 +421,12 @@ class DesktopSession:
         for proc in reversed(self.procs):
             _kill(proc)
         self.procs.clear()
+        keep = os.environ.get(KEEP_LOGS)
+        if keep:  # the compositor's and the buses' output, kept for a closer look
+            folder = Path(keep) / self.runtime_dir.name
+            folder.mkdir(parents=True, exist_ok=True)
+            for log in self.runtime_dir.glob("*.log"):
+                shutil.copy(log, folder / log.name)
         shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
 
@@ -432,6 +442,9 @@ def new_desktop_session() -> DesktopSession:
     runtime.chmod(0o700)
     try:
         session.session_bus = session.start_bus("session", as_user=True)
+        if os.environ.get(KEEP_LOGS) and shutil.which("dbus-monitor"):  # the session bus's traffic too
+            session.procs.append(session.popen(["dbus-monitor", "--address", session.session_bus],
+                                               "session_bus_traffic.log"))
     except BaseException:
         session.stop()
         raise
