@@ -60,7 +60,7 @@ class CameraConfig(_Section):
 class ModelConfig(_Section):
     size: Literal["full", "lite"] = "full"
     task_file: Path | None = None
-    max_hands: int = Field(default=1, ge=1, le=4)
+    max_hands: int = Field(default=2, ge=1, le=4)
     #: With more than one hand allowed and fewer in view: how often palm detection looks
     #: for another hand, beside the tracking passes (``hands.GraphTracking``).
     hand_search_hz: float = Field(default=5, gt=0, le=240)

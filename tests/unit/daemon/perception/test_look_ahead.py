@@ -362,9 +362,11 @@ def test_hand_model_reads_what_mediapipe_reports(frames, bundles, mode):
 def test_frames_beside_a_running_look_ahead_are_finished_on_the_hand_models_thread(session35, tmp_path):
     """With frames overlapped, a frame that waited for its look-ahead (which answered a
     lost track, or checked a track that held) is finished at once on the hand model's
-    thread (``Begun.hard``): its input is late already."""
+    thread (``Begun.hard``): its input is late already. One hand allowed: the look-ahead
+    with its own lite model (with two, the search after a lost hand also runs on the
+    critical path, and more frames are hard)."""
     import cv2
-    from faulty import LineStream, make_home
+    from faulty import TEST_CONFIG, LineStream, make_home
 
     from handmap.daemon.capture import Frame
     from handmap.daemon.runtime.assemble import RunOptions, build
@@ -372,7 +374,8 @@ def test_frames_beside_a_running_look_ahead_are_finished_on_the_hand_models_thre
     video = session35 / VIDEO
     built = build(RunOptions(source=str(video), output="dry-run", stream=LineStream(), tray=False,
                              control_socket=False, hotkey=False, window_switching=False, history=False,
-                             alerts=False, faces_async=True), env=make_home(tmp_path))
+                             alerts=False, faces_async=True),
+                  env=make_home(tmp_path, config=TEST_CONFIG + "model:\n  max_hands: 1\n"))
     pipeline, tracker = built.pipeline, built.pipeline.tracker
     capture = cv2.VideoCapture(str(video))
     rows = []
