@@ -3,9 +3,9 @@ Debian's AppIndicator extension (gnome-shell-extension-appindicator): the extens
 the watcher and the host, as on a user's desktop. The real daemon runs headless against
 the session's bus; the test reads GNOME Shell's own panel through its ``Eval``
 (``--unsafe-mode``): the icon is in the panel, its menu lists the profiles, activating
-the menu's Pause item (as a click does) pauses the daemon, the icon then stays, and one
-icon comes back when the extension is turned off and on (GNOME does that around its
-lock screen). ``HANDMAP_TEST_KEEP_LOGS=DIR G_MESSAGES_DEBUG=Ubuntu-AppIndicators`` keeps
+the menu's Pause item (as a click does) pauses the daemon, the panel shows the daemon's
+picture for its state pixel for pixel, the icon then stays, and one icon comes back
+when the extension is turned off and on (GNOME does that around its lock screen). ``HANDMAP_TEST_KEEP_LOGS=DIR G_MESSAGES_DEBUG=Ubuntu-AppIndicators`` keeps
 GNOME Shell's log with the extension's debug lines and the session bus's traffic.
 
 GNOME Shell needs logind on a system bus: python-dbusmock's logind template stands in
@@ -25,6 +25,8 @@ from e2e_util import HandmapProcess, idle_trace, private_env, wait_until
 from test_compositor_gnome import SHELL, shell_eval
 
 from handmap.daemon.desktop.sni import WATCHER_NAME
+from handmap.daemon.desktop.tray import draw_icon
+from handmap.daemon.runtime.state import DaemonState
 
 APPINDICATOR_UUID = "ubuntu-appindicators@ubuntu.com"  # Debian's and Ubuntu's packaging
 APPINDICATOR_DIR = Path("/usr/share/gnome-shell/extensions") / APPINDICATOR_UUID
@@ -45,6 +47,14 @@ MENU_LABELS = """(() => {
   if (button) walk(button.menu);
   return JSON.stringify(labels);
 })()""".replace("@BUTTON@", BUTTON)
+#: The picture the panel's icon shows (JSON): [width, height, RGBA bytes], null while it has none.
+ICON_PICTURE = f"""(() => {{
+  const button = {BUTTON}.map(([k, v]) => v)[0];
+  let picture = button && button.icon && button.icon.gicon;
+  if (picture && picture.get_icon) picture = picture.get_icon();  // a Gio.EmblemedIcon around it
+  if (!picture || !picture.get_pixels) return JSON.stringify(null);
+  return JSON.stringify([picture.get_width(), picture.get_height(), Array.from(picture.get_pixels())]);
+}})()"""
 #: How long the icon must stay put after a state change (the extension dropped it about
 #: 1.5 s after it came, in about one start in three, when handmap used a well-known name).
 HOLD_S = 5.0
@@ -108,6 +118,15 @@ def assert_icon_stays(session, run, key: str, seconds: float, label: str) -> Non
         time.sleep(0.2)
 
 
+def icon_shows(session, state: DaemonState) -> bool:
+    """Whether the panel's icon is handmap's picture for ``state`` (alerts not muted), pixel for pixel."""
+    found = json.loads(json.loads(js(session, ICON_PICTURE)))
+    if found is None:
+        return False
+    width, height, pixels = found
+    return width == height and bytes(pixels) == draw_icon(state, False, width).tobytes()
+
+
 def set_appindicator(session, on: bool) -> None:
     """Turn the AppIndicator extension off or on, as GNOME Shell does around its lock screen."""
     verb = "enableExtension" if on else "disableExtension"
@@ -132,6 +151,8 @@ def test_gnome_shell_shows_the_item_its_menu_pauses_the_daemon_and_the_icon_stay
         assert set(status["profiles"]) <= set(labels), labels
         assert {"Profiles", "Mute alerts", "Quit"} <= set(labels)
         assert "handmap: running" in labels or "handmap: no hand" in labels
+        state = DaemonState(status["state"])
+        wait_until(lambda: icon_shows(session, state), 10, f"the icon to show the {state.value} picture")
 
         assert js(session, click("Pause")) == "true"
         t0 = time.monotonic()
@@ -139,7 +160,9 @@ def test_gnome_shell_shows_the_item_its_menu_pauses_the_daemon_and_the_icon_stay
         assert paused["paused_by"] == "the tray menu", paused
         assert time.monotonic() - t0 < 5
         wait_until(lambda: "Resume" in menu_labels(session), 10, "GNOME Shell's menu to read Resume")
+        wait_until(lambda: icon_shows(session, DaemonState.PAUSED), 10, "the icon to show the paused picture")
         assert_icon_stays(session, run, key, HOLD_S, "Resume")
+        assert icon_shows(session, DaemonState.PAUSED)
 
         # GNOME turns its extensions off and on around the lock screen; the new watcher
         # finds the item itself and the item registers again: one icon comes back.
@@ -149,6 +172,7 @@ def test_gnome_shell_shows_the_item_its_menu_pauses_the_daemon_and_the_icon_stay
         key = shown_icon(session, 30, "the icon to come back with the extension")
         wait_until(lambda: "Resume" in menu_labels(session), 10, "the menu to come back reading Resume")
         assert_icon_stays(session, run, key, 2.0, "Resume")
+        wait_until(lambda: icon_shows(session, DaemonState.PAUSED), 10, "the icon to come back paused")
         assert set(status["profiles"]) <= set(menu_labels(session))
     finally:
         run.stop()
