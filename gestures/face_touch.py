@@ -11,6 +11,11 @@ Per frame, :func:`touch_score` weighs, for each hand and each trusted face:
   foreshortening) stands in a known proportion to the face's size (the larger of its
   width and height, so a face seen from the side keeps its size); a hand much bigger
   than that is nearer the camera, in front of the face, not on it;
+- **metric depth**: the hand model's world landmarks (metres) against the hand's pixels
+  give how many pixels a metre spans at the hand's distance, the face mesh's eye
+  distance (about 63 mm) the same at the face's: their ratio is the hand's distance
+  over the face's, with no focal length needed; a hand well nearer than the face (a
+  thumbs-up held out toward the camera) is in front of it;
 - **depth by the body model**: the pose model's z for the person's wrist/fingers
   against their nose (a hand held out toward the camera is far nearer than the nose);
 - **face sanity**: a "face" whose box is mostly filled by one hand, with the body
@@ -36,7 +41,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from handmap.gestures.face_zones import touch_zone
+from handmap.gestures.face_zones import MESH_LEFT_EYE, MESH_RIGHT_EYE, touch_zone
 from handmap.gestures.landmarks import BodyLandmark, FaceKeypoint, HandLandmark
 from handmap.gestures.types import (
     FaceObservation,
@@ -124,6 +129,13 @@ class FaceTouchConfig:
     size_far_in_front: float = 1.15
     size_too_small: float = 0.3
     size_far_too_small: float = 0.22
+    #: Metric depth (hands with world landmarks, faces with a mesh): the hand's distance
+    #: from the camera over the face's. At ``depth_ratio_in_front`` or above the hand is
+    #: at the face's depth (touching hands on the facetouch clips: 0.82-1.3); at
+    #: ``depth_ratio_far_in_front`` or below it is in front of the face (a thumbs-up at
+    #: arm's length: 0.61-0.76), between them the depth factor falls linearly.
+    depth_ratio_in_front: float = 0.82
+    depth_ratio_far_in_front: float = 0.74
     #: Body-model depth: wrist/finger z nearer than the nose's by more than this many
     #: shoulder widths means the hand is held toward the camera.
     body_z_in_front: float = 0.9
@@ -172,6 +184,7 @@ class FaceTouchConfig:
             ("size_too_small", "size_in_front"),
             ("size_in_front", "size_far_in_front"),
             ("body_z_in_front", "body_z_far_in_front"),
+            ("depth_ratio_far_in_front", "depth_ratio_in_front"),
         ):
             if not getattr(self, low) < getattr(self, high):
                 problems.append(f"{low} ({getattr(self, low)}) must be below {high} ({getattr(self, high)})")
@@ -204,6 +217,9 @@ class HandCues:
     #: Where the hand meets the face (normalised image point): the hand point deepest
     #: inside the face ellipse.
     point: tuple[float, float] = (float("nan"), float("nan"))
+    #: The hand's distance from the camera over the face's, from the hand's world
+    #: landmarks and the face mesh's eye distance (nan without either).
+    depth_ratio: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -237,6 +253,8 @@ class _Face:
     #: The face's size for depth: the larger of its width and height, so a face seen
     #: from the side (narrow between the ears) keeps its size.
     size: float = 0.0
+    #: The face mesh (``FaceObservation.mesh``) when it ran on this face.
+    mesh: np.ndarray | None = None
 
 
 def touch_score(obs: FrameObservation, config: FaceTouchConfig = FaceTouchConfig()) -> FaceTouchDecision:
@@ -307,7 +325,7 @@ def _face_from_box(index: int, face: FaceObservation, w: float, h: float, config
     # at least PROFILE_MIN_WIDTH of its height wide.
     rx = max(bw, PROFILE_MIN_WIDTH * bh) / 2 * config.face_scale_x
     ry = bh / 2 * config.face_scale_y
-    return _Face(index, cx, cy, max(rx, 1.0), max(ry, 1.0), max(bw, 1.0), max(bw, bh, 1.0))
+    return _Face(index, cx, cy, max(rx, 1.0), max(ry, 1.0), max(bw, 1.0), max(bw, bh, 1.0), face.mesh)
 
 
 #: The face ellipse's least width over its height (a face seen from the side).
@@ -451,6 +469,48 @@ def palm_size_px(landmarks: np.ndarray, w: float, h: float) -> float:
     return best
 
 
+#: The mean adult distance between the eyes' centres, metres.
+EYE_DISTANCE_M = 0.063
+
+
+def hand_pixels_per_metre(hand: HandObservation, w: float, h: float) -> float:
+    """How many pixels a metre spans at the hand's distance from the camera: the scale
+    that best maps the world landmarks' x, y (metres, camera axes) onto the image points
+    (weak perspective, least squares; the world points' own z undoes foreshortening).
+    nan without world landmarks."""
+    world = hand.world
+    if world is None or world.shape[0] != hand.landmarks.shape[0]:
+        return float("nan")
+    image = hand.landmarks[:, :2] * (w, h)
+    image = image - image.mean(axis=0)
+    metres = world[:, :2] - world[:, :2].mean(axis=0)
+    spread = float((metres**2).sum())
+    return float((image * metres).sum()) / spread if spread > 0 else float("nan")
+
+
+def face_pixels_per_metre(mesh: np.ndarray | None, w: float, h: float) -> float:
+    """How many pixels a metre spans at the face's distance: the mesh's distance between
+    the eyes' centres (in 3D, with the mesh's z, so a turned head keeps it) over
+    :data:`EYE_DISTANCE_M`. nan without a mesh."""
+    if mesh is None:
+        return float("nan")
+    scale = np.array([w, h, w])
+    right = mesh[list(MESH_RIGHT_EYE)].mean(axis=0) * scale
+    left = mesh[list(MESH_LEFT_EYE)].mean(axis=0) * scale
+    return float(np.linalg.norm(left - right)) / EYE_DISTANCE_M
+
+
+def depth_ratio(hand: HandObservation, mesh: np.ndarray | None, w: float, h: float) -> float:
+    """The hand's distance from the camera over the face's (1: at the face's depth, below
+    1: nearer the camera), from the hand's world landmarks and the face's mesh; the
+    camera's focal length cancels out. nan without either."""
+    hand_scale = hand_pixels_per_metre(hand, w, h)
+    face_scale = face_pixels_per_metre(mesh, w, h)
+    if not (hand_scale > 0 and face_scale > 0):
+        return float("nan")
+    return face_scale / hand_scale
+
+
 def _contact(radius: float, inner: float, outer: float) -> float:
     if radius <= inner:
         return 1.0
@@ -538,12 +598,16 @@ def _hand_cues(
         _ramp_down(ratio, config.size_in_front, config.size_far_in_front),
         1.0 - _ramp_down(ratio, config.size_far_too_small, config.size_too_small),
     )
+    metric = depth_ratio(hand, face.mesh, w, h)
+    if math.isfinite(metric):
+        depth = min(depth, 1.0 - _ramp_down(metric, config.depth_ratio_far_in_front, config.depth_ratio_in_front))
     dz = float("nan")
     side = _body_side_for(hand, body, w, h, config)
     if side is not None:
         dz = _body_dz(body, (side[1], *side[2]), shoulder, config)
         depth = min(depth, _ramp_down(dz, config.body_z_in_front, config.body_z_far_in_front))
-    return HandCues("hand", hand.handedness, face.index, contact, tip_r, ratio, depth, dz, contact * depth, point)
+    return HandCues("hand", hand.handedness, face.index, contact, tip_r, ratio, depth, dz, contact * depth, point,
+                    metric)
 
 
 def _body_hand_cues(
@@ -584,7 +648,8 @@ def _reason(best: HandCues, touching: bool, config: FaceTouchConfig) -> str:
     if best.contact == 0.0:
         return f"{who}: nearest fingertip off the face (radius {best.tip_radius:.2f})"
     if best.depth_factor < 1.0:
-        return f"{who}: in front of the face (palm/face {best.size_ratio:.2f}, body dz {best.body_dz:.2f})"
+        return (f"{who}: in front of the face (palm/face {best.size_ratio:.2f}, distance/face's "
+                f"{best.depth_ratio:.2f}, body dz {best.body_dz:.2f})")
     return f"{who}: near the face edge (radius {best.tip_radius:.2f})"
 
 

@@ -93,6 +93,9 @@ class HandObservation:
     handedness: Handedness
     score: float  # detection / handedness confidence, 0 to 1
     quality: LandmarkQuality = LandmarkQuality.GOOD
+    #: The hand model's world landmarks, shape (21, 3), in metres around the hand's centre
+    #: (camera axes), or None where the model did not give them; face touch's metric depth.
+    world: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         face_model = ShortRangeFaces(modules / "face_detection" / "face_detection_short_range.tflite", 0.5)
     body_model = BodyTracker(cache, RunningMode.IMAGE)
     finder = FaceRegionHandFinder(bundle)
+    from handmap.daemon.perception.face_mesh import FaceMesh
+
+    mesh_model = FaceMesh.create()  # the mesh on each face, as the daemon runs it on faces a hand is near
 
     def observe(path: Path) -> tuple[FrameObservation, np.ndarray]:
         rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
@@ -73,10 +76,13 @@ def main(argv: list[str] | None = None) -> int:
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
         r = hands_model.detect(image)
         hands = tuple(
-            HandObservation(np.array([[p.x, p.y, p.z] for p in lms], dtype=np.float32), Handedness(hd[0].category_name.lower()), hd[0].score)
-            for lms, hd in zip(r.hand_landmarks, r.handedness)
+            HandObservation(np.array([[p.x, p.y, p.z] for p in lms], dtype=np.float32), Handedness(hd[0].category_name.lower()), hd[0].score,
+                            world=np.array([[p.x, p.y, p.z] for p in metric], dtype=np.float64))
+            for lms, hd, metric in zip(r.hand_landmarks, r.handedness, r.hand_world_landmarks)
         )
         faces = face_model.detect(rgb)
+        if mesh_model is not None:
+            faces = tuple(replace(f, mesh=mesh_model.landmarks(rgb, f)) if f.score >= 0.6 else f for f in faces)
         near = finder.find(rgb, [f for f in faces if f.score >= 0.6], hands)
         return FrameObservation(0.0, 0, w, h, hands, faces, body_model.detect(rgb, None), near), rgb
 
@@ -109,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         c[1] += decision.touching
         c[2] += box
         if args.verbose or decision.touching != (label == "yes"):
-            print(f"{row['file']:34s} label={label:3s} ours={decision.touching!s:5s} box={box!s:5s} {decision.reason}")
+            ratios = ", ".join(f"{c.depth_ratio:.2f}" for c in decision.cues if c.source == "hand")
+            print(f"{row['file']:34s} label={label:3s} ours={decision.touching!s:5s} box={box!s:5s} {decision.reason}"
+                  f" (distance/face's: {ratios})")
     n, ours, box = counts["no"]
     print(f"face_touch=no hands:  {n} judged; flagged: face_touch {ours} ({100 * ours / max(n, 1):.1f}%), box overlap {box} ({100 * box / max(n, 1):.1f}%)")
     n, ours, box = counts["yes"]

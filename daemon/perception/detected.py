@@ -27,6 +27,9 @@ class DetectedHand:
     score: float  # the handedness label's score
     #: DOUBTFUL: tracked across a jump with no fresh detection to confirm it (``Tracker.find``).
     quality: LandmarkQuality = LandmarkQuality.GOOD
+    #: The model's world landmarks: 21 (x, y, z) points in metres around the hand's
+    #: centre (face touch's metric depth); None where the model did not give them.
+    world: np.ndarray | None = None
 
 
 def _swap(label: str) -> Handedness:
@@ -42,5 +45,5 @@ def hand_observations(found: Sequence[DetectedHand], selfie: bool) -> tuple[Hand
     return tuple(
         HandObservation(landmarks=hand.landmarks,
                         handedness=Handedness(hand.handedness.lower()) if selfie else _swap(hand.handedness),
-                        score=hand.score, quality=hand.quality)
+                        score=hand.score, quality=hand.quality, world=hand.world)
         for hand in found)

@@ -123,10 +123,13 @@ class HandModel:
 
     @staticmethod
     def _public(result: Any) -> tuple[DetectedHand, ...]:
+        worlds = list(result.hand_world_landmarks or ())
+        worlds += [None] * (len(result.hand_landmarks) - len(worlds))
         return tuple(
             DetectedHand(np.array([(p.x, p.y, p.z) for p in points], dtype=np.float64), classes[0].category_name,
-                         float(classes[0].score))
-            for points, classes in zip(result.hand_landmarks, result.handedness))
+                         float(classes[0].score),
+                         world=np.array([(p.x, p.y, p.z) for p in metric], dtype=np.float64) if metric else None)
+            for points, classes, metric in zip(result.hand_landmarks, result.handedness, worlds))
 
     def close(self) -> None:
         self._landmarker.close()

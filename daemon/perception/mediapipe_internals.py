@@ -79,8 +79,8 @@ def _points(landmarks: Any) -> np.ndarray:
 
 class LandmarkerPackets:
     """A ``HandLandmarker``'s graph fed and read through its packets, as its ``detect``
-    methods do, minus the Python object per landmark (world landmarks included, which
-    handmap does not use): the landmarks as one array per hand and the top handedness."""
+    methods do, minus the Python object per landmark: the landmarks (and world landmarks,
+    in metres, for face touch's depth) as one array per hand and the top handedness."""
 
     def __init__(self, landmarker: Any) -> None:
         from mediapipe.python import packet_creator, packet_getter
@@ -89,6 +89,7 @@ class LandmarkerPackets:
         self._create, self._get = packet_creator, packet_getter
         self._image_in, self._rect_in = task._IMAGE_IN_STREAM_NAME, task._NORM_RECT_STREAM_NAME
         self._landmarks_out, self._handedness_out = task._HAND_LANDMARKS_STREAM_NAME, task._HANDEDNESS_STREAM_NAME
+        self._world_out = task._HAND_WORLD_LANDMARKS_STREAM_NAME
         # The whole image, upright: what ``detect`` sends when given no options.
         self._whole = landmarker.convert_to_normalized_rect(None, None, roi_allowed=False).to_pb2()
         self._process_video, self._process_image = landmarker._process_video_data, landmarker._process_image_data
@@ -119,10 +120,14 @@ class LandmarkerPackets:
         landmarks = out[self._landmarks_out]
         if landmarks.is_empty():
             return ()
+        hands = self._get.get_proto_list(landmarks)
+        world = out[self._world_out]
+        worlds: list[np.ndarray | None] = [_points(metric) for metric in self._get.get_proto_list(world)] if not world.is_empty() else []
+        worlds += [None] * (len(hands) - len(worlds))
         return tuple(
-            DetectedHand(_points(points), classes.classification[0].label, float(classes.classification[0].score))
-            for points, classes in zip(self._get.get_proto_list(landmarks),
-                                       self._get.get_proto_list(out[self._handedness_out])))
+            DetectedHand(_points(points), classes.classification[0].label, float(classes.classification[0].score),
+                         world=metric)
+            for points, classes, metric in zip(hands, self._get.get_proto_list(out[self._handedness_out]), worlds))
 
 
 class _Runner(Protocol):
@@ -224,7 +229,8 @@ class HandGraphs:
         def landmarks() -> _Runner:
             return runner("mediapipe.tasks.vision.hand_landmarker.SingleHandLandmarksDetectorGraph",
                           ["IMAGE:image", "HAND_RECT:region"],
-                          ["LANDMARKS:landmarks", "HANDEDNESS:handedness", "HAND_RECT_NEXT_FRAME:next"],
+                          ["LANDMARKS:landmarks", "WORLD_LANDMARKS:world", "HANDEDNESS:handedness",
+                           "HAND_RECT_NEXT_FRAME:next"],
                           landmarks_pb2.HandLandmarksDetectorGraphOptions(
                               base_options=model(landmark_model), min_detection_confidence=min_presence))
 
@@ -271,7 +277,9 @@ class HandGraphs:
         if landmarks.is_empty():
             return None
         best = self._get.get_proto(out["handedness"]).classification[0]
-        return (DetectedHand(_points(self._get.get_proto(landmarks)), best.label, float(best.score)),
+        world = out["world"]
+        metric = None if world.is_empty() else _points(self._get.get_proto(world))
+        return (DetectedHand(_points(self._get.get_proto(landmarks)), best.label, float(best.score), world=metric),
                 self._get.get_proto(out["next"]))
 
     def detect(self, image: Image) -> Found:

@@ -18,9 +18,11 @@ cv2 = pytest.importorskip("cv2")
 mp = pytest.importorskip("mediapipe")
 
 from handmap.daemon.perception.body import BodyTracker, FaceRegionHandFinder, RunningMode  # noqa: E402
+from handmap.daemon.perception.face_mesh import FaceMesh  # noqa: E402
 from handmap.gestures.face_touch import (  # noqa: E402
     FaceTouchConfig,
     FaceTouchTracker,
+    depth_ratio,
     touch_score,
 )
 from handmap.gestures.landmarks import HandLandmark  # noqa: E402
@@ -70,6 +72,7 @@ class StillObserver:
             self.faces = ShortRangeFaces(models.face_model(), 0.5)
         self.body = BodyTracker(cache, RunningMode.IMAGE)
         self.finder = FaceRegionHandFinder(bundle)
+        self.mesh = FaceMesh.create()
         self._cache: dict[tuple[str, bool], FrameObservation] = {}
 
     def observe(self, path: Path, second_look: bool = True) -> FrameObservation:
@@ -85,10 +88,13 @@ class StillObserver:
                 landmarks=np.array([[p.x, p.y, p.z] for p in lms], dtype=np.float32),
                 handedness=Handedness(hd[0].category_name.lower()),
                 score=hd[0].score,
+                world=np.array([[p.x, p.y, p.z] for p in metric], dtype=np.float64),
             )
-            for lms, hd in zip(r.hand_landmarks, r.handedness)
+            for lms, hd, metric in zip(r.hand_landmarks, r.handedness, r.hand_world_landmarks)
         )
         faces = self.faces.detect(rgb)
+        if self.mesh is not None:  # the mesh on each face (the daemon's runs on faces a hand is near)
+            faces = tuple(replace(f, mesh=self.mesh.landmarks(rgb, f)) if f.score >= 0.6 else f for f in faces)
         near = self.finder.find(rgb, [f for f in faces if f.score >= 0.6], hands) if second_look else ()
         obs = FrameObservation(
             t=0.0,
@@ -104,6 +110,8 @@ class StillObserver:
         return obs
 
     def close(self) -> None:
+        if self.mesh is not None:
+            self.mesh.close()
         self.hands.close()
         self.faces.close()
         self.body.close()
@@ -166,6 +174,32 @@ def test_hand_touching_the_face_is_found(observer, data_dir, labels, name):
     assert hand is not None
     alone = touch_score(replace(obs, hands=(hand,), near_face_hands=()))
     assert alone.touching and alone.hand == hand.handedness, alone.reason
+
+
+@pytest.mark.parametrize("name", FT_TOUCHING)
+def test_hand_touching_the_face_is_at_the_faces_metric_depth(observer, data_dir, labels, name):
+    """The hand's world landmarks against its pixels and the face mesh's eye distance
+    against the face's put a hand on a face at the face's distance from the camera (these
+    photos were not used to set ``depth_ratio_in_front``: the clips were)."""
+    obs = observer.observe(data_dir / "hands" / name)
+    (row,) = [r for r in labels if r["file"] == name and r["face_touch"] == "yes"]
+    hand = _labelled_hand(obs, row)
+    assert hand is not None and hand.world is not None
+    face = max(obs.faces, key=lambda f: f.score)
+    assert face.mesh is not None
+    ratio = depth_ratio(hand, face.mesh, obs.width, obs.height)
+    assert FaceTouchConfig().depth_ratio_in_front <= ratio <= 1.25, ratio
+    # The same pixels from a hand 0.7 times the size in metres: that hand is 0.7 times as
+    # far from the camera, in front of the face, not on it.
+    alone = replace(obs, hands=(hand,), near_face_hands=(), body=None)
+    assert touch_score(alone).touching
+    nearer = replace(hand, world=hand.world * 0.7)
+    assert depth_ratio(nearer, face.mesh, obs.width, obs.height) == pytest.approx(0.7 * ratio)
+    decision = touch_score(replace(alone, hands=(nearer,)))
+    assert not decision.touching and "in front of the face" in decision.reason, decision.reason
+    # Without either model's answer there is no metric depth (and no verdict from it).
+    assert np.isnan(depth_ratio(replace(hand, world=None), face.mesh, obs.width, obs.height))
+    assert np.isnan(depth_ratio(hand, None, obs.width, obs.height))
 
 
 def test_image_without_a_hand_gives_no_touch(observer, data_dir):
