@@ -179,3 +179,27 @@ def test_on_x11_the_xembed_icon_docks_unless_a_status_notifier_tray_runs(desktop
         tray.stop()
     finally:
         end(watcher)
+
+
+def test_on_wayland_the_item_waits_for_a_tray_that_starts_after_the_daemon(bus, tmp_path):
+    """A login service can start before the panel (or GNOME's AppIndicator extension):
+    with no watcher on the bus yet, the daemon on a Wayland session tries the tray again
+    (every 10 s) and its item registers once a watcher has appeared; the menu then works."""
+    bus.stop_watcher()
+    env = private_env(tmp_path / "home", DBUS_SESSION_BUS_ADDRESS=bus.address, WAYLAND_DISPLAY="wayland-handmap-test",
+                      XDG_SESSION_TYPE="wayland")
+    run = HandmapProcess(["--source", str(idle_trace(tmp_path / "idle.trace.jsonl")), "--realtime",
+                          "--output", "dry-run", "--profile", "presenter"], env, tmp_path)
+    try:
+        run.wait_ready()
+        bus.start_watcher()
+        try:
+            entries = wait_until(bus.registered_items, 25, "the item to register with the watcher that appeared")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the daemon said:\n{run.stderr()}") from None
+        item = _item_name(entries[0])
+        path, _, layout = _menu(bus, item)
+        _click(bus, item, path, _labels(layout)["Pause"])
+        wait_until(lambda: (run.status() or {}).get("state") == "paused", 10, "the daemon to pause")
+    finally:
+        run.stop()
