@@ -293,7 +293,7 @@ def _build(options: RunOptions, env: dict, config: Config, as_service: bool, loc
 
     switcher = _switcher(env, store, options.profile or config.profile, closers) if options.window_switching else None
     services.switcher = switcher
-    services.reloader = _reloader(daemon, mapping, store, options, env, config, switcher)
+    services.reloader = _reloader(daemon, mapping, store, options, env, config, switcher, closers)
     settings_window = False
     if lock is not None:
         _control(daemon, env, lock, closers)
@@ -368,15 +368,21 @@ def _switcher(env, store, default_profile: str, closers: list) -> AutoSwitcher:
 
 
 def _reloader(daemon: Daemon, mapping, store, options: RunOptions, env, config: Config,
-              switcher: AutoSwitcher | None) -> HotReloader:
+              switcher: AutoSwitcher | None, closers: list) -> HotReloader:
     from handmap.daemon.desktop.switching import ProfileMatcher
     from handmap.daemon.poses_store import SUFFIX as POSE_SUFFIX
     from handmap.daemon.poses_store import read_file as read_pose_file
-    from handmap.daemon.runtime.reload import DEFAULT_PATTERNS, HotReloader, ReloadMonitor
+    from handmap.daemon.runtime.reload import DEFAULT_PATTERNS, BackgroundBuild, HotReloader, ReloadMonitor
 
     config_file = options.config_path or user_config_path(env)
     profiles_dir = user_profiles_dir(env)
     poses = PoseStore(user_poses_dir(env))
+    builds = BackgroundBuild()
+    closers.append(builds.close)
+
+    def deliver_taught(taught) -> None:  # the worker thread: the loop applies it
+        log.log(NOTICE, "taught poses: %s", ", ".join(taught.names) or "none")
+        daemon.offer_taught_poses(taught)
 
     def validate(path: Path):
         if path.parent == poses.directory or path.suffix == POSE_SUFFIX:
@@ -398,9 +404,9 @@ def _reloader(daemon: Daemon, mapping, store, options: RunOptions, env, config: 
             log.log(NOTICE, "%s changed and is valid; camera, model and output settings apply after a restart",
                     config_file)
         if any(p.parent == poses.directory and p.suffix == POSE_SUFFIX for p in paths):
-            taught = poses.taught_set()  # a corrupt file is skipped with a warning naming it
-            daemon.set_taught_poses(taught)
-            log.log(NOTICE, "taught poses: %s", ", ".join(taught.names) or "none")
+            # Training them takes up to seconds: off the loop, so frames keep flowing
+            # (a corrupt file is skipped with a warning naming it).
+            builds.submit(poses.taught_set, deliver_taught, "taught poses")
         profile_paths = [p for p in paths if p != config_file and p.parent != poses.directory
                          and p.suffix != POSE_SUFFIX]
         if profile_paths:

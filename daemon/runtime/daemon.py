@@ -80,9 +80,16 @@ class RequestTogglePause:
     reason: str = ""  # who asks, as a pause's reason
 
 
-#: What the control side (socket, tray, hotkey) queues for the loop; bindings make the
-#: same ``Request``s through the mapping stage.
-ControlRequest = Request | RequestTogglePause
+@dataclass(frozen=True)
+class RequestTaughtPoses:
+    """Use these taught poses (built off the loop after a pose file changed)."""
+
+    taught: TaughtSet
+
+
+#: What the control side (socket, tray, hotkey) and background builds queue for the
+#: loop; bindings make the same ``Request``s through the mapping stage.
+ControlRequest = Request | RequestTogglePause | RequestTaughtPoses
 
 
 @dataclass(frozen=True)
@@ -445,6 +452,9 @@ class Daemon:
         log.info("profile %s (%s)", name, why)
 
     def _carry_out(self, request: ControlRequest, why: str) -> None:
+        if isinstance(request, RequestTaughtPoses):
+            self.set_taught_poses(request.taught)
+            return
         if isinstance(request, RequestTogglePause):
             request = RequestResume() if self.mapping.paused else RequestPause(request.reason)
         if isinstance(request, RequestPause):
@@ -474,8 +484,12 @@ class Daemon:
         if self.services.reloader is not None:
             self.services.reloader.poll()
 
+    def offer_taught_poses(self, taught: TaughtSet) -> None:
+        """Use these taught poses from the next frame on (any thread)."""
+        self._requests.put(RequestTaughtPoses(taught))
+
     def set_taught_poses(self, taught: TaughtSet) -> None:
-        """The taught poses changed (called by the hot reloader, loop thread)."""
+        """The taught poses changed (loop thread)."""
         self._settle()
         self.pipeline.gestures.set_taught_poses(taught)
 

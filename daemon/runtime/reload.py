@@ -337,3 +337,34 @@ class HotReloader:
 
 __all__: Sequence[str] = ("ReloadMonitor", "FileWatcher", "FileState", "Problem", "ReloadResult",
                           "HotReloader", "yaml_problems", "POLL_INTERVAL_S", "SETTLE_S")
+
+
+class BackgroundBuild:
+    """Slow work a reload needs (training taught poses: up to seconds) done off the
+    daemon loop, one build at a time and in the order asked: ``submit(build, deliver)``
+    returns at once; the worker thread runs ``build()`` and passes its result to
+    ``deliver`` (which must be thread-safe: the daemon queues it for its loop). A build
+    that raises is logged and delivers nothing, so the last good result stays."""
+
+    def __init__(self, name: str = "handmap-reload-build") -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+
+    def submit(self, build: Callable[[], Any], deliver: Callable[[Any], None], what: str = "reload") -> None:
+        def run() -> None:
+            try:
+                result = build()
+            except Exception:
+                log.exception("building the %s failed; keeping the last good one", what)
+                return
+            deliver(result)
+
+        try:
+            self._pool.submit(run)
+        except RuntimeError:  # shut down: the daemon is stopping
+            log.debug("not building the %s: stopping", what)
+
+    def close(self) -> None:
+        """Drop builds not started; the one running finishes on its own (not waited for)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
