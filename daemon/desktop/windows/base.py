@@ -11,10 +11,10 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -185,9 +185,46 @@ def process_name(pid: int | None) -> str:
 
 
 class SocketWatcher(WatcherBase):
-    """A watcher reading a compositor's IPC socket on its own thread."""
+    """A watcher reading a compositor's IPC socket on its own thread, reconnecting when
+    the compositor goes away: ``_follow`` reads events until the socket fails, then every
+    ``RECONNECT_INTERVAL_S`` ``_connect`` tries each of ``_candidates()`` (where the
+    compositor's socket may be now) until one answers. Subclasses name their socket in
+    ``socket_label`` (for ``reason`` and the log)."""
 
     _sock: socket.socket | None = None
+    socket_label = "the compositor's socket"
+
+    def _connect(self, where: Any) -> socket.socket:
+        raise NotImplementedError
+
+    def _follow(self, sock: socket.socket) -> None:
+        raise NotImplementedError
+
+    def _candidates(self) -> Sequence[Any]:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            sock = self._sock
+            if sock is not None:
+                try:
+                    self._follow(sock)
+                except (OSError, ValueError) as exc:
+                    if self._stop.is_set():
+                        return
+                    self._set_reason(f"lost {self.socket_label} ({exc}); reconnecting")
+                self._sock = None
+                sock.close()
+            if self._stop.wait(RECONNECT_INTERVAL_S):
+                return
+            for where in self._candidates():
+                try:
+                    self._sock = self._connect(where)
+                except (OSError, ValueError):
+                    continue
+                self._set_reason("")
+                log.info("reconnected to %s (%s)", self.socket_label, where)
+                break
 
     def stop(self) -> None:
         self._stop.set()

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from handmap.daemon.desktop.windows.base import (
     EVENT_WAIT_S,
-    RECONNECT_INTERVAL_S,
     ActiveWindow,
     OnChange,
     SocketWatcher,
@@ -44,6 +43,7 @@ class HyprlandWatcher(SocketWatcher):
     newest other instance's beside it, every ``RECONNECT_INTERVAL_S``."""
 
     name = "hyprland"
+    socket_label = "Hyprland's event socket"
 
     def __init__(self, socket_dir: Path, on_change: OnChange | None = None) -> None:
         super().__init__(on_change)
@@ -87,28 +87,8 @@ class HyprlandWatcher(SocketWatcher):
             self._publish(window)
         return sock
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            sock = self._sock
-            if sock is not None:
-                try:
-                    self._follow(sock)
-                except (ConnectionError, OSError) as exc:
-                    if self._stop.is_set():
-                        return
-                    self._set_reason(f"lost Hyprland's event socket ({exc}); reconnecting")
-                self._sock = None
-                sock.close()
-            if self._stop.wait(RECONNECT_INTERVAL_S):
-                return
-            for folder in socket_dir_candidates(self._dir):
-                try:
-                    self._sock = self._connect(folder)
-                except (OSError, ValueError):
-                    continue
-                self._set_reason("")
-                log.info("reconnected to Hyprland's event socket in %s", folder)
-                break
+    def _candidates(self) -> list[Path]:
+        return socket_dir_candidates(self._dir)
 
     def _follow(self, sock: socket.socket) -> None:
         """Publish active-window changes until Hyprland closes the socket (raises) or ``stop()``."""

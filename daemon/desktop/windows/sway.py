@@ -14,7 +14,6 @@ from typing import Any
 from handmap.daemon.desktop.windows.base import (
     EVENT_WAIT_S,
     NO_WINDOW,
-    RECONNECT_INTERVAL_S,
     ActiveWindow,
     OnChange,
     SocketWatcher,
@@ -80,6 +79,7 @@ class SwayWatcher(SocketWatcher):
     """
 
     name = "sway"
+    socket_label = "sway's IPC socket"
 
     def __init__(self, socket_path: str, on_change: OnChange | None = None) -> None:
         super().__init__(on_change)
@@ -123,32 +123,12 @@ class SwayWatcher(SocketWatcher):
             sock.close()
             raise
         sock.settimeout(None)
+        self._path = path
         self._publish(window)
         return sock
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            sock = self._sock
-            if sock is not None:
-                try:
-                    self._follow(sock)
-                except (ConnectionError, OSError, ValueError) as exc:
-                    if self._stop.is_set():
-                        return
-                    self._set_reason(f"lost sway's IPC socket ({exc}); reconnecting")
-                self._sock = None
-                sock.close()
-            if self._stop.wait(RECONNECT_INTERVAL_S):
-                return
-            for path in socket_candidates(self._path):
-                try:
-                    self._sock = self._connect(path)
-                except (ConnectionError, OSError, ValueError):
-                    continue
-                self._path = path
-                self._set_reason("")
-                log.info("reconnected to sway's IPC socket %s", path)
-                break
+    def _candidates(self) -> list[str]:
+        return socket_candidates(self._path)
 
     def _follow(self, sock: socket.socket) -> None:
         """Publish window events until sway closes the socket (raises) or ``stop()``."""
