@@ -66,6 +66,43 @@ def assert_follows_within_budget(latencies: list[float], own: list[float]) -> No
     assert max(own) < SWITCH_BUDGET_S, f"handmap's share of the switches (ms): {[round(x * 1000) for x in own]}"
 
 
+def window_matcher():
+    """The profiles every compositor test switches between: two by window class, one by title."""
+    from handmap.daemon.desktop.switching import ProfileMatcher
+
+    return ProfileMatcher([("editor", {"class": "handmap-editor"}),
+                           ("game", {"class": "handmap-game"}),
+                           ("boss", {"title": "(?i)boss"})], default="desktop")
+
+
+def assert_profile_follows_focus(focus, switcher, watcher, profile: str, first: str = "handmap-editor") -> str:
+    """Move the focus between the editor and the game four times (``focus(window_class)``
+    sends the command and returns when it was sent, as ``time.monotonic()``), starting with
+    ``first``; each switch must name the window's profile, within the budget (the first
+    round untimed). Returns the profile in force at the end."""
+    second = "handmap-game" if first == "handmap-editor" else "handmap-editor"
+    wanted_for = {"handmap-editor": "editor", "handmap-game": "game"}
+    latencies, own = [], []
+    for wm_class in (first, second) * 4:
+        t0 = focus(wm_class)
+        profile, latency = switch_after(switcher, profile, t0)
+        assert profile == wanted_for[wm_class]
+        latencies.append(latency)
+        own.append(t0 + latency - watcher.last_change_at)
+    assert_follows_within_budget(latencies[2:], own[2:])
+    return profile
+
+
+def assert_title_change_is_followed(session, switcher, watcher, profile: str) -> str:
+    """The focused game's title changes to "Boss level": the title rule's profile follows
+    (a title rule wins over the class). Returns that profile."""
+    t0 = session.retitle_now("handmap-game")
+    profile, latency = switch_after(switcher, profile, t0)
+    assert profile == "boss" and watcher.current().title == "Boss level"
+    assert latency < SWITCH_CEILING_S, latency
+    return profile
+
+
 def missing_sway() -> list[str]:
     return [p for p in SWAY_PROGRAMS if shutil.which(p) is None]
 
