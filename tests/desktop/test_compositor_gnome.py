@@ -21,8 +21,7 @@ from compositors import (
     assert_profile_follows_focus,
     assert_title_change_is_followed,
     chown_tree,
-    missing_gnome,
-    new_desktop_session,
+    gnome_session,
     shell_eval,
     start_gnome_shell,
     switch_after,
@@ -39,15 +38,7 @@ DISPLAY = GNOME_DISPLAY
 
 @pytest.fixture()
 def session():
-    missing = missing_gnome()
-    if missing:
-        pytest.skip("the real-GNOME tests need " + ", ".join(missing) + " (run scripts/setup.sh --tests as root)")
-    desktop = new_desktop_session()
-    try:
-        desktop.start_logind()
-        yield desktop
-    finally:
-        desktop.stop()
+    yield from gnome_session("the real-GNOME tests", [])
 
 
 def focus(session, wm_class: str) -> float:

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from compositors import chown_tree, missing_gnome, new_desktop_session
+from compositors import chown_tree, gnome_session
 from e2e_util import HandmapProcess, idle_trace, private_env, wait_until
 from test_compositor_gnome import SHELL, shell_eval
 
@@ -73,17 +73,8 @@ def click(label: str) -> str:
 
 @pytest.fixture()
 def session():
-    missing = missing_gnome()
-    if not APPINDICATOR_DIR.is_dir():
-        missing.append("gnome-shell-extension-appindicator")
-    if missing:
-        pytest.skip("the real-GNOME tray test needs " + ", ".join(missing) + " (run scripts/setup.sh --tests as root)")
-    desktop = new_desktop_session()
-    try:
-        desktop.start_logind()
-        yield desktop
-    finally:
-        desktop.stop()
+    yield from gnome_session("the real-GNOME tray test",
+                             [] if APPINDICATOR_DIR.is_dir() else ["gnome-shell-extension-appindicator"])
 
 
 def js(session, code: str) -> str:

@@ -528,3 +528,21 @@ def start_gnome_shell(session: DesktopSession, ready_name: str = "org.gnome.Shel
             return
         time.sleep(0.1)
     raise AssertionError("GNOME Shell's overview did not close")
+
+
+def gnome_session(what: str, missing: list[str]):
+    """A desktop session with logind's stand-in running, for GNOME Shell to start in (a
+    generator for a pytest fixture); skips naming ``missing`` (plus GNOME's own packages)
+    when something ``what`` needs is not installed."""
+    import pytest
+
+    missing = missing_gnome() + missing
+    if missing:
+        pytest.skip(f"{what} need{'s' if what.endswith('test') else ''} " + ", ".join(missing)
+                    + " (run scripts/setup.sh --tests as root)")
+    desktop = new_desktop_session()
+    try:
+        desktop.start_logind()
+        yield desktop
+    finally:
+        desktop.stop()
