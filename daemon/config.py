@@ -182,6 +182,11 @@ class FaceTouchSettings(_StrictSection):
     release_ms: float = Field(default=_FACE.release_ms, ge=0)
     clear_release_ms: float = Field(default=_FACE.clear_release_ms, ge=0)
     hold_radius: float = Field(default=_FACE.hold_radius, gt=0)
+    depth_ratio_in_front: float = Field(default=_FACE.depth_ratio_in_front, gt=0)
+    depth_ratio_far_in_front: float = Field(default=_FACE.depth_ratio_far_in_front, gt=0)
+    chin_rest_gap: float = Field(default=_FACE.chin_rest_gap, ge=0)
+    chin_rest_above: float = _FACE.chin_rest_above
+    chin_rest_depth_ratio: float = Field(default=_FACE.chin_rest_depth_ratio, gt=0)
     stale_ms: float = Field(default=_FACE.stale_ms, ge=0)
 
     @model_validator(mode="after")

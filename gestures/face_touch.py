@@ -16,6 +16,10 @@ Per frame, :func:`touch_score` weighs, for each hand and each trusted face:
   distance (about 63 mm) the same at the face's: their ratio is the hand's distance
   over the face's, with no focal length needed; a hand well nearer than the face (a
   thumbs-up held out toward the camera) is in front of it;
+- **a chin resting on the hand** (the face mesh and metric depth): a hand at the face's
+  depth lying under the mesh's chin point, its bones (the lines between its joints)
+  within a finger's thickness of it, touches the chin, though its joints lie beyond the
+  face ellipse's reach (a chin on a folded hand: 1.2-1.35 face radii);
 - **depth by the body model**: the pose model's z for the person's wrist/fingers
   against their nose (a hand held out toward the camera is far nearer than the nose);
 - **face sanity**: a "face" whose box is mostly filled by one hand, with the body
@@ -41,7 +45,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from handmap.gestures.face_zones import MESH_LEFT_EYE, MESH_RIGHT_EYE, touch_zone
+from handmap.gestures.face_zones import (
+    MESH_CHIN_BOTTOM,
+    MESH_FOREHEAD_TOP,
+    MESH_LEFT_EYE,
+    MESH_RIGHT_EYE,
+    touch_zone,
+)
 from handmap.gestures.landmarks import BodyLandmark, FaceKeypoint, HandLandmark
 from handmap.gestures.types import (
     FaceObservation,
@@ -77,6 +87,17 @@ FINGER_KNUCKLES = (
 )
 #: The palm's corners: their 3D spread is the hand's size, whatever its rotation.
 PALM_CORNERS = (HandLandmark.WRIST, HandLandmark.INDEX_MCP, HandLandmark.MIDDLE_MCP, HandLandmark.PINKY_MCP)
+#: The hand's joints in chains (wrist to each fingertip, and across the knuckles): each
+#: pair of neighbours is a bone, a segment the hand's flesh lies along.
+HAND_CHAINS = (
+    (HandLandmark.WRIST, HandLandmark.THUMB_CMC, HandLandmark.THUMB_MCP, HandLandmark.THUMB_IP, HandLandmark.THUMB_TIP),
+    (HandLandmark.WRIST, HandLandmark.INDEX_MCP, HandLandmark.INDEX_PIP, HandLandmark.INDEX_DIP, HandLandmark.INDEX_TIP),
+    (HandLandmark.MIDDLE_MCP, HandLandmark.MIDDLE_PIP, HandLandmark.MIDDLE_DIP, HandLandmark.MIDDLE_TIP),
+    (HandLandmark.RING_MCP, HandLandmark.RING_PIP, HandLandmark.RING_DIP, HandLandmark.RING_TIP),
+    (HandLandmark.WRIST, HandLandmark.PINKY_MCP, HandLandmark.PINKY_PIP, HandLandmark.PINKY_DIP, HandLandmark.PINKY_TIP),
+    (HandLandmark.INDEX_MCP, HandLandmark.MIDDLE_MCP, HandLandmark.RING_MCP, HandLandmark.PINKY_MCP),
+)
+HAND_BONES = tuple((a, b) for chain in HAND_CHAINS for a, b in zip(chain, chain[1:]))
 
 BODY_FACE_POINTS = (
     BodyLandmark.NOSE,
@@ -136,6 +157,16 @@ class FaceTouchConfig:
     #: arm's length: 0.61-0.76), between them the depth factor falls linearly.
     depth_ratio_in_front: float = 0.82
     depth_ratio_far_in_front: float = 0.74
+    #: A chin resting on a hand (face mesh and metric depth needed): a hand whose
+    #: distance over the face's is at least ``depth_ratio_in_front`` and at most
+    #: ``chin_rest_depth_ratio``, no joint more than ``chin_rest_above`` above the mesh's
+    #: chin point (along the face's chin-to-forehead line) and a bone within
+    #: ``chin_rest_gap`` of it (both in eye distances: the portrait's chin rest 0.25-0.40
+    #: and -0.37 to 0.17; the nearest no-touch hand in the labelled photos, beside a
+    #: chin, 0.58) touches the chin. ``chin_rest_gap: 0`` turns this off.
+    chin_rest_gap: float = 0.45
+    chin_rest_above: float = 0.25
+    chin_rest_depth_ratio: float = 1.3
     #: Body-model depth: wrist/finger z nearer than the nose's by more than this many
     #: shoulder widths means the hand is held toward the camera.
     body_z_in_front: float = 0.9
@@ -185,10 +216,11 @@ class FaceTouchConfig:
             ("size_in_front", "size_far_in_front"),
             ("body_z_in_front", "body_z_far_in_front"),
             ("depth_ratio_far_in_front", "depth_ratio_in_front"),
+            ("depth_ratio_in_front", "chin_rest_depth_ratio"),
         ):
             if not getattr(self, low) < getattr(self, high):
                 problems.append(f"{low} ({getattr(self, low)}) must be below {high} ({getattr(self, high)})")
-        for name in ("dwell_ms", "release_ms", "clear_release_ms", "stale_ms"):
+        for name in ("dwell_ms", "release_ms", "clear_release_ms", "stale_ms", "chin_rest_gap"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must not be negative")
         if self.hold_radius < self.contact_outer:
@@ -220,6 +252,8 @@ class HandCues:
     #: The hand's distance from the camera over the face's, from the hand's world
     #: landmarks and the face mesh's eye distance (nan without either).
     depth_ratio: float = float("nan")
+    #: The contact is the face's chin resting on this hand (:func:`chin_on_hand`).
+    chin_rest: bool = False
 
 
 @dataclass(frozen=True)
@@ -231,8 +265,9 @@ class FaceTouchDecision:
     cues: tuple[HandCues, ...] = ()
     #: Indices (into ``obs.faces``) of faces judged to be a hand, not a face.
     rejected_faces: tuple[int, ...] = ()
-    #: Not touching, and every hand in view clearly off every face (no contact at all):
-    #: an episode can end at once (``clear_release_ms``).
+    #: Not touching, and every hand in view clearly off every face (no contact at all, or
+    #: well in front of it by metric depth): an episode can end at once
+    #: (``clear_release_ms``).
     clear: bool = False
     #: When touching: the face touched (None for the pose model's head) and where.
     face: FaceObservation | None = None
@@ -293,7 +328,8 @@ def touch_score(obs: FrameObservation, config: FaceTouchConfig = FaceTouchConfig
     touching = best.score >= config.threshold
     reason = _reason(best, touching, config)
     if not touching:
-        clear = all(c.contact == 0.0 for c in cues)
+        # Clearly off: no contact at all, or well in front of the face by metric depth.
+        clear = all(c.contact == 0.0 or c.depth_ratio <= config.depth_ratio_far_in_front for c in cues)
         return FaceTouchDecision(False, best.hand, best.score, reason, tuple(cues), rejected, clear=clear)
     touched = obs.faces[best.face_index] if best.face_index >= 0 else None
     return FaceTouchDecision(True, best.hand, best.score, reason, tuple(cues), rejected, face=touched,
@@ -511,6 +547,35 @@ def depth_ratio(hand: HandObservation, mesh: np.ndarray | None, w: float, h: flo
     return face_scale / hand_scale
 
 
+def chin_on_hand(
+    landmarks: np.ndarray, mesh: np.ndarray, w: float, h: float, config: FaceTouchConfig = FaceTouchConfig()
+) -> tuple[float, float] | None:
+    """The mesh's chin point (normalised) when it rests on this hand: no hand joint more
+    than ``chin_rest_above`` above it (along the face's chin-to-forehead line) and a bone
+    within ``chin_rest_gap`` of it, both in eye distances; else None. (Depth is the
+    caller's: the hand must be at the face's.)"""
+    if config.chin_rest_gap <= 0:
+        return None
+    scale = np.array([w, h])
+    eyes = float(np.linalg.norm((mesh[list(MESH_LEFT_EYE), :2].mean(axis=0) - mesh[list(MESH_RIGHT_EYE), :2].mean(axis=0))
+                                * scale))
+    chin = mesh[MESH_CHIN_BOTTOM, :2] * scale
+    up = mesh[MESH_FOREHEAD_TOP, :2] * scale - chin
+    length = float(np.linalg.norm(up))
+    if eyes <= 0 or length <= 0:
+        return None
+    points = landmarks[:, :2] * scale
+    if float(((points - chin) @ (up / length)).max()) > config.chin_rest_above * eyes:
+        return None
+    starts = points[[a for a, _ in HAND_BONES]]
+    bones = points[[b for _, b in HAND_BONES]] - starts
+    along = np.clip(((chin - starts) * bones).sum(axis=1) / np.maximum((bones**2).sum(axis=1), 1e-9), 0.0, 1.0)
+    gap = float(np.linalg.norm(starts + along[:, None] * bones - chin, axis=1).min())
+    if gap > config.chin_rest_gap * eyes:
+        return None
+    return float(mesh[MESH_CHIN_BOTTOM, 0]), float(mesh[MESH_CHIN_BOTTOM, 1])
+
+
 def _contact(radius: float, inner: float, outer: float) -> float:
     if radius <= inner:
         return 1.0
@@ -599,15 +664,21 @@ def _hand_cues(
         1.0 - _ramp_down(ratio, config.size_far_too_small, config.size_too_small),
     )
     metric = depth_ratio(hand, face.mesh, w, h)
+    chin_rest = False
     if math.isfinite(metric):
         depth = min(depth, 1.0 - _ramp_down(metric, config.depth_ratio_far_in_front, config.depth_ratio_in_front))
+        if (contact < 1.0 and face.mesh is not None
+                and config.depth_ratio_in_front <= metric <= config.chin_rest_depth_ratio):
+            chin = chin_on_hand(lm, face.mesh, w, h, config)
+            if chin is not None:
+                contact, point, chin_rest = 1.0, chin, True
     dz = float("nan")
     side = _body_side_for(hand, body, w, h, config)
     if side is not None:
         dz = _body_dz(body, (side[1], *side[2]), shoulder, config)
         depth = min(depth, _ramp_down(dz, config.body_z_in_front, config.body_z_far_in_front))
     return HandCues("hand", hand.handedness, face.index, contact, tip_r, ratio, depth, dz, contact * depth, point,
-                    metric)
+                    metric, chin_rest)
 
 
 def _body_hand_cues(
@@ -643,6 +714,8 @@ def _body_hand_cues(
 
 def _reason(best: HandCues, touching: bool, config: FaceTouchConfig) -> str:
     who = f"{best.source} {best.hand.value if best.hand else '?'}"
+    if touching and best.chin_rest:
+        return f"{who}: the chin rests on the hand (distance/face's {best.depth_ratio:.2f})"
     if touching:
         return f"{who}: fingertips on the face (radius {best.tip_radius:.2f})"
     if best.contact == 0.0:

@@ -22,6 +22,7 @@ from handmap.daemon.perception.face_mesh import FaceMesh  # noqa: E402
 from handmap.gestures.face_touch import (  # noqa: E402
     FaceTouchConfig,
     FaceTouchTracker,
+    chin_on_hand,
     depth_ratio,
     touch_score,
 )
@@ -200,6 +201,28 @@ def test_hand_touching_the_face_is_at_the_faces_metric_depth(observer, data_dir,
     # Without either model's answer there is no metric depth (and no verdict from it).
     assert np.isnan(depth_ratio(replace(hand, world=None), face.mesh, obs.width, obs.height))
     assert np.isnan(depth_ratio(hand, None, obs.width, obs.height))
+
+
+def test_hand_beside_the_chin_is_no_chin_rest(observer, data_dir, labels):
+    """hg_s r2c5: a hand held beside the chin at the face's depth, not touching (the
+    nearest no-touch hand to a chin in the labelled photos): its bones pass 0.58 eye
+    distances from the mesh's chin point, beyond ``chin_rest_gap``; a wider gap would
+    take it for a chin resting on it."""
+    name = "hg_s/hagrid_samples_r2c5.png"
+    obs = observer.observe(data_dir / "hands" / name)
+    # The frame's two hands (a "take a photo" frame): the hand model finds the one at the chin.
+    found = [_labelled_hand(obs, r) for r in labels if r["file"] == name and r["face_touch"] == "no"]
+    hands = tuple(hand for hand in found if hand is not None)
+    assert hands
+    face = max(obs.faces, key=lambda f: f.score)
+    assert face.mesh is not None
+    wider = FaceTouchConfig(chin_rest_gap=0.7)
+    assert all(chin_on_hand(hand.landmarks, face.mesh, obs.width, obs.height) is None for hand in hands)
+    assert any(chin_on_hand(hand.landmarks, face.mesh, obs.width, obs.height, wider) is not None for hand in hands)
+    assert not touch_score(replace(obs, hands=hands, near_face_hands=())).touching
+    assert touch_score(replace(obs, hands=hands, near_face_hands=()), wider).touching
+    with pytest.raises(ValueError, match="chin_rest_gap"):
+        FaceTouchConfig(chin_rest_gap=-0.1)
 
 
 def test_image_without_a_hand_gives_no_touch(observer, data_dir):
