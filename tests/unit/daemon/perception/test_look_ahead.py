@@ -225,8 +225,12 @@ def test_the_tracking_kept_by_handmap_gives_handlandmarkers_own_landmarks(frames
             theirs = public.detect_for_video(image, i * 20)
             lost += len(mine) < tracked
             assert len(mine) == len(theirs.hand_landmarks), i
-            for hand, marks, classes in zip(mine, theirs.hand_landmarks, theirs.handedness):
+            for hand, marks, world, classes in zip(mine, theirs.hand_landmarks, theirs.hand_world_landmarks,
+                                                   theirs.handedness):
                 assert np.array_equal(hand.landmarks, np.array([(p.x, p.y, p.z) for p in marks])), i
+                # The world landmarks (metres; face touch's metric depth) as the task gives them.
+                assert hand.world is not None
+                assert np.allclose(hand.world, np.array([(p.x, p.y, p.z) for p in world]), atol=1e-6), i
                 assert hand.handedness == classes[0].category_name and hand.score == pytest.approx(classes[0].score)
                 seen += 1
         assert seen >= 100 and lost >= 3, (seen, lost)
@@ -414,6 +418,7 @@ def test_on_another_mediapipe_handlandmarker_tracks_the_same_hands(frames, bundl
     import mediapipe as mp
 
     from handmap.daemon.perception import hands, mediapipe_internals
+    from handmap.gestures.landmarks import HandLandmark
 
     results, kinds = [], []
     for other in (False, True):
@@ -429,6 +434,11 @@ def test_on_another_mediapipe_handlandmarker_tracks_the_same_hands(frames, bundl
             tracker.close()
     assert kinds == [hands.GraphTracking, hands.LandmarkerTracking]
     assert [len(f) for f in results[0]] == [len(f) for f in results[1]] and sum(map(len, results[0])) >= 50
+    # Both read the world landmarks (metres, face touch's metric depth): a hand's size.
+    for hand in (hand for frame in results[0] + results[1] for hand in frame):
+        assert hand.world is not None and hand.world.shape == (21, 3)
+        palm = float(np.linalg.norm(hand.world[HandLandmark.WRIST] - hand.world[HandLandmark.MIDDLE_MCP]))
+        assert 0.04 <= palm <= 0.16, palm  # metres, not image units
 
 
 def test_another_mediapipe_version_is_warned_about_once(monkeypatch, caplog):
