@@ -13,11 +13,10 @@ import browser
 import numpy as np
 import pytest
 import ui_daemon
-from cli import PROJECT
 from keypoint_traces import empty_frames, keypoint_rows, observations, write_trace
 
 pytestmark = pytest.mark.desktop
-DOCS = PROJECT / "docs"
+DOCS = ui_daemon.screenshots_dir()
 CLIP = "subhih_session35_10fps_x5.mp4"
 NO_PAUSE_POSE = """version: 1
 name: desktop

@@ -9,11 +9,10 @@ import browser
 import numpy as np
 import pytest
 import ui_daemon
-from cli import PROJECT
 from keypoint_traces import keypoint_rows, observations, write_trace
 
 pytestmark = pytest.mark.desktop
-DOCS = PROJECT / "docs"
+DOCS = ui_daemon.screenshots_dir()
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,13 @@ import time
 import browser
 import pytest
 import ui_daemon
-from cli import PROJECT, handmap
+from cli import handmap
 from keypoint_traces import empty_frames, write_trace
 
 from handmap.daemon.history.store import TouchStore, default_history_path
 
 pytestmark = pytest.mark.desktop
-DOCS = PROJECT / "docs"
+DOCS = ui_daemon.screenshots_dir()
 USER_CONFIG = "# my settings\ncamera:\n  index: 0        # the laptop's camera\n  mirror: true\n"
 
 

@@ -15,6 +15,19 @@ from pathlib import Path
 
 from handmap.daemon.ui.security import ACCESS_FILE, Access
 
+#: Set (to anything) to refresh the settings window's screenshots in docs/ (README shows them).
+UPDATE_SCREENSHOTS_VAR = "HANDMAP_UPDATE_SCREENSHOTS"
+
+
+def screenshots_dir() -> Path:
+    """Where the browser tests save their screenshots: docs/ when ``HANDMAP_UPDATE_SCREENSHOTS``
+    is set, else a temporary folder, so a test run leaves the checkout as it was."""
+    if os.environ.get(UPDATE_SCREENSHOTS_VAR):
+        return Path(__file__).resolve().parents[2] / "docs"
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix="handmap-screenshots-"))
+
 STARTUP_S = 60
 
 
