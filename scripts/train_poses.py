@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import accuracy  # noqa: E402
 
-from handmap.gestures.landmarks import HandLandmark  # noqa: E402
+from handmap.gestures.landmarks import FINGER_JOINTS, HandLandmark  # noqa: E402
 from handmap.gestures.pose_model import CLASSES, PoseModel, shape_features, softmax  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "gestures" / "pose_model.json"
@@ -65,6 +65,12 @@ class Settings:
     #: in different poses (half-bent fingers, a thumb halfway to the index), which are
     #: none of the four poses.
     blends: float = 0.0
+    #: Finger curl noise: each finger joint bent in the image plane by an angle drawn
+    #: from a normal distribution of this many radians (relaxed, half-bent fingers).
+    curl: float = 0.0
+    #: Networks trained from different seeds whose logits are averaged; shipped as one
+    #: wider network (first layers side by side, later ones block-diagonal).
+    members: int = 1
 
 
 def canonical(points: np.ndarray) -> np.ndarray:
@@ -94,9 +100,28 @@ def blends(keypoints: accuracy.KeypointSet, count: int, rng: np.random.Generator
     return out[keep]
 
 
+def curl(points: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarray:
+    """(n, 21, 2) points with every finger joint bent in the image plane by a random
+    angle (normal, ``sigma`` radians): the joint's outer part turns about the joint."""
+    pts = points.copy()
+    n = len(pts)
+    for chain in FINGER_JOINTS.values():
+        for k in range(len(chain) - 1):
+            angle = rng.normal(0.0, sigma, n)
+            c, s = np.cos(angle)[:, None], np.sin(angle)[:, None]
+            pivot = pts[:, chain[k]]
+            outer = list(chain[k + 1 :])
+            rel = pts[:, outer] - pivot[:, None]
+            x, y = rel[..., 0], rel[..., 1]
+            pts[:, outer] = pivot[:, None] + np.stack([c * x - s * y, s * x + c * y], -1)
+    return pts
+
+
 def augment(points: np.ndarray, rng: np.random.Generator, settings: Settings) -> np.ndarray:
     """Webcam-like variations of (n, 21, 2) isotropic points."""
     n = len(points)
+    if settings.curl > 0:
+        points = curl(points, rng, settings.curl)
     pts = points - points.mean(axis=1, keepdims=True)
     spread = np.sqrt((pts**2).sum(axis=2).mean(axis=1))[:, None, None]
     pts = pts / np.maximum(spread, 1e-9)
@@ -140,7 +165,41 @@ def _init(rng: np.random.Generator, sizes: list[int]) -> list[list[np.ndarray]]:
 def train(
     keypoints: accuracy.KeypointSet, settings: Settings, seed: int
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
-    """Feature standardisation and MLP layers trained on ``keypoints`` (Adam, minibatches)."""
+    """Feature standardisation and MLP layers trained on ``keypoints``: one network, or
+    ``settings.members`` networks (seeds ``seed``, ``seed + 1000``...) merged into one
+    whose logits are their mean."""
+    members = [train_one(keypoints, settings, seed + 1000 * i) for i in range(settings.members)]
+    if len(members) == 1:
+        return members[0]
+    mean, scale, _ = members[0]
+    return mean, scale, merge_layers([layers for _, _, layers in members])
+
+
+def merge_layers(members: list[list[tuple[np.ndarray, np.ndarray]]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One network computing the mean logits of same-shaped networks on the same input."""
+    merged = [(np.hstack([m[0][0] for m in members]), np.concatenate([m[0][1] for m in members]))]
+    for i in range(1, len(members[0])):
+        rows = [m[i][0].shape[0] for m in members]
+        cols = [m[i][0].shape[1] for m in members]
+        last = i == len(members[0]) - 1
+        if last:
+            weight = np.vstack([m[i][0] for m in members]) / len(members)
+            bias = np.mean([m[i][1] for m in members], axis=0)
+        else:
+            weight = np.zeros((sum(rows), sum(cols)))
+            r = c = 0
+            for m, nr, nc in zip(members, rows, cols):
+                weight[r : r + nr, c : c + nc] = m[i][0]
+                r, c = r + nr, c + nc
+            bias = np.concatenate([m[i][1] for m in members])
+        merged.append((weight.astype(np.float32).astype(float), bias.astype(np.float32).astype(float)))
+    return merged
+
+
+def train_one(
+    keypoints: accuracy.KeypointSet, settings: Settings, seed: int
+) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """Feature standardisation and one MLP's layers trained on ``keypoints`` (Adam, minibatches)."""
     rng = np.random.default_rng(seed)
     plain = shape_features(keypoints.points)
     mean, scale = plain.mean(axis=0), plain.std(axis=0) + 1e-6

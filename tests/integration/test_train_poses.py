@@ -133,3 +133,43 @@ def test_a_damaged_weights_file_is_refused(tmp_path):
     bad.write_text("{}")
     with pytest.raises(ModelFileError):
         load_model(bad)
+
+
+def test_an_ensemble_ships_as_one_network_giving_its_members_mean_logits(keypoints_dir):
+    """Settings.members: networks from different seeds merged into one wider network."""
+    train_poses = _load("handmap_train_poses_script5", SCRIPT)
+    rng = np.random.default_rng(0)
+    sizes = [210, 16, 8, 5]
+    members = [
+        [(rng.normal(size=(a, b)), rng.normal(size=b)) for a, b in zip(sizes, sizes[1:])] for _ in range(3)
+    ]
+    features = shape_features(train_poses.accuracy.load_keypoints(keypoints_dir, "train").points[::211])
+    ones = np.ones(210)
+
+    def logits(layers):
+        return PoseModel(mean=0 * ones, scale=ones, layers=tuple(layers), temperature=1.0).logits(features)
+
+    merged = train_poses.merge_layers(members)
+    assert [w.shape for w, _ in merged] == [(210, 48), (48, 24), (24, 5)]
+    expected = np.mean([logits(m) for m in members], axis=0)
+    assert np.allclose(logits(merged), expected, rtol=1e-5, atol=1e-4)
+    assert not np.allclose(logits(members[0]), expected, atol=1e-2)  # the members differ
+
+
+def test_curl_noise_bends_finger_joints_and_keeps_bones_and_palm(keypoints_dir):
+    from handmap.gestures.landmarks import FINGER_JOINTS, HandLandmark
+
+    train_poses = _load("handmap_train_poses_script6", SCRIPT)
+    rows = train_poses.accuracy.load_keypoints(keypoints_dir, "train").points[::301]
+    bent = train_poses.curl(rows, np.random.default_rng(1), 0.15)
+    bases = [HandLandmark.WRIST] + [chain[0] for chain in FINGER_JOINTS.values()]
+    assert np.array_equal(bent[:, bases], rows[:, bases])  # wrist and finger bases stay
+    for chain in FINGER_JOINTS.values():
+        for a, b in zip(chain, chain[1:]):
+            assert np.allclose(
+                np.linalg.norm(bent[:, b] - bent[:, a], axis=1), np.linalg.norm(rows[:, b] - rows[:, a], axis=1)
+            )
+    tips = [chain[-1] for chain in FINGER_JOINTS.values()]
+    hand = np.median(np.linalg.norm(rows[:, HandLandmark.MIDDLE_TIP] - rows[:, HandLandmark.WRIST], axis=1))
+    moved = np.median(np.linalg.norm(bent[:, tips] - rows[:, tips], axis=2))
+    assert 0.02 * hand < moved < 0.2 * hand  # the fingertips move a few percent of the hand's length
