@@ -196,7 +196,7 @@ class FaceTouchConfig:
     #: face's edge or judged in front of it, which a touch can flicker into).
     dwell_ms: float = 300.0
     release_ms: float = 300.0
-    clear_release_ms: float = 50.0
+    clear_release_ms: float = 0.0
     #: Once an episode has started it holds while a hand-model hand at the face's depth
     #: keeps a fingertip within this many face radii (past ``contact_outer``): fingers
     #: resting on a chin seen from the side wobble across the ellipse's rim (1.0-1.5)

@@ -67,11 +67,11 @@ def test_scoring_counts_what_the_stream_says():
     assert (result.no_hit, result.no_frames) == (4, 20)  # 20 and 25-27
 
 
-def test_chin_resting_on_a_folded_hand_is_one_episode(facetouch):
+def test_chin_resting_on_a_folded_hand_is_one_episode(portrait):
     """The folded hand's joints lie 1.2-1.35 face radii from the face's centre, as far as
     hands held beside faces in the labelled photos; it is at the face's metric depth
     and the face mesh's chin point lies on it (``face_touch.chin_on_hand``)."""
-    result = _score(facetouch, PORTRAIT)
+    result = portrait
     assert (result.caught, result.one_episode, result.false_alerts) == (1, 1, 0), result
     assert result.recall >= 0.6, result
     assert result.start_latency[0] <= 0.3 and result.end_latency[0] <= 0.5, result
@@ -130,20 +130,27 @@ def test_interview_chin_rest_is_caught(interview):
     assert interview.caught == 2, interview
 
 
-TWO_HANDS = {"model": {"max_hands": 2}}
+@pytest.fixture(scope="module")
+def portrait(facetouch):
+    return _score(facetouch, PORTRAIT)
 
 
 @pytest.mark.slow
-def test_interview_both_touches_are_one_episode_each_with_two_hands(facetouch):
-    """With two hands tracked the hand on the chin is seen beside the one in the lap; its
-    fingers wobble across the side-view face's rim (1.0-1.5 radii) and the episode holds
-    (``face_touch.hold_radius``), so each touch is one episode, nothing starts in the
-    gesturing, and the second touch is at the chin or mouth."""
-    result = _score(facetouch, INTERVIEW, TWO_HANDS)
-    assert (result.caught, result.one_episode, result.false_alerts) == (2, 2, 0), result
-    assert result.recall >= 0.85 and result.false_frames <= 0.02, result
-    assert max(result.start_latency) <= 0.45 and max(result.end_latency) <= 0.35, result
-    assert set(result.touch_zones[1]) <= {"chin", "mouth"}, result
+def test_the_three_touches_meet_the_episode_targets(portrait, interview):
+    """The issue's targets over the clips' three touches, with the default configuration
+    (two hands tracked, metric depth, the chin rest): each caught as one episode, nothing
+    starting in the gesturing, START within 0.3 s of contact and END within 0.25 s of the
+    hand leaving (medians), and the zone each episode records (its END's: the zone touched
+    most) is the chin, the chin, and the chin or mouth."""
+    results = (portrait, interview)
+    assert sum(r.caught for r in results) == 3 and sum(r.one_episode for r in results) == 3, results
+    assert sum(r.false_alerts for r in results) == 0, results
+    starts = sorted(x for r in results for x in r.start_latency)
+    ends = sorted(x for r in results for x in r.end_latency)
+    assert starts[1] <= 0.3 and ends[1] <= 0.25, (starts, ends)
+    recorded = [zones[-1] for r in results for zones in r.touch_zones]
+    assert recorded[:2] == ["chin", "chin"] and recorded[2] in {"chin", "mouth"}, recorded
+    assert interview.recall >= 0.85 and interview.false_frames <= 0.02, interview
 
 
 # ---------------------------------------------------------------------------------
