@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from handmap.daemon.log import divert_native_stderr, quiet_mediapipe, setup_logging
+from handmap.daemon.runtime.memory import limit_malloc_arenas
 from handmap.daemon.runtime.priority import single_threaded_blas
 
 #: Subcommand modules, in the order ``handmap --help`` lists them.
@@ -73,6 +74,7 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 def main(argv: Sequence[str] | None = None) -> int:
     quiet_mediapipe()
     single_threaded_blas()
+    limit_malloc_arenas()
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
