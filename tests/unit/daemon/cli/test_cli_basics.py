@@ -25,7 +25,7 @@ def test_one_frame_is_one_frame(tmp_path):
     (tmp_path / "run").mkdir(mode=0o700)
     out = handmap("run", "--source", str(trace), "--output", "dry-run", "--no-tray", env=env, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "handmap: 1 frame in " in out.stderr and "1 frames" not in out.stderr, out.stderr
+    assert "handmap: 1 frame in " in out.stderr and "handmap: 1 frames" not in out.stderr, out.stderr
 
 
 def test_profiles_show_explains_the_pose_names(tmp_path):
