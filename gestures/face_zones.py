@@ -44,15 +44,24 @@ MESH_NOSE_OUTLINE = (2, 97, 98, 64, 48, 168, 278, 294, 327, 326)
 MESH_LIPS_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40,
                    185)
 MESH_FOREHEAD_TOP = 10
+#: The mouth's corners (the subject's right, left).
+MESH_MOUTH_CORNERS = (61, 291)
+#: The chin on the face oval: from below one mouth corner to below the other. Seen from
+#: the side, this arc is how far the chin reaches along the jaw (the eye distance, which
+#: sets the other margins, shrinks as the head turns; the jaw's depth does not).
+MESH_CHIN_ARC = (150, 149, 176, 148, 152, 377, 400, 378, 379)
 MESH_CHIN_BOTTOM = 152
 MESH_NOSE_TIP = 1
 MESH_LOWER_LIP_BOTTOM = 17
 
 #: The outlines and points ``touch_zone`` reads, in one index list (one transform a call).
 _GROUPS = (MESH_NOSE_OUTLINE, MESH_RIGHT_EYE_REGION, MESH_LEFT_EYE_REGION, MESH_LIPS_OUTER,
-           MESH_RIGHT_BROW_UPPER + MESH_LEFT_BROW_UPPER, (MESH_LOWER_LIP_BOTTOM, MESH_FOREHEAD_TOP), MESH_FACE_OVAL)
+           MESH_RIGHT_BROW_UPPER + MESH_LEFT_BROW_UPPER, (MESH_LOWER_LIP_BOTTOM, MESH_FOREHEAD_TOP),
+           MESH_MOUTH_CORNERS, MESH_FACE_OVAL)
 _READ = [i for group in _GROUPS for i in group]
 _ENDS = np.cumsum([len(group) for group in _GROUPS])[:-1]
+#: Where the chin arc's points are in ``MESH_FACE_OVAL``.
+_CHIN_ARC_IN_OVAL = frozenset(MESH_FACE_OVAL.index(i) for i in MESH_CHIN_ARC)
 
 # ---------------------------------------------------------------------------------
 # Margins, in eye distances (the distance between the two eye centres).
@@ -163,7 +172,8 @@ def _mesh_zone(xy: np.ndarray, point: np.ndarray) -> FaceZone | None:
     if frame is None:
         return None
     p = frame.local(point[None, :])[0]
-    nose, right_region, left_region, lips, brows, (lip_bottom, top), oval = np.split(frame.local(xy[_READ]), _ENDS)
+    nose, right_region, left_region, lips, brows, (lip_bottom, top), corners, oval = np.split(
+        frame.local(xy[_READ]), _ENDS)
     if _inside(p, nose):
         return FaceZone.NOSE
     if min(_distance(p, right_region), _distance(p, left_region)) <= EYE_MARGIN:
@@ -173,8 +183,11 @@ def _mesh_zone(xy: np.ndarray, point: np.ndarray) -> FaceZone | None:
 
     brow_line = float(brows[:, 1].mean())
     off_oval = _distance(p, oval)
+    # Below the mouth, nearest the oval's chin arc: the chin, however the head is turned.
+    on_chin_arc = (p[1] > float(corners[:, 1].max())
+                   and int(np.argmin(np.hypot(*(oval - p).T))) in _CHIN_ARC_IN_OVAL)
     if off_oval <= OVAL_MARGIN:
-        if p[1] > lip_bottom[1] and abs(p[0] - lip_bottom[0]) <= CHIN_HALF_WIDTH:
+        if p[1] > lip_bottom[1] and abs(p[0] - lip_bottom[0]) <= CHIN_HALF_WIDTH or on_chin_arc:
             return FaceZone.CHIN
         if p[1] < brow_line:
             return FaceZone.FOREHEAD
@@ -186,7 +199,7 @@ def _mesh_zone(xy: np.ndarray, point: np.ndarray) -> FaceZone | None:
         return FaceZone.TEMPLE
     if p[1] < brow_line and off_oval <= HAIR_REACH:
         return FaceZone.HAIR
-    if p[1] > lip_bottom[1] and abs(p[0] - lip_bottom[0]) <= CHIN_HALF_WIDTH and off_oval <= CHIN_REACH:
+    if (p[1] > lip_bottom[1] and abs(p[0] - lip_bottom[0]) <= CHIN_HALF_WIDTH or on_chin_arc) and off_oval <= CHIN_REACH:
         return FaceZone.CHIN
     if off_oval <= JAW_REACH:
         return FaceZone.CHEEK

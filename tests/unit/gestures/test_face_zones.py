@@ -141,3 +141,42 @@ def test_keypoint_zones_without_the_mesh(faces) -> None:
 
 def test_no_zone_without_landmarks() -> None:
     assert touch_zone(FaceObservation(bbox=(0.4, 0.3, 0.2, 0.3), score=0.9), (0.5, 0.4)) is None
+
+
+def test_the_chin_reaches_below_the_mouth_corners(faces) -> None:
+    """Seen from the front: the outline below a mouth corner is still the chin."""
+    for name, tilt, aspect, face in faces:
+        mesh = face.mesh
+        assert mesh is not None
+        for index in (149, 378):  # below the mouth corners, just outside the outline
+            assert touch_zone(face, _away(mesh, index, aspect, 0.05), aspect) is FaceZone.CHIN, (name, tilt, index)
+
+
+def test_a_thumb_under_the_chin_seen_from_the_side_is_the_chin(data_dir: Path) -> None:
+    """A real side view (the labelled interview clip, frame 61: "index finger and thumb on
+    the chin"): the eye distance shrinks as the head turns, the jaw's depth does not, so
+    the thumb under the jaw behind the chin point was read as cheek. The chin reaches
+    along the oval to below the mouth's corners, whatever the view."""
+    clip = data_dir / "facetouch" / "chin_touch_interview_side.mp4"
+    if not clip.exists():
+        pytest.skip(f"the labelled face-touch clips are not here ({clip})")
+    capture = cv2.VideoCapture(str(clip))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, 61)
+    ok, bgr = capture.read()
+    capture.release()
+    assert ok
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    detector, mesher = FullRangeFaces(0.5), FaceMesh()
+    try:
+        face = max(detector.detect(rgb), key=lambda f: f.bbox[2] * f.bbox[3])
+        mesh = mesher.landmarks(rgb, face)
+    finally:
+        detector.close()
+        mesher.close()
+    assert mesh is not None
+    face = replace(face, mesh=mesh)
+    aspect = bgr.shape[1] / bgr.shape[0]
+    # The thumb: on the jaw's lower edge between the chin point and below the mouth corner.
+    thumb = tuple((mesh[400, :2] + mesh[378, :2]) / 2)
+    assert touch_zone(face, (float(thumb[0]), float(thumb[1])), aspect) is FaceZone.CHIN
+    assert touch_zone(face, _point(mesh, 397), aspect) is FaceZone.CHEEK  # the jaw's angle, by the ear
