@@ -28,7 +28,7 @@ import ast  # noqa: E402
 import hashlib  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from dataclasses import dataclass, replace  # noqa: E402
+from dataclasses import dataclass, fields, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -71,6 +71,22 @@ class Settings:
     #: Networks trained from different seeds whose logits are averaged; shipped as one
     #: wider network (first layers side by side, later ones block-diagonal).
     members: int = 1
+    #: Label smoothing: this share of each row's target spread evenly over the classes.
+    label_smoothing: float = 0.0
+    #: Hard negatives: from the second epoch on, ``hand`` (other) rows that the network
+    #: (as it stands at the start of the epoch) reads as a pose weigh 1 + this much more.
+    hard_negatives: float = 0.0
+    #: Added to the trained network's ``hand`` logit (a prior towards reading no pose).
+    hand_bias: float = 0.0
+
+    def __repr__(self) -> str:
+        # The fields added in the December round's second pass are left out while at their
+        # defaults, so a default run writes the same settings string (and weights file) as before.
+        shown = [f for f in fields(self) if f.name not in _QUIET or getattr(self, f.name) != f.default]
+        return f"Settings({', '.join(f'{f.name}={getattr(self, f.name)!r}' for f in shown)})"
+
+
+_QUIET = ("label_smoothing", "hard_negatives", "hand_bias")
 
 
 def canonical(points: np.ndarray) -> np.ndarray:
@@ -170,9 +186,17 @@ def train(
     whose logits are their mean."""
     members = [train_one(keypoints, settings, seed + 1000 * i) for i in range(settings.members)]
     if len(members) == 1:
-        return members[0]
-    mean, scale, _ = members[0]
-    return mean, scale, merge_layers([layers for _, _, layers in members])
+        trained = members[0]
+    else:
+        mean, scale, _ = members[0]
+        trained = mean, scale, merge_layers([layers for _, _, layers in members])
+    if settings.hand_bias:
+        mean, scale, layers = trained
+        weight, bias = layers[-1]
+        bias = bias.copy()
+        bias[CLASSES.index("hand")] += settings.hand_bias
+        trained = mean, scale, [*layers[:-1], (weight, bias.astype(np.float32).astype(float))]
+    return trained
 
 
 def merge_layers(members: list[list[tuple[np.ndarray, np.ndarray]]]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -221,6 +245,16 @@ def train_one(
             w_all = np.concatenate([weights, np.full(len(extra), blend_weight)])
         x_all = (shape_features(augment(points, rng, settings)) - mean) / scale
         y_all = onehot_of(labels)
+        if settings.label_smoothing > 0:
+            y_all = y_all * (1.0 - settings.label_smoothing) + settings.label_smoothing / len(CLASSES)
+        if settings.hard_negatives > 0 and epoch > 0:
+            others = np.flatnonzero(labels == hand)
+            h = x_all[others]
+            for i, (weight, bias) in enumerate(params):
+                h = h @ weight + bias
+                h = np.maximum(h, 0.0) if i < len(params) - 1 else h
+            w_all = w_all.copy()
+            w_all[others[np.argmax(h, axis=1) != hand]] *= 1.0 + settings.hard_negatives
         order = rng.permutation(len(labels))
         lr = settings.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / settings.epochs))
         for start in range(0, len(order), settings.batch):
