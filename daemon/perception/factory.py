@@ -16,8 +16,10 @@ log = logging.getLogger(__name__)
 
 def make_tracker(config: Config, *, video: bool, max_hands: int | None = None, faces: bool | None = None,
                  body: bool | None = None, env: dict | None = None,
-                 min_presence_confidence: float | None = None, near_face: bool | None = None) -> Tracker:
-    """A tracker for a stream (``video``) or for stills, with faces and body as configured."""
+                 min_presence_confidence: float | None = None, near_face: bool | None = None,
+                 settle: bool = False) -> Tracker:
+    """A tracker for a stream (``video``) or for stills, with faces and body as configured;
+    ``settle``: a file replayed as fast as it is read (``TrackerSettings.settle``)."""
     cache = cache_dir(env)
     model = check_hand_task_file(config.model.task_file) if config.model.task_file else hand_bundle(config.model.size, cache)
     want_faces = config.faces.enabled if faces is None else faces
@@ -50,5 +52,6 @@ def make_tracker(config: Config, *, video: bool, max_hands: int | None = None, f
         look_ahead_model=look_ahead_model,
         hand_search_hz=config.model.hand_search_hz,
         face_mesh=want_faces and config.faces.mesh,
+        settle=settle,
     )
     return Tracker(settings, body=body_model, near_face=finder)

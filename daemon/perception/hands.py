@@ -207,7 +207,8 @@ class GraphTracking:
     ``search_hz`` times a second, or on the next frame after a hand was lost or the
     view jumped (``hurry``), on a thread of its own beside the tracking passes; the
     hands it finds join the frame if it is done by the frame's end, else the tracking
-    from the next frame on. Two tracked hands' landmark passes run at once, on two
+    from the next frame on (with ``settle``, the frame waits for it: a file replayed as
+    fast as it is read gives the same hands every time). Two tracked hands' landmark passes run at once, on two
     threads, each in its own landmark graph. A new palm over a tracked hand is that
     hand (``association.new_regions``), and two regions that converged onto one hand
     become one (``association.duplicates``), as in MediaPipe. With more than one hand
@@ -216,8 +217,10 @@ class GraphTracking:
 
     seeds = True  # a second look's hand is tracked on the next frame
 
-    def __init__(self, graphs: HandGraphs, search_hz: float = HAND_SEARCH_HZ, min_similarity: float = 0.5) -> None:
+    def __init__(self, graphs: HandGraphs, search_hz: float = HAND_SEARCH_HZ, min_similarity: float = 0.5,
+                 settle: bool = False) -> None:
         self._graphs = graphs
+        self._settle = settle
         self._tracks: list[_Track] = []
         self._search_every_ms = 1000.0 / search_hz
         self._min_similarity = min_similarity
@@ -278,7 +281,7 @@ class GraphTracking:
             self._hurry = False
             self.searches += 1
         read = self._passes(image, [track.region for track in self._tracks])
-        if started is not None and started.done():
+        if started is not None and (self._settle or started.done()):
             self._search = None
             read += started.result()  # found beside this frame's tracking: in this frame
         return self._keep(read)

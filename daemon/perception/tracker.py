@@ -95,6 +95,11 @@ class TrackerSettings:
     #: The face mesh on each face a hand is near (``face_mesh``; the zone of a touch);
     #: without it, zones come from the face detector's keypoints.
     face_mesh: bool = False
+    #: VIDEO mode: what a frame starts beside its tracking pass (the search for another
+    #: hand, a look-ahead) is finished within that frame, so that a file replayed as fast
+    #: as it is read gives the same hands on every run. Off for cameras and paced replays
+    #: (and ``handmap bench``), where the frame does not wait for them.
+    settle: bool = False
 
 
 #: A face's mesh runs when a hand the hand model found last has a landmark within this
@@ -156,7 +161,8 @@ class Tracker:
             # One landmark graph per hand up to two (the two cores): their passes run at once.
             graphs = self._graphs(settings.hand_model, passes=min(settings.max_hands, PARALLEL_PASSES))
             tracking: HandTracking = (
-                GraphTracking(graphs, settings.hand_search_hz, settings.min_tracking_confidence) if graphs is not None
+                GraphTracking(graphs, settings.hand_search_hz, settings.min_tracking_confidence,
+                              settle=settings.settle) if graphs is not None
                 else LandmarkerTracking(HandModel(self._landmarker(vision.RunningMode.VIDEO))))
             self._hands = tracking
             if settings.look_ahead and graphs is not None and settings.max_hands > 1:
@@ -271,6 +277,8 @@ class Tracker:
         self._region.remember(rgb, [hand.landmarks for hand in found])
         self.last_hard = hard
         self._recent = found
+        if self.settings.settle and look_ahead is not None:
+            look_ahead.wait()  # never busy on the next frame because this one ran long
         return found
 
     def _checked(self, found: tuple[DetectedHand, ...], ahead: Future[Found] | None, tracking: HandTracking,

@@ -218,7 +218,11 @@ def _build(options: RunOptions, env: dict, config: Config, as_service: bool, loc
     is_trace = isinstance(first, TraceSource)
     gesture_config = config.gestures.engine_config()  # checked with the file's line when it was read
     face_config = config.face_touch.engine_config()
-    tracker = None if is_trace else make_tracker(config, video=True, env=env)
+    # Cameras and paced replays run live: faces on their own thread, frames overlapped,
+    # and nothing waited for that a frame starts beside its tracking. A file replayed as
+    # fast as it is read gives the same result on every run instead.
+    live = options.faces_async if options.faces_async is not None else (is_camera or options.realtime)
+    tracker = None if is_trace else make_tracker(config, video=True, env=env, settle=not live)
     if tracker is not None:
         closers.append(tracker.close)
     gestures = GestureEngine(gesture_config, face_touch=FaceTouchTracker(face_config) if config.faces.enabled else None)
@@ -254,7 +258,6 @@ def _build(options: RunOptions, env: dict, config: Config, as_service: bool, loc
 
         preview = Preview(lambda: _preview_state(mapping))
         closers.append(preview.close)
-    live = options.faces_async if options.faces_async is not None else (is_camera or options.realtime)
     pipeline = Pipeline(
         tracker, gestures, mapping, output,
         PipelineSettings(selfie=mirror, mirror=mirror, faces_rate_hz=config.faces.rate_hz,

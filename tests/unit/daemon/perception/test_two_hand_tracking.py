@@ -249,3 +249,38 @@ def test_the_search_rate_is_configured_and_a_bad_one_names_the_line(tmp_path):
     path.write_text("model:\n  hand_search_hz: 0\n")
     with pytest.raises(ConfigError, match=r"config.yaml:2:.*model.hand_search_hz"):
         load_config(path)
+
+
+def _counts_and_first_two(frames, full, settle: bool, search_delay_s: float) -> tuple[list[int], int]:
+    """Hands per frame, and the first frame with two, with the search for a second hand
+    slowed by ``search_delay_s`` (as a busy machine slows it)."""
+    import time
+
+    graphs = HandGraphs.create(full, 0.5, 0.5, max_hands=2, passes=2)
+    assert graphs is not None
+    ours = GraphTracking(graphs, 5.0, settle=settle)
+    look = ours._look_for_more
+
+    def slow(image, base):
+        time.sleep(search_delay_s)
+        return look(image, base)
+
+    ours._look_for_more = slow  # type: ignore[method-assign]
+    try:
+        counts = [len(ours.video(_image(rgb), i * FRAME_MS)) for i, rgb in enumerate(frames)]
+    finally:
+        ours.close()
+    return counts, next(i for i, n in enumerate(counts) if n == 2)
+
+
+def test_a_settled_replay_gives_the_same_hands_however_slow_the_search(clips, bundles):
+    """A file replayed as fast as it is read (``settle``, what ``handmap run`` does for
+    file sources without --realtime): the frame waits for the search it started, so a
+    slow machine gives the same hands as a fast one. Live, a slow search's hand joins a
+    frame later instead (the frame does not wait)."""
+    frames = clips["crossing"][50:80]  # the second hand comes into view at about frame 61
+    fast, first_fast = _counts_and_first_two(frames, bundles[0], settle=True, search_delay_s=0.0)
+    slow, first_slow = _counts_and_first_two(frames, bundles[0], settle=True, search_delay_s=0.08)
+    assert slow == fast and first_slow == first_fast
+    _, first_live = _counts_and_first_two(frames, bundles[0], settle=False, search_delay_s=0.08)
+    assert first_live > first_fast  # live, the slowed search's hand came a frame or more later
