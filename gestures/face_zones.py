@@ -183,11 +183,12 @@ def _mesh_zone(xy: np.ndarray, point: np.ndarray) -> FaceZone | None:
 
     brow_line = float(brows[:, 1].mean())
     off_oval = _distance(p, oval)
-    # Below the mouth, nearest the oval's chin arc: the chin, however the head is turned.
-    on_chin_arc = (p[1] > float(corners[:, 1].max())
-                   and int(np.argmin(np.hypot(*(oval - p).T))) in _CHIN_ARC_IN_OVAL)
+    # The chin: below the lower lip near the face's midline, or below the mouth nearest the
+    # oval's chin arc (how far the chin reaches along the jaw, however the head is turned).
+    chin = (p[1] > lip_bottom[1] and abs(p[0] - lip_bottom[0]) <= CHIN_HALF_WIDTH
+            or p[1] > float(corners[:, 1].max()) and int(np.argmin(np.hypot(*(oval - p).T))) in _CHIN_ARC_IN_OVAL)
     if off_oval <= OVAL_MARGIN:
-        if p[1] > lip_bottom[1] and abs(p[0] - lip_bottom[0]) <= CHIN_HALF_WIDTH or on_chin_arc:
+        if chin:
             return FaceZone.CHIN
         if p[1] < brow_line:
             return FaceZone.FOREHEAD
@@ -199,7 +200,7 @@ def _mesh_zone(xy: np.ndarray, point: np.ndarray) -> FaceZone | None:
         return FaceZone.TEMPLE
     if p[1] < brow_line and off_oval <= HAIR_REACH:
         return FaceZone.HAIR
-    if (p[1] > lip_bottom[1] and abs(p[0] - lip_bottom[0]) <= CHIN_HALF_WIDTH or on_chin_arc) and off_oval <= CHIN_REACH:
+    if chin and off_oval <= CHIN_REACH:
         return FaceZone.CHIN
     if off_oval <= JAW_REACH:
         return FaceZone.CHEEK

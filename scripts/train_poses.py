@@ -220,6 +220,15 @@ def merge_layers(members: list[list[tuple[np.ndarray, np.ndarray]]]) -> list[tup
     return merged
 
 
+def activations(params, x: np.ndarray) -> list[np.ndarray]:
+    """The network's input and each layer's output (ReLU between layers, logits last)."""
+    acts = [x]
+    for i, (weight, bias) in enumerate(params):
+        h = acts[-1] @ weight + bias
+        acts.append(np.maximum(h, 0.0) if i < len(params) - 1 else h)
+    return acts
+
+
 def train_one(
     keypoints: accuracy.KeypointSet, settings: Settings, seed: int
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
@@ -249,21 +258,14 @@ def train_one(
             y_all = y_all * (1.0 - settings.label_smoothing) + settings.label_smoothing / len(CLASSES)
         if settings.hard_negatives > 0 and epoch > 0:
             others = np.flatnonzero(labels == hand)
-            h = x_all[others]
-            for i, (weight, bias) in enumerate(params):
-                h = h @ weight + bias
-                h = np.maximum(h, 0.0) if i < len(params) - 1 else h
             w_all = w_all.copy()
-            w_all[others[np.argmax(h, axis=1) != hand]] *= 1.0 + settings.hard_negatives
+            w_all[others[np.argmax(activations(params, x_all[others])[-1], axis=1) != hand]] *= 1.0 + settings.hard_negatives
         order = rng.permutation(len(labels))
         lr = settings.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / settings.epochs))
         for start in range(0, len(order), settings.batch):
             idx = order[start : start + settings.batch]
             x, y, w = x_all[idx], y_all[idx], w_all[idx]
-            acts = [x]
-            for i, (weight, bias) in enumerate(params):
-                h = acts[-1] @ weight + bias
-                acts.append(np.maximum(h, 0.0) if i < len(params) - 1 else h)
+            acts = activations(params, x)
             grad = (softmax(acts[-1]) - y) * (w / w.sum())[:, None]
             step += 1
             for i in range(len(params) - 1, -1, -1):

@@ -25,6 +25,7 @@ from compositors import (
     shell_eval,
     start_gnome_shell,
     switch_after,
+    wait_until,
     window_matcher,
 )
 
@@ -47,28 +48,23 @@ def focus(session, wm_class: str) -> float:
     return t0
 
 
+def _shell(session, code: str) -> str:
+    return shell_eval(session.session_bus, code)[0].strip('"')
+
+
 def wait_windows(session, *classes: str) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        found, _ = shell_eval(session.session_bus,
-                              "global.get_window_actors().map(a => a.meta_window.get_wm_class()).join(',')")
-        if set(classes) <= set(found.strip('"').split(",")):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"GNOME Shell did not map {classes}")
+    wait_until(lambda: set(classes) <= set(_shell(session, "global.get_window_actors()"
+                                                  ".map(a => a.meta_window.get_wm_class()).join(',')").split(",")),
+               20, f"GNOME Shell mapping {classes}")
 
 
 def wait_focused(session, wm_classes: tuple[str, ...]) -> str:
     """The class of the window GNOME Shell has focused, once it is one of ``wm_classes``."""
-    deadline = time.monotonic() + 10
-    found = ""
-    while time.monotonic() < deadline:
-        found, _ = shell_eval(session.session_bus, "global.display.focus_window?.get_wm_class() ?? ''")
-        found = found.strip('"')
-        if found in wm_classes:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"GNOME Shell focused none of {wm_classes} (focus: {found!r})")
+    def focused() -> str | None:
+        found = _shell(session, "global.display.focus_window?.get_wm_class() ?? ''")
+        return found if found in wm_classes else None
+
+    return wait_until(focused, 10, f"GNOME Shell focusing one of {wm_classes}")
 
 
 def start_shell(session) -> None:
@@ -107,10 +103,13 @@ def test_gnome_extension_profile_follows_focus_within_100ms(session, matcher):
         # on the first (focus-stealing prevention): wait for its choice and for the watcher to
         # report it, so that focus event is not taken for the answer to a command of ours.
         wanted = {"handmap-editor": "editor", "handmap-game": "game"}
-        profile, focused = "desktop", ""
-        while focused != (focused := wait_focused(session, tuple(wanted))):  # until the choice holds
+        profile = "desktop"
+        while True:
+            focused = wait_focused(session, tuple(wanted))
             while profile != wanted[focused]:
                 profile, _ = switch_after(switcher, profile, time.monotonic())
+            if wait_focused(session, tuple(wanted)) == focused:  # the choice held
+                break
         other = "handmap-game" if focused == "handmap-editor" else "handmap-editor"
         profile = assert_profile_follows_focus(lambda wm_class: focus(session, wm_class), switcher, watcher,
                                                profile, first=other)

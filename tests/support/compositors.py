@@ -107,7 +107,7 @@ def missing_sway() -> list[str]:
     return [p for p in SWAY_PROGRAMS if shutil.which(p) is None]
 
 
-def _wait(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None, log: Path | None = None):
+def wait_until(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None, log: Path | None = None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -191,10 +191,10 @@ class Sway:
                "WLR_LIBINPUT_NO_DEVICES": "1", "WLR_RENDERER": "pixman", "LANG": "C.UTF-8"}
         log = self.runtime_dir / "sway.log"
         self.proc = self._popen(["sway", "-c", str(self.runtime_dir / "sway.config")], env, log)
-        path = _wait(lambda: next(iter(set(self.runtime_dir.glob("sway-ipc.*.sock")) - before), None),
+        path = wait_until(lambda: next(iter(set(self.runtime_dir.glob("sway-ipc.*.sock")) - before), None),
                      START_TIMEOUT_S, "sway's IPC socket", self.proc, log)
         self.socket = str(path)
-        _wait(lambda: self._answers(), START_TIMEOUT_S, "sway's IPC answering", self.proc, log)
+        wait_until(lambda: self._answers(), START_TIMEOUT_S, "sway's IPC answering", self.proc, log)
         displays = sorted(p.name for p in self.runtime_dir.glob("wayland-*") if not p.name.endswith(".lock"))
         self.wayland_display = displays[-1]
 
@@ -238,7 +238,7 @@ class Sway:
                       f"printf '\\033]2;%s\\007' '{retitle}'; sleep 3600")
         proc = self._popen(["foot", "--app-id", app_id, "--title", title, "sh", "-c", script], self.env, log)
         self.clients.append(proc)
-        return _wait(lambda: next((v for v in self.views() if v.get("app_id") == app_id), None),
+        return wait_until(lambda: next((v for v in self.views() if v.get("app_id") == app_id), None),
                      START_TIMEOUT_S, f"sway mapping {app_id}", proc, log)
 
     def retitle_now(self, app_id: str) -> float:
@@ -249,7 +249,7 @@ class Sway:
 
     def close_client(self, app_id: str) -> None:
         self.command(f'[app_id="{app_id}"] kill')
-        _wait(lambda: all(v.get("app_id") != app_id for v in self.views()), START_TIMEOUT_S, f"{app_id} closing")
+        wait_until(lambda: all(v.get("app_id") != app_id for v in self.views()), START_TIMEOUT_S, f"{app_id} closing")
 
     def stop(self) -> None:
         self.kill()
@@ -395,7 +395,7 @@ class DesktopSession:
         proc = self.popen(["dbus-daemon", f"--config-file={config}", "--nofork"], f"{name}_bus.log",
                           as_user=as_user)
         self.procs.append(proc)
-        _wait(socket_path.exists, START_TIMEOUT_S, f"the {name} D-Bus", proc)
+        wait_until(socket_path.exists, START_TIMEOUT_S, f"the {name} D-Bus", proc)
         return f"unix:path={socket_path}"
 
     def start_logind(self) -> None:
@@ -405,7 +405,7 @@ class DesktopSession:
         proc = self.popen([SYSTEM_PYTHON, "-m", "dbusmock", "--system", "-t", "logind"], "logind.log",
                           env=env, as_user=False)
         self.procs.append(proc)
-        _wait(lambda: self._bus_has(self.system_bus, "org.freedesktop.login1"), START_TIMEOUT_S,
+        wait_until(lambda: self._bus_has(self.system_bus, "org.freedesktop.login1"), START_TIMEOUT_S,
               "the stand-in logind", proc, self.runtime_dir / "logind.log")
 
     def _bus_has(self, address: str, name: str) -> bool:
@@ -424,7 +424,7 @@ class DesktopSession:
         (self.runtime_dir / display).unlink(missing_ok=True)
         log = f"{Path(args[0]).name}.log"
         self.compositor = self.popen(args, log)
-        _wait(lambda: (self.runtime_dir / display).exists() and self.has_name(ready_name), START_TIMEOUT_S * 4,
+        wait_until(lambda: (self.runtime_dir / display).exists() and self.has_name(ready_name), START_TIMEOUT_S * 4,
               f"{args[0]} starting", self.compositor, self.runtime_dir / log)
         self.wayland_display = display
 
