@@ -16,8 +16,13 @@ matrix (rows: the labelled pose, ``other`` included; columns: the predicted labe
 - other false poses: ``other`` hands given one of the four poses (not their
   ``also_acceptable`` answer), ceiling 8%.
 
+``--keypoints test --doubts`` also lists the rows whose geometry contradicts their label
+(the keypoint set's own geometry check, applied to each row instead of each class's
+median): rows to look at as possibly mislabelled. They are only listed; every figure
+keeps them.
+
 Usage: ``.venv/bin/python scripts/accuracy.py [--data DIR] [--keypoints {test,train}]
-[--model FILE] [--landmarks-json FILE] [--2d] [--check]``. ``--2d`` classifies the
+[--model FILE] [--doubts] [--landmarks-json FILE] [--2d] [--check]``. ``--2d`` classifies the
 landmarks again without z, as a 2D trace would give them. With --check the exit status is
 1 when a figure misses its target. The loading and scoring functions are importable
 (tests/integration/test_accuracy.py and scripts/train_poses.py use them).
@@ -406,6 +411,82 @@ def predict_keypoints(keypoints: KeypointSet, model_path: Path | None = None) ->
     return builtin_probabilities(keypoints.points, load_model(model_path))
 
 
+#: Finger extension: a fingertip's distance from the wrist over its knuckle's. The keypoint
+#: set's README measures about 0.7-0.9 for a curled finger and 1.7-2.1 for an extended one.
+FINGER_TIP_KNUCKLE = ((8, 5), (12, 9), (16, 13), (20, 17))  # index, middle, ring, pinky
+#: An ``open`` row with a finger under this is not "all fingers extended".
+DOUBT_OPEN_BENT = 1.3
+WRIST, THUMB_TIP, INDEX_TIP, MIDDLE_KNUCKLE, RING_KNUCKLE = 0, 4, 8, 9, 13
+
+
+@dataclass(frozen=True)
+class LabelDoubt:
+    """Rows of one source whose geometry contradicts their label."""
+
+    source: str
+    label: str
+    reason: str
+    rows: tuple[int, ...]
+    misread: int  # how many of them the model does not give their label
+
+
+def _row_geometry(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: the four fingers' extension, the thumb-index gap and the thumb's spread
+    (both over the palm's length), as the keypoint set's geometry check measures them."""
+    wrist = points[:, WRIST]
+    palm = np.linalg.norm(points[:, MIDDLE_KNUCKLE] - wrist, axis=1)
+    extension = np.stack(
+        [np.linalg.norm(points[:, tip] - wrist, axis=1) / np.linalg.norm(points[:, knuckle] - wrist, axis=1)
+         for tip, knuckle in FINGER_TIP_KNUCKLE], axis=1)
+    gap = np.linalg.norm(points[:, THUMB_TIP] - points[:, INDEX_TIP], axis=1) / palm
+    spread = np.linalg.norm(points[:, THUMB_TIP] - points[:, RING_KNUCKLE], axis=1) / palm
+    return extension, gap, spread
+
+
+def label_doubts(keypoints: KeypointSet, probabilities: np.ndarray) -> list[LabelDoubt]:
+    """Rows that may be mislabelled: ``open`` rows with a finger clearly bent, and
+    ``other`` rows that pass the keypoint set's ``open`` check (gap >= 0.5, every finger
+    >= 1.5, thumb spread >= 0.7) on their own. Geometry in the image plane can be fooled
+    by a hand seen edge-on, so these are rows to look at, not a verdict."""
+    extension, gap, spread = _row_geometry(keypoints.points)
+    predicted = np.argmax(probabilities, axis=1)
+    open_i, other_i = KEYPOINT_CLASSES.index("open"), KEYPOINT_CLASSES.index("hand")
+    checks = (
+        ("open", open_i, (keypoints.labels == open_i) & (extension.min(axis=1) < DOUBT_OPEN_BENT),
+         f"a finger's tip under {DOUBT_OPEN_BENT} times its knuckle's distance from the wrist"),
+        ("other", other_i, (keypoints.labels == other_i) & (gap >= 0.5) & (extension.min(axis=1) >= 1.5) & (spread >= 0.7),
+         "passes the open check: every finger extended, thumb apart"),
+    )
+    doubts = []
+    for label, index, flagged, reason in checks:
+        for source in sorted(set(keypoints.sources[flagged])):
+            mask = flagged & (keypoints.sources == source)
+            doubts.append(LabelDoubt(source, label, reason, tuple(sorted(int(r) for r in keypoints.rows[mask])),
+                                     int((predicted[mask] != index).sum())))
+    return doubts
+
+
+def _row_runs(rows: Sequence[int]) -> str:
+    """1, 2, 3, 5, 9, 10 -> "1-5, 9-10" (a gap of one row is bridged: sources interleave)."""
+    runs: list[list[int]] = []
+    for r in rows:
+        if runs and r - runs[-1][1] <= 2:
+            runs[-1][1] = r
+        else:
+            runs.append([r, r])
+    return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in runs)
+
+
+def format_doubts(doubts: Sequence[LabelDoubt]) -> str:
+    lines = ["rows whose geometry contradicts their label (listed only; the figures keep them):"]
+    for d in doubts:
+        lines.append(f"  {d.source}: {len(d.rows)} {d.label} rows, {d.misread} of them misread ({d.reason}): "
+                     f"rows {_row_runs(d.rows)}")
+    if not doubts:
+        lines.append("  none")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("HANDMAP_TEST_DATA", DEFAULT_DATA)))
@@ -420,14 +501,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="instead of the photos: the pose model on the keypoint set's held-out test (or training) sources",
     )
     parser.add_argument("--model", type=Path, help="with --keypoints: this weights file instead of the shipped one")
+    parser.add_argument("--doubts", action="store_true",
+                        help="with --keypoints: also list the rows whose geometry contradicts their label")
     args = parser.parse_args(argv)
     if args.keypoints:
         if not (args.data / "keypoints" / "keypoints.csv").exists():
             print(f"no keypoints at {args.data / 'keypoints'}: pass --data DIR (the shared data folder)", file=sys.stderr)
             return 2
         keypoints = load_keypoints(args.data, args.keypoints)
-        kp_report = keypoint_report(predict_keypoints(keypoints, args.model), keypoints)
+        probabilities = predict_keypoints(keypoints, args.model)
+        kp_report = keypoint_report(probabilities, keypoints)
         print(format_keypoint_report(kp_report, f"pose model on the keypoint set's {args.keypoints} sources:"))
+        if args.doubts:
+            print()
+            print(format_doubts(label_doubts(keypoints, probabilities)))
         return 1 if args.check and not kp_report.passes() else 0
     if not (args.data / "hands" / "labels.csv").exists():
         print(f"no labels at {args.data / 'hands' / 'labels.csv'}: pass --data DIR (the shared data folder)", file=sys.stderr)

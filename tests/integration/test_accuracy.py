@@ -85,6 +85,35 @@ def test_accuracy_script_prints_the_keypoint_evaluation(data_dir, keypoint_test,
     assert sum(1 for line in lines if line.startswith(("00sid/", "ksackvil/", "BubuPenguin/"))) == 3
 
 
+def _flat_hand(bend: float = 0.0, thumb_out: bool = True) -> np.ndarray:
+    """A flat hand in the image plane, fingers up; ``bend`` folds each finger's last two
+    bones back towards the palm by that many radians a joint."""
+    points = np.zeros((21, 2))
+    points[1:5] = [(-0.3, -0.2), (-0.6, -0.4), (-0.8, -0.6), (-1.0, -0.8)] if thumb_out else [(-0.2, -0.3), (-0.1, -0.5), (0.0, -0.6), (0.1, -0.65)]
+    for f, x in enumerate((-0.3, 0.0, 0.3, 0.6)):
+        base = 5 + 4 * f
+        points[base] = (x, -1.0)
+        angle, at = 0.0, np.array([x, -1.0])
+        for k in range(1, 4):
+            if k >= 2:
+                angle += bend
+            at = at + 0.4 * np.array([np.sin(angle), -np.cos(angle)])
+            points[base + k] = at
+    return points
+
+
+def test_label_doubts_list_bent_open_rows_and_spread_other_rows():
+    rows = [_flat_hand(), _flat_hand(bend=1.4), _flat_hand(), _flat_hand(thumb_out=False)]  # open, "open" bent, "other" spread, other
+    keypoints = accuracy.KeypointSet(
+        points=np.array(rows), labels=np.array([0, 0, 4, 4]),
+        sources=np.array(["a", "a", "b", "b"], dtype=object), rows=np.array([10, 11, 20, 21]),
+    )
+    probs = np.array([[1.0, 0, 0, 0, 0], [0, 1.0, 0, 0, 0], [1.0, 0, 0, 0, 0], [0, 0, 0, 0, 1.0]])
+    doubts = accuracy.label_doubts(keypoints, probs)
+    assert [(d.source, d.label, d.rows, d.misread) for d in doubts] == [("a", "open", (11,), 1), ("b", "other", (20,), 1)]
+    assert "rows 11" in accuracy.format_doubts(doubts)
+
+
 def test_calibration_error_of_known_scores():
     scores = np.array([0.9] * 10 + [0.6] * 10)
     correct = np.array([True] * 9 + [False] + [True] * 3 + [False] * 7)
