@@ -413,10 +413,8 @@ def predict_keypoints(keypoints: KeypointSet, model_path: Path | None = None) ->
 
 #: Finger extension: a fingertip's distance from the wrist over its knuckle's. The keypoint
 #: set's README measures about 0.7-0.9 for a curled finger and 1.7-2.1 for an extended one.
-FINGER_TIP_KNUCKLE = ((8, 5), (12, 9), (16, 13), (20, 17))  # index, middle, ring, pinky
 #: An ``open`` row with a finger under this is not "all fingers extended".
 DOUBT_OPEN_BENT = 1.3
-WRIST, THUMB_TIP, INDEX_TIP, MIDDLE_KNUCKLE, RING_KNUCKLE = 0, 4, 8, 9, 13
 
 
 @dataclass(frozen=True)
@@ -433,13 +431,16 @@ class LabelDoubt:
 def _row_geometry(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row: the four fingers' extension, the thumb-index gap and the thumb's spread
     (both over the palm's length), as the keypoint set's geometry check measures them."""
-    wrist = points[:, WRIST]
-    palm = np.linalg.norm(points[:, MIDDLE_KNUCKLE] - wrist, axis=1)
+    from handmap.gestures.landmarks import FINGER_JOINTS, Finger
+    from handmap.gestures.landmarks import HandLandmark as L
+
+    wrist = points[:, L.WRIST]
+    palm = np.linalg.norm(points[:, L.MIDDLE_MCP] - wrist, axis=1)
     extension = np.stack(
-        [np.linalg.norm(points[:, tip] - wrist, axis=1) / np.linalg.norm(points[:, knuckle] - wrist, axis=1)
-         for tip, knuckle in FINGER_TIP_KNUCKLE], axis=1)
-    gap = np.linalg.norm(points[:, THUMB_TIP] - points[:, INDEX_TIP], axis=1) / palm
-    spread = np.linalg.norm(points[:, THUMB_TIP] - points[:, RING_KNUCKLE], axis=1) / palm
+        [np.linalg.norm(points[:, joints[-1]] - wrist, axis=1) / np.linalg.norm(points[:, joints[0]] - wrist, axis=1)
+         for finger, joints in FINGER_JOINTS.items() if finger is not Finger.THUMB], axis=1)
+    gap = np.linalg.norm(points[:, L.THUMB_TIP] - points[:, L.INDEX_TIP], axis=1) / palm
+    spread = np.linalg.norm(points[:, L.THUMB_TIP] - points[:, L.RING_MCP], axis=1) / palm
     return extension, gap, spread
 
 

@@ -192,7 +192,7 @@ class Sway:
         log = self.runtime_dir / "sway.log"
         self.proc = self._popen(["sway", "-c", str(self.runtime_dir / "sway.config")], env, log)
         path = wait_until(lambda: next(iter(set(self.runtime_dir.glob("sway-ipc.*.sock")) - before), None),
-                     START_TIMEOUT_S, "sway's IPC socket", self.proc, log)
+                          START_TIMEOUT_S, "sway's IPC socket", self.proc, log)
         self.socket = str(path)
         wait_until(lambda: self._answers(), START_TIMEOUT_S, "sway's IPC answering", self.proc, log)
         displays = sorted(p.name for p in self.runtime_dir.glob("wayland-*") if not p.name.endswith(".lock"))
@@ -239,7 +239,7 @@ class Sway:
         proc = self._popen(["foot", "--app-id", app_id, "--title", title, "sh", "-c", script], self.env, log)
         self.clients.append(proc)
         return wait_until(lambda: next((v for v in self.views() if v.get("app_id") == app_id), None),
-                     START_TIMEOUT_S, f"sway mapping {app_id}", proc, log)
+                          START_TIMEOUT_S, f"sway mapping {app_id}", proc, log)
 
     def retitle_now(self, app_id: str) -> float:
         """Let the client opened with ``retitle`` change its title; returns the time."""
@@ -406,7 +406,7 @@ class DesktopSession:
                           env=env, as_user=False)
         self.procs.append(proc)
         wait_until(lambda: self._bus_has(self.system_bus, "org.freedesktop.login1"), START_TIMEOUT_S,
-              "the stand-in logind", proc, self.runtime_dir / "logind.log")
+                   "the stand-in logind", proc, self.runtime_dir / "logind.log")
 
     def _bus_has(self, address: str, name: str) -> bool:
         out = subprocess.run(["dbus-send", f"--bus={address}", "--print-reply", "--dest=org.freedesktop.DBus",
@@ -425,7 +425,7 @@ class DesktopSession:
         log = f"{Path(args[0]).name}.log"
         self.compositor = self.popen(args, log)
         wait_until(lambda: (self.runtime_dir / display).exists() and self.has_name(ready_name), START_TIMEOUT_S * 4,
-              f"{args[0]} starting", self.compositor, self.runtime_dir / log)
+                   f"{args[0]} starting", self.compositor, self.runtime_dir / log)
         self.wayland_display = display
 
     def kill_compositor(self) -> None:
