@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,11 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 from desktop import missing_programs, start_desktop  # noqa: E402  (after the hypothesis profile)
+
+# Every daemon a test starts without a runtime dir of its own gets this process's private
+# one, not the machine's: a handmap the user runs, or another test process's (the suite
+# runs on two workers), is then not "already running" for it.
+os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="handmap-test-run-")
 
 PROJECT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("HANDMAP_TEST_DATA", PROJECT.parent / "shared" / "data"))
@@ -47,3 +55,35 @@ def desktop():
         yield d
     finally:
         d.stop()
+
+
+@pytest.fixture()
+def short_tmp():
+    """A fresh folder with a short path, for Unix sockets (at most 107 bytes) that
+    ``tmp_path`` can be too deep for."""
+    path = Path(tempfile.mkdtemp(prefix="hm-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+#: Test files that start a real Wayland compositor: on several workers, they all run on
+#: one worker, one at a time (each already loads both cores while it starts).
+COMPOSITOR_FILES = re.compile(r"tests/desktop/test_(compositor_\w+|sni_gnome)\.py")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``-n 2 --dist loadfile`` (scripts/test.sh): each test file stays on one worker, so
+    its module fixtures (MediaPipe over a clip, often) are computed once, and the
+    compositor files share one worker."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FilesAndCompositors(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "compositors" if COMPOSITOR_FILES.fullmatch(path) else path
+
+    return FilesAndCompositors(config, log)

@@ -372,8 +372,8 @@ class FakeSway:
             conn.close()
 
 
-def test_sway_backend_follows_window_events(tmp_path, matcher):
-    path = tmp_path / "sway-ipc.sock"
+def test_sway_backend_follows_window_events(short_tmp, matcher):
+    path = short_tmp / "sway-ipc.sock"
     firefox = {"type": "con", "focused": True, "app_id": "firefox", "name": "Mozilla Firefox", "pid": os.getpid()}
     tree = {"type": "root", "nodes": [{"type": "output", "nodes": [{"type": "workspace", "nodes": [firefox]}]}]}
     fake = FakeSway(path, tree)
@@ -493,12 +493,12 @@ class FakeHyprland:
             s.close()
 
 
-def test_hyprland_backend_follows_active_window_events(tmp_path, matcher):
+def test_hyprland_backend_follows_active_window_events(short_tmp, matcher):
     signature = "v0.45_1700000000"
-    fake = FakeHyprland(tmp_path / "hypr" / signature,
+    fake = FakeHyprland(short_tmp / "hypr" / signature,
                         {"class": "kitty", "initialClass": "kitty", "title": "~", "pid": os.getpid()})
     env = {"WAYLAND_DISPLAY": "wayland-1", "HYPRLAND_INSTANCE_SIGNATURE": signature,
-           "XDG_RUNTIME_DIR": str(tmp_path)}
+           "XDG_RUNTIME_DIR": str(short_tmp)}
     watcher = select_window_watcher(env=env, platform="linux")
     assert watcher.name == "hyprland" and watcher.reason == ""
     watcher.start()
@@ -519,7 +519,7 @@ def test_hyprland_backend_follows_active_window_events(tmp_path, matcher):
         while not watcher.reason and time.monotonic() < deadline:
             time.sleep(0.01)
         assert "lost Hyprland's event socket" in watcher.reason and "reconnecting" in watcher.reason
-        fake = FakeHyprland(tmp_path / "hypr" / "v0.45_1700000999",
+        fake = FakeHyprland(short_tmp / "hypr" / "v0.45_1700000999",
                             {"class": "kitty", "initialClass": "kitty", "title": "restarted", "pid": 0})
         seen, _ = wait_for(watcher, lambda w: w.title == "restarted", time.monotonic(), timeout=3)
         assert seen.wm_class == "kitty" and watcher.reason == ""

@@ -496,9 +496,13 @@ def chown_tree(folder: Path, user: str | None) -> None:
         shutil.chown(path, user=user)
 
 
+class ShellEvalError(RuntimeError):
+    """GNOME Shell answered ``Eval`` with a D-Bus error."""
+
+
 def shell_eval(address: str, code: str) -> tuple[str, float]:
     """Run JavaScript in GNOME Shell (``org.gnome.Shell.Eval``); its result and the time it was sent."""
-    from dbus_fast import Message
+    from dbus_fast import Message, MessageType
     from dbus_fast.aio import MessageBus
 
     async def run() -> tuple[str, float]:
@@ -509,6 +513,8 @@ def shell_eval(address: str, code: str) -> tuple[str, float]:
                                            interface="org.gnome.Shell", member="Eval", signature="s", body=[code]))
         finally:
             bus.disconnect()
+        if reply.message_type == MessageType.ERROR:
+            raise ShellEvalError(f"Eval answered {reply.error_name}: {reply.body}")
         assert reply.body and reply.body[0], f"Eval failed: {reply.body}"
         return reply.body[1], t0
 
@@ -521,13 +527,17 @@ def start_gnome_shell(session: DesktopSession, ready_name: str = "org.gnome.Shel
     ignored, so it asks until the overview is gone."""
     session.start_compositor(SHELL, GNOME_DISPLAY, ready_name)
     deadline = time.monotonic() + 20
+    last_error = ""
     while time.monotonic() < deadline:
-        state, _ = shell_eval(session.session_bus, "Main.layoutManager._startingUp || Main.overview.animationInProgress"
-                                                   " ? 'busy' : (Main.overview.hide(), Main.overview.visible)")
+        try:
+            state, _ = shell_eval(session.session_bus, "Main.layoutManager._startingUp || Main.overview.animationInProgress"
+                                                       " ? 'busy' : (Main.overview.hide(), Main.overview.visible)")
+        except ShellEvalError as exc:  # the bus name can come before Eval answers, on a busy machine
+            state, last_error = "busy", str(exc)
         if state.strip('"') == "false":
             return
         time.sleep(0.1)
-    raise AssertionError("GNOME Shell's overview did not close")
+    raise AssertionError(f"GNOME Shell's overview did not close {last_error}".strip())
 
 
 def gnome_session(what: str, missing: list[str]):
