@@ -78,6 +78,9 @@ class Settings:
     hard_negatives: float = 0.0
     #: Added to the trained network's ``hand`` logit (a prior towards reading no pose).
     hand_bias: float = 0.0
+    #: Rows of the labelled photos (source :data:`PHOTO_SOURCE`, added by
+    #: scripts/photo_folds.py) each weigh this many times a training row of their class.
+    photo_weight: float = 0.0
 
     def __repr__(self) -> str:
         # The fields added in the December round's second pass are left out while at their
@@ -86,7 +89,9 @@ class Settings:
         return f"Settings({', '.join(f'{f.name}={getattr(self, f.name)!r}' for f in shown)})"
 
 
-_QUIET = ("label_smoothing", "hard_negatives", "hand_bias")
+_QUIET = ("label_smoothing", "hard_negatives", "hand_bias", "photo_weight")
+#: The source name of the labelled photos' hands when they join the training rows.
+PHOTO_SOURCE = "labelled photos"
 
 
 def canonical(points: np.ndarray) -> np.ndarray:
@@ -157,7 +162,18 @@ def augment(points: np.ndarray, rng: np.random.Generator, settings: Settings) ->
 
 
 def sample_weights(labels: np.ndarray, sources: np.ndarray, settings: Settings) -> np.ndarray:
-    """Class-balanced weights, with no one source dominating (mean weight 1)."""
+    """Class-balanced weights, with no one source dominating (mean weight 1). Rows of the
+    labelled photos, if any, each weigh ``settings.photo_weight`` times the mean weight
+    of the keypoint rows of their class."""
+    photo = sources == PHOTO_SOURCE
+    if photo.any():
+        w = np.zeros(len(labels))
+        w[~photo] = sample_weights(labels[~photo], sources[~photo], settings)
+        for c in range(len(CLASSES)):
+            keypoint_rows = ~photo & (labels == c)
+            if keypoint_rows.any():
+                w[photo & (labels == c)] = settings.photo_weight * w[keypoint_rows].mean()
+        return w * len(w) / w.sum()
     w = np.ones(len(labels))
     for source in set(sources):
         mask = sources == source

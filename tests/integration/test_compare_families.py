@@ -7,30 +7,16 @@ gradient boosting's binning and the bar the summary judges each family by.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "compare_families.py"
+from scripts_loader import load_script
 
 
 @pytest.fixture(scope="module")
 def families():
-    saved = dict(os.environ)  # the training script pins BLAS threads in the environment
-    try:
-        spec = importlib.util.spec_from_file_location("handmap_compare_families_script", SCRIPT)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    return module
+    return load_script("compare_families.py", "handmap_compare_families_script")
 
 
 def test_binning_keeps_few_values_and_caps_many(families):
