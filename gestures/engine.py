@@ -196,10 +196,13 @@ class _HandState:
 
 def _usable(hand: HandObservation) -> bool:
     pts = np.asarray(hand.landmarks)
-    return (
-        pts.ndim == 2 and pts.shape[0] == NUM_HAND_LANDMARKS and pts.shape[1] in (2, 3)
-        and bool(np.all(np.isfinite(pts))) and bool(np.all(np.abs(pts) <= 1e3))
-    )
+    if not (pts.ndim == 2 and pts.shape[0] == NUM_HAND_LANDMARKS and pts.shape[1] in (2, 3)):
+        return False
+    # One min and one max: a NaN fails both comparisons, an infinity one of them.
+    try:
+        return bool(-1e3 <= pts.min()) and bool(pts.max() <= 1e3)
+    except TypeError:  # not numbers
+        return False
 
 
 class GestureEngine:

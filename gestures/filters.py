@@ -48,33 +48,42 @@ class OneEuroFilter:
     def __init__(self, params: OneEuroParams = OneEuroParams()) -> None:
         self.params = params
         self._t: float | None = None
-        self._x: np.ndarray | None = None
-        self._dx: np.ndarray | None = None
+        self._shape: tuple[int, ...] | None = None
+        # The estimate and its derivative as plain floats: the filter runs on a point or
+        # two per frame, where numpy's per-call cost is most of the work.
+        self._x: list[float] = []
+        self._dx: list[float] = []
 
     @property
     def value(self) -> np.ndarray | None:
         """The last filtered value (None before the first sample)."""
-        return None if self._x is None else self._x.copy()
+        return None if self._shape is None else self._out()
 
     def reset(self) -> None:
-        self._t = self._x = self._dx = None
+        self._t = self._shape = None
+        self._x, self._dx = [], []
+
+    def _out(self) -> np.ndarray:
+        assert self._shape is not None
+        return np.array(self._x, dtype=float).reshape(self._shape)
 
     def __call__(self, t: float, x) -> np.ndarray:
         """Filter sample ``x`` taken at time ``t`` (seconds); returns the filtered value."""
         x = np.asarray(x, dtype=float)
-        if self._x is None or self._t is None or self._x.shape != x.shape:
-            self._t, self._x, self._dx = t, x.copy(), np.zeros_like(x)
-            return x.copy()
+        values = x.ravel().tolist()
+        if self._shape is None or self._t is None or self._shape != x.shape:
+            self._t, self._shape = t, x.shape
+            self._x, self._dx = values, [0.0] * len(values)
+            return self._out()
         dt = t - self._t
         if not dt > 0:
             # Same (or an older) timestamp: nothing to integrate over; keep the estimate.
-            return self._x.copy()
+            return self._out()
         p = self.params
-        dx = (x - self._x) / dt
         a_d = smoothing_factor(dt, p.d_cutoff)
-        self._dx = self._dx + a_d * (dx - self._dx)
-        speed = float(np.linalg.norm(self._dx))
+        self._dx = [d + a_d * ((v - e) / dt - d) for v, e, d in zip(values, self._x, self._dx)]
+        speed = math.hypot(*self._dx)
         a = smoothing_factor(dt, p.min_cutoff + p.beta * speed)
-        self._x = self._x + a * (x - self._x)
+        self._x = [e + a * (v - e) for v, e in zip(values, self._x)]
         self._t = t
-        return self._x.copy()
+        return self._out()

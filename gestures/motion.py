@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from handmap.gestures.tracking import hand_size, palm_centre
+from handmap.gestures.tracking import hand_size, palm_point
 from handmap.gestures.types import Handedness, PoseHeld, Swipe, SwipeDirection
 
 
@@ -44,8 +44,8 @@ class SwipeDetector:
     def __init__(self, hand_id: int, params: SwipeParams = SwipeParams()) -> None:
         self.hand_id = hand_id
         self.params = params
-        self._history: deque[tuple[float, np.ndarray, float]] = deque()  # t, centre, size
-        self._stroke_start: np.ndarray | None = None
+        self._history: deque[tuple[float, tuple[float, float], float]] = deque()  # t, centre (x, y), size
+        self._stroke_start: tuple[float, float] | None = None
         self._stroke_peak = 0.0
         self._stroke_fired = False
         self._quiet_until = -np.inf
@@ -58,8 +58,10 @@ class SwipeDetector:
         self, t: float, frame: int, hand: Handedness, landmarks: np.ndarray, aspect: float = 1.0
     ) -> Swipe | None:
         p = self.params
-        centre = palm_centre(landmarks, aspect)
-        size = max(hand_size(landmarks, aspect), 1e-6)
+        # Plain floats: a handful of 2-vector operations cost more in numpy than in Python.
+        pts = np.asarray(landmarks, dtype=float)
+        centre = palm_point(pts, aspect)
+        size = max(hand_size(pts, aspect), 1e-6)
         window = p.velocity_window_ms / 1000.0
         self._history.append((t, centre, size))
         while len(self._history) > 2 and t - self._history[1][0] >= window - 1e-9:
@@ -70,8 +72,7 @@ class SwipeDetector:
         if not t > t0:
             return None
         scale = statistics.median([s for _, _, s in self._history])
-        velocity = (centre - c0) / (t - t0) / scale  # hand sizes per second
-        speed = math.hypot(float(velocity[0]), float(velocity[1]))
+        speed = math.hypot(centre[0] - c0[0], centre[1] - c0[1]) / (t - t0) / scale  # hand sizes per second
         if t < self._quiet_until:
             self._stroke_start = None
             return None
@@ -84,7 +85,7 @@ class SwipeDetector:
         self._stroke_peak = max(self._stroke_peak, speed)
         if self._stroke_fired:
             return None
-        travel = (centre - self._stroke_start) / scale
+        travel = ((centre[0] - self._stroke_start[0]) / scale, (centre[1] - self._stroke_start[1]) / scale)
         ax, ay = abs(travel[0]), abs(travel[1])
         main, cross = (ax, ay) if ax >= ay else (ay, ax)
         if main < p.min_travel or self._stroke_peak < p.min_speed or main < p.axis_ratio * cross:

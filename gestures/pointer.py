@@ -25,7 +25,7 @@ import numpy as np
 
 from handmap.gestures.filters import OneEuroFilter, OneEuroParams
 from handmap.gestures.landmarks import FINGER_JOINTS, Finger, HandLandmark
-from handmap.gestures.tracking import PALM_POINTS, hand_size
+from handmap.gestures.tracking import PALM_POINTS, hand_size, palm_sum
 
 
 class ControlPoint(str, Enum):
@@ -45,14 +45,12 @@ def control_point(landmarks: np.ndarray, which: ControlPoint) -> np.ndarray:
         return pts[HandLandmark.INDEX_TIP].copy()
     if which is ControlPoint.PINCH_POINT:
         return (pts[HandLandmark.THUMB_TIP] + pts[HandLandmark.INDEX_TIP]) / 2.0
-    # A sum times a constant: np.mean's own bookkeeping costs more than the sum here.
-    return pts[_PALM_INDEX].sum(axis=0) * (1.0 / len(_PALM_INDEX))
+    x, y = palm_sum(pts)
+    return np.array([x / len(PALM_POINTS), y / len(PALM_POINTS)])
 
 
-_PALM_INDEX = np.array([int(p) for p in PALM_POINTS])
-
-
-_CURL_TIPS = np.array([int(FINGER_JOINTS[f][-1]) for f in CURL_FINGERS])
+_CURL_TIPS = tuple(int(FINGER_JOINTS[f][-1]) for f in CURL_FINGERS)
+_WRIST = int(HandLandmark.WRIST)
 
 
 def curl_extent(landmarks: np.ndarray, aspect: float = 1.0) -> float:
@@ -60,9 +58,12 @@ def curl_extent(landmarks: np.ndarray, aspect: float = 1.0) -> float:
     for an open hand, under 1 for a fist); falls as the fingers curl."""
     pts = np.asarray(landmarks, dtype=float)
     size = max(hand_size(pts, aspect), 1e-6)
-    d = pts[_CURL_TIPS, :2] - pts[HandLandmark.WRIST, :2]
-    d[:, 0] *= aspect
-    return float(np.sqrt(np.einsum("ij,ij->i", d, d)).sum()) / (len(_CURL_TIPS) * size)
+    item = pts.item
+    wx, wy = item(_WRIST, 0), item(_WRIST, 1)
+    total = 0.0
+    for tip in _CURL_TIPS:  # four distances: plain floats cost less than numpy's calls
+        total += math.hypot((item(tip, 0) - wx) * aspect, item(tip, 1) - wy)
+    return total / (len(_CURL_TIPS) * size)
 
 
 @dataclass(frozen=True)

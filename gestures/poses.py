@@ -127,24 +127,22 @@ def as_landmarks(landmarks, aspect: float = 1.0) -> np.ndarray:
     if not math.isfinite(aspect_f) or aspect_f <= 0:
         raise LandmarkError(f"aspect must be a positive finite number (image width over height), got {aspect!r}")
     try:
-        pts = np.array(landmarks, dtype=float)
+        pts = np.asarray(landmarks, dtype=float)
     except (TypeError, ValueError) as exc:
         raise LandmarkError(f"landmarks must be 21 numeric points of (x, y) or (x, y, z): {exc}") from None
     if pts.ndim != 2 or pts.shape[0] != NUM_HAND_LANDMARKS or pts.shape[1] not in (2, 3):
         raise LandmarkError(f"expected 21 points of (x, y) or (x, y, z), got an array of shape {pts.shape}")
-    # One min and max each (NaN fails every comparison, so it takes the slow path below).
-    xy = pts[:, :2]
-    in_range = COORD_MIN <= xy.min() and xy.max() <= COORD_MAX
-    if pts.shape[1] == 3:
-        in_range = in_range and bool(np.abs(pts[:, 2]).max() <= DEPTH_LIMIT)
+    # One min and one max per column (a NaN makes its column's both NaN, and NaN fails
+    # every comparison, so it takes the slow path below).
+    lo, hi = pts.min(axis=0).tolist(), pts.max(axis=0).tolist()
+    in_range = COORD_MIN <= lo[0] and COORD_MIN <= lo[1] and hi[0] <= COORD_MAX and hi[1] <= COORD_MAX
+    if len(lo) == 3:
+        in_range = in_range and -DEPTH_LIMIT <= lo[2] and hi[2] <= DEPTH_LIMIT
     if not in_range:
         _refuse(pts)
-    if pts.shape[1] == 2:
+    if len(lo) == 2:
         pts = np.hstack([pts, np.zeros((NUM_HAND_LANDMARKS, 1))])
-    if aspect_f != 1.0:
-        pts[:, 0] *= aspect_f
-        pts[:, 2] *= aspect_f
-    return pts
+    return pts * np.array((aspect_f, 1.0, aspect_f))  # a new array: the caller's is never changed
 
 
 def _refuse(pts: np.ndarray) -> None:
@@ -217,12 +215,7 @@ _IMAGE_PAIRS = _PALM_PAIRS + tuple(
 )
 
 
-def _pair_arrays(pairs) -> tuple[np.ndarray, np.ndarray]:
-    a, b = zip(*pairs)
-    return np.array(a, dtype=np.intp), np.array(b, dtype=np.intp)
-
-
-_SPACE_A, _SPACE_B = _pair_arrays(_SPACE_PAIRS)
+_SPACE_AB = tuple((int(a), int(b)) for a, b in _SPACE_PAIRS)
 #: Where each pair's image-plane distance is among the pose model's pair distances.
 _SPACE_IN_PAIRS = np.array([pair_index(a, b) for a, b in _SPACE_PAIRS], dtype=np.intp)
 _IMAGE_IN_PAIRS = np.array([pair_index(a, b) for a, b in _IMAGE_PAIRS], dtype=np.intp)
@@ -261,8 +254,8 @@ def measure_points(pts: np.ndarray, pairs: np.ndarray | None = None) -> HandFeat
         pairs = pair_distances(pts[:, :2])
     depth = bool(pts[:, 2].any())
     if depth:
-        d = pts[_SPACE_A] - pts[_SPACE_B]
-        space = np.sqrt(np.einsum("ij,ij->i", d, d)).tolist()
+        rows = pts.tolist()  # thirteen distances: math.dist on lists beats numpy's calls
+        space = [math.dist(rows[a], rows[b]) for a, b in _SPACE_AB]
     else:
         space = pairs[_SPACE_IN_PAIRS].tolist()
     image = pairs[_IMAGE_IN_PAIRS].tolist()

@@ -24,13 +24,30 @@ from handmap.gestures.types import Handedness, HandObservation
 PALM_POINTS = (HandLandmark.WRIST, *PALM_KNUCKLES)
 
 
-_PALM_INDEX = np.array([int(p) for p in PALM_POINTS])
+_PALM_LIST = tuple(int(p) for p in PALM_POINTS)
+_SIDES = tuple(Handedness)  # iterating the enum class itself costs a generator each time
 
 
 def palm_centre(landmarks: np.ndarray, aspect: float = 1.0) -> np.ndarray:
     """Mean of wrist and knuckles, (x, y), with x stretched by ``aspect`` (isotropic units)."""
-    centre = np.asarray(landmarks, dtype=float)[_PALM_INDEX, :2].sum(axis=0) / len(_PALM_INDEX)
-    return np.array([centre[0] * aspect, centre[1]])
+    return np.array(palm_point(np.asarray(landmarks, dtype=float), aspect))
+
+
+def palm_point(pts: np.ndarray, aspect: float = 1.0) -> tuple[float, float]:
+    """:func:`palm_centre` of a float landmark array, as two plain floats."""
+    x, y = palm_sum(pts)
+    return x * aspect / len(PALM_POINTS), y / len(PALM_POINTS)
+
+
+def palm_sum(pts: np.ndarray) -> tuple[float, float]:
+    """The sums of x and of y over :data:`PALM_POINTS` (element by element: for five
+    points, numpy's fancy indexing and reduction cost more than the additions)."""
+    item = pts.item
+    x = y = 0.0
+    for i in _PALM_LIST:
+        x += item(i, 0)
+        y += item(i, 1)
+    return x, y
 
 
 def hand_size(landmarks: np.ndarray, aspect: float = 1.0) -> float:
@@ -59,7 +76,7 @@ class IdentityParams:
 class _Track:
     hand_id: int
     handedness: Handedness
-    centre: np.ndarray
+    centre: tuple[float, float]  # the palm centre, as palm_centre gives it
     size: float
     last_seen: float
     born: float
@@ -113,14 +130,17 @@ class HandIdentities:
 
     def update(self, t: float, hands: Sequence[HandObservation], aspect: float = 1.0) -> TrackingResult:
         p = self.params
-        centres = [palm_centre(h.landmarks, aspect) for h in hands]
-        sizes = [max(hand_size(h.landmarks, aspect), 1e-6) for h in hands]
+        centres, sizes = [], []
+        for h in hands:  # the palm centre in plain floats: numpy costs more for two numbers
+            pts = np.asarray(h.landmarks, dtype=float)
+            centres.append(palm_point(pts, aspect))
+            sizes.append(max(hand_size(pts, aspect), 1e-6))
         pairs = []
         for hand_id, track in self._tracks.items():
             gap = max(t - track.last_seen, 0.0)
             for j, hand in enumerate(hands):
                 scale = max(track.size, sizes[j])
-                dist = float(np.linalg.norm(centres[j] - track.centre)) / scale
+                dist = math.hypot(centres[j][0] - track.centre[0], centres[j][1] - track.centre[1]) / scale
                 if dist > p.max_jump + p.max_speed * gap:
                     continue
                 if hand.handedness is not track.handedness:
@@ -136,7 +156,7 @@ class HandIdentities:
             used_obs.add(j)
         merged = []
         if p.same_side_rematch:
-            for side in Handedness:
+            for side in _SIDES:
                 # A hand re-detected elsewhere can come with a ghost of itself for a frame
                 # (the old tracking region): the re-detection gets a young track while the
                 # old one matches the ghost. Once only one hand of that side is seen, the
@@ -154,7 +174,7 @@ class HandIdentities:
                     matched[old[0]] = matched.pop(young)
                     del self._tracks[young]
                     merged.append((young, old[0]))
-            for side in Handedness:
+            for side in _SIDES:
                 free_obs = [j for j, h in enumerate(hands) if j not in used_obs and h.handedness is side]
                 free_tracks = [i for i, tr in self._tracks.items() if i not in matched and tr.handedness is side]
                 others = sum(1 for h in hands if h.handedness is side)
