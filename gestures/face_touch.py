@@ -376,16 +376,17 @@ def _keypoint_box(face: FaceObservation, w: float, h: float) -> tuple[float, flo
     """(centre x, centre y, width, height) in pixels of the box the keypoints imply."""
     if len(face.keypoints) <= FaceKeypoint.LEFT_EAR:
         return None
-    k = {p: np.array([face.keypoints[p][0] * w, face.keypoints[p][1] * h]) for p in FaceKeypoint}
-    ear_span = float(np.linalg.norm(k[FaceKeypoint.LEFT_EAR] - k[FaceKeypoint.RIGHT_EAR]))
-    eyes = (k[FaceKeypoint.LEFT_EYE] + k[FaceKeypoint.RIGHT_EYE]) / 2
-    eye_mouth = float(np.linalg.norm(k[FaceKeypoint.MOUTH] - eyes))
+    k = {p: (float(face.keypoints[p][0]) * w, float(face.keypoints[p][1]) * h) for p in FaceKeypoint}
+    ear_span = math.dist(k[FaceKeypoint.LEFT_EAR], k[FaceKeypoint.RIGHT_EAR])
+    left_eye, right_eye = k[FaceKeypoint.LEFT_EYE], k[FaceKeypoint.RIGHT_EYE]
+    eyes = ((left_eye[0] + right_eye[0]) / 2, (left_eye[1] + right_eye[1]) / 2)
+    eye_mouth = math.dist(k[FaceKeypoint.MOUTH], eyes)
     if ear_span <= 1.0 or eye_mouth <= 1.0:
         return None
     width = ear_span / KEYPOINT_EAR_SPAN
     height = eye_mouth / KEYPOINT_EYE_TO_MOUTH
-    cx = float((k[FaceKeypoint.LEFT_EAR][0] + k[FaceKeypoint.RIGHT_EAR][0]) / 2)
-    cy = float(eyes[1] + (0.5 - KEYPOINT_EYE_Y) * height)
+    cx = (k[FaceKeypoint.LEFT_EAR][0] + k[FaceKeypoint.RIGHT_EAR][0]) / 2
+    cy = eyes[1] + (0.5 - KEYPOINT_EYE_Y) * height
     return cx, cy, width, height
 
 
@@ -428,12 +429,13 @@ def _trusted_faces(
 
 def _face_is_this_hand(face: FaceObservation, hand: HandObservation, w: float, h: float, config: FaceTouchConfig) -> bool:
     fx, fy, fw, fh = face.bbox
-    pts = hand.landmarks[:, :2]
-    inside = (pts[:, 0] >= fx) & (pts[:, 0] <= fx + fw) & (pts[:, 1] >= fy) & (pts[:, 1] <= fy + fh)
-    if inside.mean() < config.false_face_inside:
+    # Twenty-one points against one box: plain floats cost less than numpy's calls.
+    xs = hand.landmarks[:, 0].tolist()
+    ys = hand.landmarks[:, 1].tolist()
+    inside = sum(1 for x, y in zip(xs, ys) if fx <= x <= fx + fw and fy <= y <= fy + fh)
+    if inside < config.false_face_inside * len(xs):
         return False
-    hx0, hy0 = pts.min(axis=0)
-    hx1, hy1 = pts.max(axis=0)
+    hx0, hx1, hy0, hy1 = min(xs), max(xs), min(ys), max(ys)
     ix = max(0.0, min(hx1, fx + fw) - max(hx0, fx))
     iy = max(0.0, min(hy1, fy + fh) - max(hy0, fy))
     return ix * iy >= config.false_face_cover * fw * fh
@@ -496,12 +498,12 @@ def palm_size_px(landmarks: np.ndarray, w: float, h: float) -> float:
     MediaPipe's z is in roughly the x (image-width) scale, so (x*w, y*h, z*w) is a 3D
     point in pixels; a palm turned away from the camera keeps its size this way.
     """
-    pts = np.asarray(landmarks, dtype=float)
-    corners = np.array([[pts[p, 0] * w, pts[p, 1] * h, (pts[p, 2] * w if pts.shape[1] > 2 else 0.0)] for p in PALM_CORNERS])
+    rows = np.asarray(landmarks, dtype=float).tolist()  # a few points: plain floats cost less
+    corners = [(rows[p][0] * w, rows[p][1] * h, rows[p][2] * w if len(rows[p]) > 2 else 0.0) for p in PALM_CORNERS]
     best = 0.0
     for i in range(len(corners)):
         for j in range(i + 1, len(corners)):
-            best = max(best, float(np.linalg.norm(corners[i] - corners[j])))
+            best = max(best, math.dist(corners[i], corners[j]))
     return best
 
 
@@ -647,17 +649,19 @@ def _hand_cues(
     config: FaceTouchConfig,
 ) -> HandCues:
     lm = hand.landmarks
+    rows = np.asarray(lm, dtype=float).tolist()  # eighteen points read one by one: plain floats
     contact, tip_r, point = 0.0, math.inf, (float("nan"), float("nan"))
     deepest = math.inf
     for points, weight in ((FINGERTIPS, 1.0), (FINGER_PADS, config.pad_weight),
                            (FINGER_KNUCKLES, config.knuckle_weight), (PALM_CORNERS, config.palm_weight)):
         for p in points:
-            r = _ellipse_radius(face, lm[p, 0] * w, lm[p, 1] * h)
+            x, y = rows[p][0], rows[p][1]
+            r = _ellipse_radius(face, x * w, y * h)
             contact = max(contact, weight * _contact(r, config.contact_inner, config.contact_outer))
             if points is FINGERTIPS:
                 tip_r = min(tip_r, r)
             if r < deepest:
-                deepest, point = r, (float(lm[p, 0]), float(lm[p, 1]))
+                deepest, point = r, (x, y)
     ratio = palm_size_px(lm, w, h) / face.size
     depth = min(
         _ramp_down(ratio, config.size_in_front, config.size_far_in_front),
