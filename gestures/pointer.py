@@ -25,7 +25,7 @@ import numpy as np
 
 from handmap.gestures.filters import OneEuroFilter, OneEuroParams
 from handmap.gestures.landmarks import FINGER_JOINTS, Finger, HandLandmark
-from handmap.gestures.tracking import PALM_POINTS, hand_size, palm_sum
+from handmap.gestures.tracking import hand_size, palm_point
 
 
 class ControlPoint(str, Enum):
@@ -45,8 +45,7 @@ def control_point(landmarks: np.ndarray, which: ControlPoint) -> np.ndarray:
         return pts[HandLandmark.INDEX_TIP].copy()
     if which is ControlPoint.PINCH_POINT:
         return (pts[HandLandmark.THUMB_TIP] + pts[HandLandmark.INDEX_TIP]) / 2.0
-    x, y = palm_sum(pts)
-    return np.array([x / len(PALM_POINTS), y / len(PALM_POINTS)])
+    return np.array(palm_point(pts))
 
 
 _CURL_TIPS = tuple(int(FINGER_JOINTS[f][-1]) for f in CURL_FINGERS)

@@ -73,12 +73,35 @@ def short_tmp():
 COMPOSITOR_FILES = re.compile(r"tests/desktop/test_(compositor_\w+|sni_gnome)\.py")
 
 
+#: The files that take a minute or more (``--durations``), slowest first: on several
+#: workers they are handed out first, so that no worker ends the run alone on one of them.
+SLOW_FILES = (
+    "tests/desktop/test_ui_browser.py",
+    "tests/unit/daemon/perception/test_look_ahead.py",
+    "tests/integration/test_face_touch_clips.py",
+    "tests/unit/daemon/tools/test_bench.py",
+    "tests/desktop/test_stuck_input.py",
+    "tests/integration/test_two_hand_gestures.py",
+    "tests/unit/daemon/perception/test_two_hand_tracking.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """On a worker (scripts/test.sh), the slow files first; otherwise the usual order."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return
+    rank = {path: i for i, path in enumerate(SLOW_FILES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(SLOW_FILES)))
+
+
 def pytest_xdist_make_scheduler(config, log):
     """``-n 2 --dist loadfile`` (scripts/test.sh): each test file stays on one worker, so
-    its module fixtures (MediaPipe over a clip, often) are computed once, and the
-    compositor files share one worker."""
+    its module fixtures (MediaPipe over a clip, often) are computed once, the compositor
+    files share one worker, and files go out in the workers' collection order (the slow
+    ones first; xdist would otherwise put the files with the most tests first)."""
     if config.getvalue("dist") != "loadfile":
         return None
+    config.option.loadscopereorder = False
     from xdist.scheduler import LoadFileScheduling
 
     class FilesAndCompositors(LoadFileScheduling):
