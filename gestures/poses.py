@@ -96,6 +96,7 @@ MIN_HAND_SIZE = 1e-4
 
 _FOUR_FINGERS = (Finger.INDEX, Finger.MIDDLE, Finger.RING, Finger.PINKY)
 _FINGERS = tuple(Finger)
+_THUMB = Finger.THUMB  # read once: an enum member looked up on its class costs each time
 
 
 class LandmarkError(ValueError):
@@ -275,7 +276,7 @@ def measure_points(pts: np.ndarray, pairs: np.ndarray | None = None) -> HandFeat
 
 def _finger_logit(features: HandFeatures, finger: Finger) -> float:
     """Log-odds that ``finger`` is extended, scaled so that +-logit(CLEAR) is the band edge."""
-    if finger is Finger.THUMB:
+    if finger is _THUMB:
         return (features.thumb_ratio - THUMB_MIDPOINT) / THUMB_BAND * _CLEAR_LOGIT
     # Extended needs both reach (tip beyond the middle joint) and a straight finger; a
     # bent finger that still reaches out is ambiguous (a claw), not curled.
@@ -301,7 +302,7 @@ def finger_states(features: HandFeatures) -> dict[Finger, FingerState]:
     states = {}
     for finger in _FINGERS:
         p = _sigmoid(_finger_logit(features, finger))
-        states[finger] = FingerState(extended=p >= 0.5, confidence=max(p, 1.0 - p))
+        states[finger] = FingerState(p >= 0.5, max(p, 1.0 - p))  # extended, confidence
     return states
 
 
