@@ -94,6 +94,7 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(SLOW_FILES)))
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: pytest without xdist must not reject it
 def pytest_xdist_make_scheduler(config, log):
     """``-n 2 --dist loadfile`` (scripts/test.sh): each test file stays on one worker, so
     its module fixtures (MediaPipe over a clip, often) are computed once, the compositor
