@@ -18,11 +18,10 @@ are not loaded. Reads as ``classify`` does: the model and the folded-thumb rule.
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -126,10 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"no keypoints or labelled photos under {args.data}: pass --data DIR (the shared data folder)",
               file=sys.stderr)
         return 2
-    settings = tp.Settings()
-    for item in args.set:
-        name, _, value = item.partition("=")
-        settings = replace(settings, **{name: ast.literal_eval(value)})
+    settings = tp.settings_from(args.set)
     hands = detected_hands(args.data)
     photos = [h for h in hands if h.image.startswith("hands/")]
     stills = [h for h in hands if not h.image.startswith("hands/")]

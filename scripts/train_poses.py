@@ -353,6 +353,15 @@ def data_digest(keypoints: accuracy.KeypointSet) -> str:
     return digest.hexdigest()[:16]
 
 
+def settings_from(items: list[str]) -> Settings:
+    """The default settings with ``NAME=VALUE`` items (Python literals, ``--set``) applied."""
+    settings = Settings()
+    for item in items:
+        name, _, value = item.partition("=")
+        settings = replace(settings, **{name: ast.literal_eval(value)})
+    return settings
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=accuracy.DEFAULT_DATA)
@@ -367,10 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.data / "keypoints" / "keypoints.csv").exists():
         print(f"no keypoints at {args.data / 'keypoints'}: pass --data DIR (the shared data folder)", file=sys.stderr)
         return 2
-    settings = Settings()
-    for item in args.set:
-        name, _, value = item.partition("=")
-        settings = replace(settings, **{name: ast.literal_eval(value)})
+    settings = settings_from(args.set)
     started = time.monotonic()
     train_set = accuracy.load_keypoints(args.data, "train")
     print(f"training rows: {len(train_set.labels)} from {len(set(train_set.sources))} sources; {settings}")

@@ -10,27 +10,14 @@ figures here are the ones it prints.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
 import pytest
+from scripts_loader import load_script
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "accuracy.py"
-
-
-def _load_accuracy():
-    spec = importlib.util.spec_from_file_location("handmap_accuracy_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-accuracy = _load_accuracy()
+accuracy = load_script("accuracy.py", "handmap_accuracy_script")
 
 
 @pytest.fixture(scope="module")

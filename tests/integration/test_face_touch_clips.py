@@ -13,25 +13,13 @@ so the floors here guard against regressions; they are no held-out measure.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from scripts_loader import load_script
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "facetouch_clips.py"
-
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("handmap_facetouch_clips", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-clips = _load_script()
+clips = load_script("facetouch_clips.py", "handmap_facetouch_clips")
 
 INTERVIEW = "chin_touch_interview_side.mp4"
 PORTRAIT = "chin_rest_hand_on_head_portrait.mp4"

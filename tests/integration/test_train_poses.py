@@ -6,7 +6,6 @@ shipped weights file is checked against the training data it says it was trained
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -14,19 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scripts_loader import load_script
 
 from handmap.gestures.pose_model import WEIGHTS_FILE, PoseModel, load_model, shape_features, shipped_model
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "train_poses.py"
-
-
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +50,7 @@ def test_same_data_and_seed_give_the_same_weights_byte_for_byte(keypoints_dir, t
 
 
 def test_shipped_weights_were_trained_on_this_training_data(keypoints_dir):
-    train_poses = _load("handmap_train_poses_script", SCRIPT)
+    train_poses = load_script("train_poses.py", "handmap_train_poses_script")
     train_set = train_poses.accuracy.load_keypoints(keypoints_dir, "train")
     info = shipped_model().info
     assert info["training_data_sha256"] == train_poses.data_digest(train_set)
@@ -75,7 +67,7 @@ def test_weights_file_round_trips_exactly():
 def test_single_hand_path_matches_the_batch_path(keypoints_dir):
     from handmap.gestures.pose_model import predict
 
-    train_poses = _load("handmap_train_poses_script2", SCRIPT)
+    train_poses = load_script("train_poses.py", "handmap_train_poses_script2")
     rows = train_poses.accuracy.load_keypoints(keypoints_dir, "train").points[::97]
     model = shipped_model()
     probs = model.probabilities(shape_features(rows))
@@ -90,7 +82,7 @@ def test_classify_reads_each_hand_as_the_batch_evaluation_does(keypoints_dir):
     the same pose and score hand by hand, folded thumbs included."""
     from handmap.gestures.poses import builtin_probabilities, classify
 
-    train_poses = _load("handmap_train_poses_script3", SCRIPT)
+    train_poses = load_script("train_poses.py", "handmap_train_poses_script3")
     rows = train_poses.accuracy.load_keypoints(keypoints_dir, "train").points[::53]
     probs = builtin_probabilities(rows)
     for pts, p in zip(rows, probs):
@@ -105,7 +97,7 @@ def test_an_open_hand_with_its_thumb_folded_in_is_not_open(keypoints_dir):
     from handmap.gestures.landmarks import HandLandmark as L
     from handmap.gestures.poses import classify
 
-    train_poses = _load("handmap_train_poses_script4", SCRIPT)
+    train_poses = load_script("train_poses.py", "handmap_train_poses_script4")
     keypoints = train_poses.accuracy.load_keypoints(keypoints_dir, "train")
     opened = [pts for pts, label in zip(keypoints.points, keypoints.labels) if label == 0][::40]
     assert sum(classify(pts).builtin == "open" for pts in opened) >= 0.95 * len(opened)
@@ -137,7 +129,7 @@ def test_a_damaged_weights_file_is_refused(tmp_path):
 
 def test_an_ensemble_ships_as_one_network_giving_its_members_mean_logits(keypoints_dir):
     """Settings.members: networks from different seeds merged into one wider network."""
-    train_poses = _load("handmap_train_poses_script5", SCRIPT)
+    train_poses = load_script("train_poses.py", "handmap_train_poses_script5")
     rng = np.random.default_rng(0)
     sizes = [210, 16, 8, 5]
     members = [
@@ -159,7 +151,7 @@ def test_an_ensemble_ships_as_one_network_giving_its_members_mean_logits(keypoin
 def test_curl_noise_bends_finger_joints_and_keeps_bones_and_palm(keypoints_dir):
     from handmap.gestures.landmarks import FINGER_JOINTS, HandLandmark
 
-    train_poses = _load("handmap_train_poses_script6", SCRIPT)
+    train_poses = load_script("train_poses.py", "handmap_train_poses_script6")
     rows = train_poses.accuracy.load_keypoints(keypoints_dir, "train").points[::301]
     bent = train_poses.curl(rows, np.random.default_rng(1), 0.15)
     bases = [HandLandmark.WRIST] + [chain[0] for chain in FINGER_JOINTS.values()]
