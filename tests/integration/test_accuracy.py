@@ -101,6 +101,26 @@ def test_label_doubts_list_bent_open_rows_and_spread_other_rows():
     assert "rows 11" in accuracy.format_doubts(doubts)
 
 
+def test_the_worst_source_target_asks_for_bent_open_rows_read_as_open(keypoint_test):
+    """The bound docs/accuracy.md states for the worst-source target: 00sid's test source
+    is 456 `open` rows, 78 of which have a finger whose tip is under 1.3 times its
+    knuckle's distance from the wrist, below the 1.5 the keypoint set's own curation
+    requires of an extended finger (its README, step 4). A reader that keeps to that
+    definition can get at most 378 of the 456 right: under the 90% the issue asks of
+    every source. Geometry only: no model decision reads these rows."""
+    keypoints, report = keypoint_test
+    source = "00sid/hand_reg_car_control"
+    in_source = keypoints.sources == source
+    assert report.per_source[source][0] == int(in_source.sum()) == 456
+    assert set(keypoints.labels[in_source].tolist()) == {accuracy.KEYPOINT_CLASSES.index("open")}
+    extension, _, _ = accuracy._row_geometry(keypoints.points[in_source])
+    bent = extension.min(axis=1) < accuracy.DOUBT_OPEN_BENT
+    assert int(bent.sum()) == 78
+    assert float(np.median(extension[bent].min(axis=1))) < 1.5  # the keypoint set's own cut for "extended"
+    ceiling = (456 - 78) / 456
+    assert ceiling < accuracy.KEYPOINT_SOURCE_FLOOR
+
+
 def test_calibration_error_of_known_scores():
     scores = np.array([0.9] * 10 + [0.6] * 10)
     correct = np.array([True] * 9 + [False] + [True] * 3 + [False] * 7)

@@ -93,6 +93,31 @@ def test_session35_poses_each_reported_once_per_segment(session, segments):
             assert main[0].pose == pose, (frame.frame, main[0].pose, pose)
 
 
+def _right_frames(frames, segments) -> int:
+    right = 0
+    for frame in frames:
+        pose = next(s[0] for s in segments if s[1] <= frame.frame <= s[2])
+        right += any(h.visible and h.pose == pose for h in frame.hands)
+    return right
+
+
+@pytest.mark.slow
+def test_session35_per_frame_figure_is_bounded_by_the_hold_not_the_reading(session, segments):
+    """The issue asks for 95% of session35's video frames with the right stable pose. Its
+    15 runs of one pose start 15 times; a debouncer that needs the new pose on two frames
+    (any hold over 0 ms at 10 fps) misses at least each run's first frame: at most 175 of
+    190, 92.1%; with the default 120 ms hold, three frames, its first two: at most 160,
+    84.2%, which is what the engine reaches. With no hold at all the same readings give
+    95% and more, so what is missing is the hold's delay, not the reading."""
+    assert len(segments) == 15 and len(session) == 190
+    default, _ = play(GestureEngine(), session)
+    assert _right_frames(default, segments) == 190 - 2 * len(segments)  # 160, 84.2%: the bound
+    shorter, _ = play(GestureEngine(GestureConfig(hold_ms=100.0)), session)
+    assert _right_frames(shorter, segments) <= 190 - len(segments)
+    none, _ = play(GestureEngine(GestureConfig(hold_ms=0.0)), session)
+    assert _right_frames(none, segments) >= 0.95 * 190
+
+
 @pytest.mark.slow
 def test_session35_replay_is_deterministic(session):
     _, a = play(GestureEngine(), session)
