@@ -10,6 +10,9 @@ Its features do not change when the hand moves, turns in the image plane, change
 is mirrored, so left and right hands, pointing up, sideways or down, near or far classify
 alike. z is not used (the training data has none), so 2D traces classify like live
 landmarks. The score of a built-in pose is the model's calibrated probability of it.
+Two rules sit on top, each giving the pose's probability to ``hand``: a folded thumb is
+not open (:data:`THUMB_FOLDED`), and a reading the hand's own finger states clearly
+contradict, in the image plane, is not that pose (:data:`POSE_VETO`).
 
 **Finger states and pinch distance** stay geometric, for profiles' custom poses:
 
@@ -40,6 +43,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
@@ -82,6 +86,15 @@ THUMB_BAND = 0.2
 THUMB_FOLDED = 0.65
 #: Softness of a profile pose's pinch bounds, in hand sizes.
 PINCH_SOFTNESS = 0.03
+#: A reading the hand's own geometry clearly contradicts is not a pose: the model's pose
+#: becomes ``hand`` when its support falls under these (the log-odds of its weakest
+#: finger-state condition in the image plane: open, all four fingers extended; closed,
+#: all four curled; point, the index extended and the other three curled; pinch, the
+#: pinch distance under ``PINCH_VETO_BOUND`` hand sizes). Chosen on the training sources
+#: only, out of fold, by a rule fixed beforehand: per pose, the largest cut (steps of 0.25)
+#: costing that pose at most half a point of recall (docs/accuracy.md, Poses).
+POSE_VETO = MappingProxyType({"open": 0.0, "closed": 0.0, "pinch": -1.75, "point": -0.5})
+PINCH_VETO_BOUND = 0.25
 
 #: Probability a finger state must reach to count as clear (custom poses need it).
 CLEAR = 0.8
@@ -182,11 +195,6 @@ def hand_size(pts: np.ndarray) -> float:
     return max(length, width / PALM_WIDTH_RATIO)
 
 
-def _ratio(num: float, den: float, scale: float) -> float:
-    # Guard a collapsed denominator (joints on top of each other in the image).
-    return num / max(den, 1e-3 * scale)
-
-
 #: Landmark pairs whose distances the features use, measured in one vectorised pass:
 #: palm length and width, then per finger (index to pinky) tip-wrist and middle-joint-wrist,
 #: then thumb tip and thumb knuckle to pinky knuckle, then the pinch.
@@ -233,11 +241,28 @@ def builtin_probabilities(points: np.ndarray, model: PoseModel | None = None) ->
     the model's, with a folded thumb's open share given to ``hand`` (:data:`THUMB_FOLDED`)."""
     pts = np.asarray(points, dtype=float)
     probs = (model or shipped_model()).probabilities(shape_features(pts))
-    tip = np.linalg.norm(pts[:, HandLandmark.THUMB_TIP] - pts[:, HandLandmark.PINKY_MCP], axis=-1)
-    knuckle = np.linalg.norm(pts[:, HandLandmark.THUMB_MCP] - pts[:, HandLandmark.PINKY_MCP], axis=-1)
+    return vetoed(folded_thumbs_not_open(probs, pts), pts)
+
+
+def folded_thumbs_not_open(probs: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(n, 5) probabilities of (n, 21, 2) isotropic points with a folded thumb's open share
+    given to ``hand`` (:data:`THUMB_FOLDED`), in place."""
+    tip = np.linalg.norm(points[:, HandLandmark.THUMB_TIP] - points[:, HandLandmark.PINKY_MCP], axis=-1)
+    knuckle = np.linalg.norm(points[:, HandLandmark.THUMB_MCP] - points[:, HandLandmark.PINKY_MCP], axis=-1)
     folded = tip < THUMB_FOLDED * knuckle
     probs[folded, _HAND] += probs[folded, _OPEN]
     probs[folded, _OPEN] = 0.0
+    return probs
+
+
+def vetoed(probs: np.ndarray, points: np.ndarray, cuts: Mapping[str, float] = POSE_VETO) -> np.ndarray:
+    """(n, 5) probabilities with each reading the hand's geometry contradicts (see
+    :data:`POSE_VETO`; ``cuts`` for other cuts) given to ``hand``, in place."""
+    best = probs.argmax(axis=1)
+    for i in np.flatnonzero(best != _HAND):  # one hand at a time, as classify reads it
+        if contradicted(CLASSES[best[i]], image_features(pair_distances(points[i])), cuts):
+            probs[i, _HAND] += probs[i, best[i]]
+            probs[i, best[i]] = 0.0
     return probs
 
 
@@ -251,27 +276,38 @@ def measure_points(pts: np.ndarray, pairs: np.ndarray | None = None) -> HandFeat
 
     ``pairs``: the points' image-plane :func:`~handmap.gestures.pose_model.pair_distances`
     when already at hand (the classifier's model reads them too)."""
-    if pairs is None:
-        pairs = pair_distances(pts[:, :2])
-    depth = bool(pts[:, 2].any())
-    if depth:
-        rows = pts.tolist()  # thirteen distances: math.dist on lists beats numpy's calls
-        space = [math.dist(rows[a], rows[b]) for a, b in _SPACE_AB]
-    else:
-        space = pairs[_SPACE_IN_PAIRS].tolist()
+    return _both_features(pts, pair_distances(pts[:, :2]) if pairs is None else pairs)[0]
+
+
+def _both_features(pts: np.ndarray, pairs: np.ndarray) -> tuple[HandFeatures, HandFeatures]:
+    """:func:`measure_points` (with z when there is z) and :func:`image_features` (without),
+    sharing their image-plane distances (the same object twice for 2D points)."""
     image = pairs[_IMAGE_IN_PAIRS].tolist()
+    flat = _features(pairs[_SPACE_IN_PAIRS].tolist(), image, False)
+    if not pts[:, 2].any():
+        return flat, flat
+    rows = pts.tolist()  # thirteen distances: math.dist on lists beats numpy's calls
+    return _features([math.dist(rows[a], rows[b]) for a, b in _SPACE_AB], image, True), flat
+
+
+def image_features(pairs: np.ndarray) -> HandFeatures:
+    """The finger-state features in the image plane alone (z left out), from one hand's
+    :func:`~handmap.gestures.pose_model.pair_distances`."""
+    return _features(pairs[_SPACE_IN_PAIRS].tolist(), pairs[_IMAGE_IN_PAIRS].tolist(), False)
+
+
+def _features(space: list[float], image: list[float], depth: bool) -> HandFeatures:
     if max(image[0], image[1] / PALM_WIDTH_RATIO) < MIN_HAND_SIZE:
         raise LandmarkError("landmarks collapse to a point: a hand needs a visible palm")
     size = max(space[0], space[1] / PALM_WIDTH_RATIO)
+    floor = 1e-3 * size  # guards a collapsed denominator (joints on top of each other in the image)
     ratios, straightness = {}, {}
     for i, finger in enumerate(_FOUR_FINGERS):
-        tip_wrist, pip_wrist = space[2 + 2 * i], space[3 + 2 * i]
-        ratios[finger] = _ratio(tip_wrist, pip_wrist, size)
+        ratios[finger] = space[2 + 2 * i] / max(space[3 + 2 * i], floor)
         proximal, middle, distal, chord = image[2 + 4 * i : 6 + 4 * i]
-        straightness[finger] = _ratio(chord, proximal + middle + distal, size)
+        straightness[finger] = chord / max(proximal + middle + distal, floor)
     thumb_tip_pinky, thumb_mcp_pinky, pinch = space[10:13]
-    thumb = _ratio(thumb_tip_pinky, thumb_mcp_pinky, size)
-    return HandFeatures(size, ratios, straightness, thumb, pinch / size, depth)
+    return HandFeatures(size, ratios, straightness, thumb_tip_pinky / max(thumb_mcp_pinky, floor), pinch / size, depth)
 
 
 def _finger_logit(features: HandFeatures, finger: Finger) -> float:
@@ -287,6 +323,33 @@ def _finger_logit(features: HandFeatures, finger: Finger) -> float:
     return min(reach, max(straight, 0.0)) * _CLEAR_LOGIT
 
 
+def pose_support(pose: str, features: HandFeatures, logits: Mapping[Finger, float] | None = None) -> float:
+    """How well the hand's finger states bear out a built-in pose: the log-odds (in
+    :func:`_finger_logit`'s scale) of its weakest condition; under 0 that condition leans
+    the other way. ``hand`` (no condition) is always borne out. ``logits``: the features'
+    :func:`finger_logits` when already at hand."""
+    if pose == "pinch":
+        return _pinch_logit(features, PINCH_VETO_BOUND)
+    if pose == "hand":
+        return math.inf
+    if logits is None:
+        logits = finger_logits(features)
+    index, *others = (logits[finger] for finger in _FOUR_FINGERS)
+    if pose == "open":
+        return min(index, *others)
+    if pose == "closed":
+        return -max(index, *others)
+    if pose == "point":
+        return min(index, -max(others))
+    raise ValueError(f"not a built-in pose: {pose!r}")
+
+
+def contradicted(pose: str, features: HandFeatures, cuts: Mapping[str, float] = POSE_VETO,
+                 logits: Mapping[Finger, float] | None = None) -> bool:
+    """Whether the hand's geometry clearly contradicts reading it as ``pose`` (see :data:`POSE_VETO`)."""
+    return pose in cuts and pose_support(pose, features, logits) < cuts[pose]
+
+
 def _pinch_logit(features: HandFeatures, bound: float) -> float:
     """Log-odds that the pinch distance is below ``bound``."""
     return (bound - features.pinch_distance) / PINCH_SOFTNESS
@@ -297,11 +360,17 @@ def _clearly(logit: float, extended: bool) -> float:
     return _sigmoid((logit if extended else -logit) - _CLEAR_LOGIT)
 
 
-def finger_states(features: HandFeatures) -> dict[Finger, FingerState]:
-    """Each finger extended or curled, with the probability of that reading."""
+def finger_logits(features: HandFeatures) -> dict[Finger, float]:
+    """Each finger's log-odds of being extended (:func:`_finger_logit`), read once a hand."""
+    return {finger: _finger_logit(features, finger) for finger in _FINGERS}
+
+
+def finger_states(features: HandFeatures, logits: Mapping[Finger, float] | None = None) -> dict[Finger, FingerState]:
+    """Each finger extended or curled, with the probability of that reading (``logits``:
+    the features' :func:`finger_logits` when already at hand)."""
     states = {}
-    for finger in _FINGERS:
-        p = _sigmoid(_finger_logit(features, finger))
+    for finger, logit in (logits or finger_logits(features)).items():
+        p = _sigmoid(logit)
         states[finger] = FingerState(p >= 0.5, max(p, 1.0 - p))  # extended, confidence
     return states
 
@@ -347,17 +416,18 @@ def constraint_count(spec: PoseSpec) -> int:
     return len(spec.fingers) + (spec.pinch_below is not None) + (spec.pinch_above is not None)
 
 
-def spec_score(spec: PoseSpec, features: HandFeatures) -> float:
+def spec_score(spec: PoseSpec, features: HandFeatures, logits: Mapping[Finger, float] | None = None) -> float:
     """How well the hand meets ``spec`` (0.5 on the edge of its least met requirement).
 
     A finger required extended (curled) must be *clearly* so, as in the built-in poses:
     the thumb is clearly extended when it sticks out from the palm (thumb ratio above
     1.3) and clearly curled when folded across it (below 0.9); a thumb resting alongside
-    the hand is neither.
+    the hand is neither. ``logits``: the features' :func:`finger_logits` when already at hand.
     """
+    logits = logits or finger_logits(features)
     scores = []
     for finger, want in spec.fingers.items():
-        scores.append(_clearly(_finger_logit(features, Finger(finger)), bool(want)))
+        scores.append(_clearly(logits[finger if isinstance(finger, Finger) else Finger(finger)], bool(want)))
     if spec.pinch_below is not None:
         scores.append(_sigmoid(_pinch_logit(features, spec.pinch_below)))
     if spec.pinch_above is not None:
@@ -365,12 +435,13 @@ def spec_score(spec: PoseSpec, features: HandFeatures) -> float:
     return min(scores) if scores else 0.0
 
 
-def best_custom(specs: Iterable[PoseSpec], features: HandFeatures) -> tuple[PoseSpec, float] | None:
+def best_custom(specs: Iterable[PoseSpec], features: HandFeatures,
+                logits: Mapping[Finger, float] | None = None) -> tuple[PoseSpec, float] | None:
     """The matching custom pose with most constraints (then best score, then first)."""
     best: tuple[int, float, PoseSpec] | None = None
     for spec in specs:
         check_pose_spec(spec)
-        score = spec_score(spec, features)
+        score = spec_score(spec, features, logits)
         if score <= 0.5:
             continue
         key = (constraint_count(spec), score)
@@ -407,18 +478,23 @@ def classify(
     """
     pts = as_landmarks(landmarks, aspect)
     pairs = pair_distances(pts[:, :2])
-    features = measure_points(pts, pairs)
-    fingers = finger_states(features)
+    features, flat = _both_features(pts, pairs)
+    logits = finger_logits(features)
+    fingers = finger_states(features, logits)
     probs = probabilities_of_distances(model or shipped_model(), pairs)
     if pairs[_THUMB_TIP_PINKY] < THUMB_FOLDED * pairs[_THUMB_MCP_PINKY]:
         probs[_HAND] += probs[_OPEN]
         probs[_OPEN] = 0.0
     best = probs.index(max(probs))
+    if best != _HAND and contradicted(CLASSES[best], flat, logits=logits if flat is features else None):
+        probs[_HAND] += probs[best]
+        probs[best] = 0.0
+        best = _HAND
     builtin, score = CLASSES[best], probs[best]
     label = builtin
     if taught is not None and taught.models:
         label, score = decide(builtin, score, taught.best(pts[:, :2]))
-    match = best_custom(custom or (), features)
+    match = best_custom(custom or (), features, logits)
     if match is not None:
         label, score = match[0].name, match[1]
     return PoseResult(

@@ -15,6 +15,7 @@ from types import MappingProxyType
 
 import numpy as np
 import pytest
+from builders import flat_hand
 from scripts_loader import load_script
 
 accuracy = load_script("accuracy.py", "handmap_accuracy_script")
@@ -34,14 +35,14 @@ def test_keypoint_test_set_is_the_ten_held_out_sources_untouched(keypoint_test):
     assert report.confusion.sum(axis=1).tolist() == [1929, 1027, 371, 584, 2926]  # open closed pinch point other
 
 
-#: The shipped model on the held-out keypoint sources measured 94.9% over the four poses,
-#: lowest recall 90.9% (open), 6.5% of other hands given a pose, worst source 81.8%,
-#: calibration error 0.039 (docs/accuracy.md, Poses; the third look, with a folded thumb
-#: read as not open). Where that meets the issue's target
+#: The shipped model on the held-out keypoint sources measured 93.2% over the four poses,
+#: lowest recall 87.9% (open), 4.1% of other hands given a pose, worst source 81.6%,
+#: calibration error 0.035 (docs/accuracy.md, Poses; the sixth look, with the folded-thumb
+#: rule and the geometry veto). Where that meets the issue's target
 #: the floor is the target; elsewhere it sits just under the measurement, so a worse
 #: model fails (the test below waits for the targets).
 KEYPOINT_FLOORS = MappingProxyType(
-    dict(accuracy=0.945, recall=0.905, other=0.07, source=0.81, ece=accuracy.KEYPOINT_ECE_CEILING)
+    dict(accuracy=0.93, recall=0.875, other=0.05, source=0.81, ece=accuracy.KEYPOINT_ECE_CEILING)
 )
 
 
@@ -72,25 +73,8 @@ def test_accuracy_script_prints_the_keypoint_evaluation(data_dir, keypoint_test,
     assert sum(1 for line in lines if line.startswith(("00sid/", "ksackvil/", "BubuPenguin/"))) == 3
 
 
-def _flat_hand(bend: float = 0.0, thumb_out: bool = True) -> np.ndarray:
-    """A flat hand in the image plane, fingers up; ``bend`` folds each finger's last two
-    bones back towards the palm by that many radians a joint."""
-    points = np.zeros((21, 2))
-    points[1:5] = [(-0.3, -0.2), (-0.6, -0.4), (-0.8, -0.6), (-1.0, -0.8)] if thumb_out else [(-0.2, -0.3), (-0.1, -0.5), (0.0, -0.6), (0.1, -0.65)]
-    for f, x in enumerate((-0.3, 0.0, 0.3, 0.6)):
-        base = 5 + 4 * f
-        points[base] = (x, -1.0)
-        angle, at = 0.0, np.array([x, -1.0])
-        for k in range(1, 4):
-            if k >= 2:
-                angle += bend
-            at = at + 0.4 * np.array([np.sin(angle), -np.cos(angle)])
-            points[base + k] = at
-    return points
-
-
 def test_label_doubts_list_bent_open_rows_and_spread_other_rows():
-    rows = [_flat_hand(), _flat_hand(bend=1.4), _flat_hand(), _flat_hand(thumb_out=False)]  # open, "open" bent, "other" spread, other
+    rows = [flat_hand(), flat_hand(bend=1.4), flat_hand(), flat_hand(thumb_out=False)]  # open, "open" bent, "other" spread, other
     keypoints = accuracy.KeypointSet(
         points=np.array(rows), labels=np.array([0, 0, 4, 4]),
         sources=np.array(["a", "a", "b", "b"], dtype=object), rows=np.array([10, 11, 20, 21]),
@@ -157,12 +141,12 @@ def detected(data_dir, labelled):
 
 
 #: Measured through ``handmap detect`` with the shipped model: 49/51 = 96.1% of posed
-#: hands right and 15/49 = 30.6% of ``other`` hands given a pose, with and without z (the
-#: model does not use z). The issue's targets are 98% and 8%; most misses are incidental
+#: hands right and 14/49 = 28.6% of ``other`` hands given a pose, with and without z (the
+#: model and its geometry veto do not use z). The issue's targets are 98% and 8%; most misses are incidental
 #: hands (typing, claws, a hand over the mouth) that the keypoint set has no examples of
 #: (docs/accuracy.md, Poses). The floors sit at the measurements, so a worse model fails.
 PHOTO_POSE_FLOOR = 0.96
-PHOTO_OTHER_CEILING = 0.31
+PHOTO_OTHER_CEILING = 0.29
 
 
 @pytest.mark.slow
@@ -180,7 +164,7 @@ def test_detect_holds_the_measured_pose_figures(labelled, detected, flat):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="incidental hands read as poses: 30.6% of other photos (docs/accuracy.md)")
+@pytest.mark.xfail(strict=True, reason="incidental hands read as poses: 28.6% of other photos (docs/accuracy.md)")
 def test_detect_meets_the_issue_targets_on_the_photos(labelled, detected):
     report = accuracy.match_hands(labelled, detected)
     assert report.passes(), accuracy.format_report(report)

@@ -4,6 +4,7 @@
   frames at 30 fps), ``entered``/``exited`` (pose events), ``profile`` (a profile from
   plain fields, as a YAML file would give them), ``profile_file`` (a profile file as a
   user writes it).
+- Keypoint side: ``flat_hand`` (a flat 2D hand, fingers up, optionally bent back).
 - Perception side (real MediaPipe on real images): ``read_rgb`` (an image file as the
   tracker's RGB array), ``rgb_frames`` (a video's frames, likewise) and ``track_hands``
   (handmap's own tracker in VIDEO mode over a run of frames, hands only).
@@ -81,6 +82,23 @@ def profile_file(folder: Path, name: str, text: str) -> Path:
     path = folder / f"{name}.yaml"
     path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
     return path
+
+
+def flat_hand(bend: float = 0.0, thumb_out: bool = True) -> np.ndarray:
+    """A flat hand in the image plane as (21, 2) keypoint-set points, fingers up; ``bend``
+    folds each finger's last two bones back towards the palm by that many radians a joint."""
+    points = np.zeros((21, 2))
+    points[1:5] = [(-0.3, -0.2), (-0.6, -0.4), (-0.8, -0.6), (-1.0, -0.8)] if thumb_out else [(-0.2, -0.3), (-0.1, -0.5), (0.0, -0.6), (0.1, -0.65)]
+    for f, x in enumerate((-0.3, 0.0, 0.3, 0.6)):
+        base = 5 + 4 * f
+        points[base] = (x, -1.0)
+        angle, at = 0.0, np.array([x, -1.0])
+        for k in range(1, 4):
+            if k >= 2:
+                angle += bend
+            at = at + 0.4 * np.array([np.sin(angle), -np.cos(angle)])
+            points[base + k] = at
+    return points
 
 
 def read_rgb(path: Path) -> np.ndarray:

@@ -76,8 +76,8 @@ def test_the_built_in_poses_keep_their_held_out_accuracy(taught_up, test_split):
     without = _labels(points[posed], None)
     with_taught = _labels(points[posed], taught_up)
     before, after = np.mean(without == labels[posed]), np.mean(with_taught == labels[posed])
-    # before: the built-in poses' held-out accuracy (94.9%, docs/accuracy.md); a taught pose costs at most a point
-    assert before >= 0.945 and after >= before - 0.01, (before, after)
+    # before: the built-in poses' held-out accuracy (93.2%, docs/accuracy.md); a taught pose costs at most a point
+    assert before >= 0.93 and after >= before - 0.01, (before, after)
 
 
 def test_classify_reports_the_taught_pose_with_its_score_and_keeps_the_built_in(taught_up, keypoints):
