@@ -262,7 +262,7 @@ class GestureEngine:
         )
 
     def _classify(self, hand: HandObservation, aspect: float):
-        return classify(hand.landmarks, aspect=aspect, custom=self._custom, taught=self._taught)
+        return classify(hand.landmarks, aspect=aspect, custom=self._custom, taught=self._taught, checked=True)
 
     def update(self, obs: FrameObservation) -> GestureFrame:
         """One analysed frame. ``hands`` in the result are the live tracks (ascending id):

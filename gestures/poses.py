@@ -436,11 +436,13 @@ def spec_score(spec: PoseSpec, features: HandFeatures, logits: Mapping[Finger, f
 
 
 def best_custom(specs: Iterable[PoseSpec], features: HandFeatures,
-                logits: Mapping[Finger, float] | None = None) -> tuple[PoseSpec, float] | None:
-    """The matching custom pose with most constraints (then best score, then first)."""
+                logits: Mapping[Finger, float] | None = None, checked: bool = False) -> tuple[PoseSpec, float] | None:
+    """The matching custom pose with most constraints (then best score, then first);
+    ``checked``: every spec has been through :func:`check_pose_spec` already."""
     best: tuple[int, float, PoseSpec] | None = None
     for spec in specs:
-        check_pose_spec(spec)
+        if not checked:
+            check_pose_spec(spec)
         score = spec_score(spec, features, logits)
         if score <= 0.5:
             continue
@@ -452,14 +454,16 @@ def best_custom(specs: Iterable[PoseSpec], features: HandFeatures,
 
 def classify(
     landmarks, aspect: float = 1.0, custom: Sequence[PoseSpec] = (), *, model: PoseModel | None = None,
-    taught: TaughtSet | None = None,
+    taught: TaughtSet | None = None, checked: bool = False,
 ) -> PoseResult:
     """Classify one hand.
 
     ``landmarks``: 21 points in MediaPipe order, (x, y) or (x, y, z), normalised image
     coordinates. ``aspect``: image width over height. ``custom``: profile-defined poses.
     ``model``: the pose model (default: the one shipped in the package). ``taught``: the
-    user's taught poses (:mod:`handmap.gestures.taught`).
+    user's taught poses (:mod:`handmap.gestures.taught`). ``checked``: the custom poses have
+    been through :func:`check_pose_spec` already (the gesture engine checks them once, when
+    they are set), so they are not checked again on every call.
 
     Returns a :class:`PoseResult` whose ``builtin`` is always the built-in pose (open,
     closed, pinch, point or hand: the model's most likely class) and whose ``label`` is
@@ -494,7 +498,7 @@ def classify(
     label = builtin
     if taught is not None and taught.models:
         label, score = decide(builtin, score, taught.best(pts[:, :2]))
-    match = best_custom(custom or (), features, logits)
+    match = best_custom(custom or (), features, logits, checked)
     if match is not None:
         label, score = match[0].name, match[1]
     return PoseResult(

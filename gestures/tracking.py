@@ -25,6 +25,7 @@ PALM_POINTS = (HandLandmark.WRIST, *PALM_KNUCKLES)
 
 
 _PALM_LIST = tuple(int(p) for p in PALM_POINTS)
+_WRIST, _KNUCKLE = int(HandLandmark.WRIST), int(HandLandmark.MIDDLE_MCP)
 _SIDES = tuple(Handedness)  # iterating the enum class itself costs a generator each time
 
 
@@ -52,9 +53,8 @@ def palm_sum(pts: np.ndarray) -> tuple[float, float]:
 
 def hand_size(landmarks: np.ndarray, aspect: float = 1.0) -> float:
     """Wrist to middle knuckle (about a palm's width), in the units of :func:`palm_centre`."""
-    pts = np.asarray(landmarks, dtype=float)
-    wrist, knuckle = pts[HandLandmark.WRIST], pts[HandLandmark.MIDDLE_MCP]
-    return math.hypot((float(knuckle[0]) - float(wrist[0])) * aspect, float(knuckle[1]) - float(wrist[1]))
+    item = np.asarray(landmarks, dtype=float).item  # two points: plain floats beat numpy's indexing
+    return math.hypot((item(_KNUCKLE, 0) - item(_WRIST, 0)) * aspect, item(_KNUCKLE, 1) - item(_WRIST, 1))
 
 
 @dataclass(frozen=True)
