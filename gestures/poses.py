@@ -238,7 +238,8 @@ _OPEN, _HAND = CLASSES.index("open"), CLASSES.index("hand")
 def builtin_probabilities(points: np.ndarray, model: PoseModel | None = None) -> np.ndarray:
     """The built-in poses' probabilities (:data:`~handmap.gestures.pose_model.CLASSES`
     order) of (n, 21, 2) isotropic points, as :func:`classify` reads them one at a time:
-    the model's, with a folded thumb's open share given to ``hand`` (:data:`THUMB_FOLDED`)."""
+    the model's, with a folded thumb's open share given to ``hand`` (:data:`THUMB_FOLDED`),
+    then a reading the hand's geometry contradicts given to ``hand`` (:data:`POSE_VETO`)."""
     pts = np.asarray(points, dtype=float)
     probs = (model or shipped_model()).probabilities(shape_features(pts))
     return vetoed(folded_thumbs_not_open(probs, pts), pts)
@@ -466,7 +467,8 @@ def classify(
     they are set), so they are not checked again on every call.
 
     Returns a :class:`PoseResult` whose ``builtin`` is always the built-in pose (open,
-    closed, pinch, point or hand: the model's most likely class) and whose ``label`` is
+    closed, pinch, point or hand: the model's most likely class after the folded-thumb rule
+    and the geometry veto, see the module docstring) and whose ``label`` is
     that pose unless a custom pose matches: then ``label`` is the custom pose's name and
     ``score`` its score, else ``score`` is the model's calibrated probability of the
     built-in pose. A taught pose takes ``label`` and ``score`` from the built-in one as
