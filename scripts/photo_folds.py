@@ -12,7 +12,7 @@ images, and each fold is read by a model trained on the keypoint training source
 other folds' photo hands (each weighing ``photo_weight`` training rows of its class; the
 training script's settings and seed otherwise). webcam_session35's stills are never trained
 on. The baseline is the shipped model (the same training without photos). The test sources
-are not loaded. Reads as ``classify`` does: the model and the folded-thumb rule.
+are not loaded. Reads as ``classify`` does: the model, the folded-thumb rule and the geometry veto.
 """
 
 from __future__ import annotations
