@@ -277,18 +277,12 @@ def measure_points(pts: np.ndarray, pairs: np.ndarray | None = None) -> HandFeat
 
     ``pairs``: the points' image-plane :func:`~handmap.gestures.pose_model.pair_distances`
     when already at hand (the classifier's model reads them too)."""
-    return _both_features(pts, pair_distances(pts[:, :2]) if pairs is None else pairs)[0]
-
-
-def _both_features(pts: np.ndarray, pairs: np.ndarray) -> tuple[HandFeatures, HandFeatures]:
-    """:func:`measure_points` (with z when there is z) and :func:`image_features` (without),
-    sharing their image-plane distances (the same object twice for 2D points)."""
-    image = pairs[_IMAGE_IN_PAIRS].tolist()
-    flat = _features(pairs[_SPACE_IN_PAIRS].tolist(), image, False)
+    if pairs is None:
+        pairs = pair_distances(pts[:, :2])
     if not pts[:, 2].any():
-        return flat, flat
+        return image_features(pairs)
     rows = pts.tolist()  # thirteen distances: math.dist on lists beats numpy's calls
-    return _features([math.dist(rows[a], rows[b]) for a, b in _SPACE_AB], image, True), flat
+    return _features([math.dist(rows[a], rows[b]) for a, b in _SPACE_AB], pairs[_IMAGE_IN_PAIRS].tolist(), True)
 
 
 def image_features(pairs: np.ndarray) -> HandFeatures:
@@ -484,7 +478,7 @@ def classify(
     """
     pts = as_landmarks(landmarks, aspect)
     pairs = pair_distances(pts[:, :2])
-    features, flat = _both_features(pts, pairs)
+    features = measure_points(pts, pairs)
     logits = finger_logits(features)
     fingers = finger_states(features, logits)
     probs = probabilities_of_distances(model or shipped_model(), pairs)
@@ -492,10 +486,14 @@ def classify(
         probs[_HAND] += probs[_OPEN]
         probs[_OPEN] = 0.0
     best = probs.index(max(probs))
-    if best != _HAND and contradicted(CLASSES[best], flat, logits=logits if flat is features else None):
-        probs[_HAND] += probs[best]
-        probs[best] = 0.0
-        best = _HAND
+    if best != _HAND:
+        # The veto reads the image plane: the features above when there is no depth, else
+        # the image plane's own (only for a hand read as a pose).
+        flat, flat_logits = (image_features(pairs), None) if features.depth else (features, logits)
+        if contradicted(CLASSES[best], flat, logits=flat_logits):
+            probs[_HAND] += probs[best]
+            probs[best] = 0.0
+            best = _HAND
     builtin, score = CLASSES[best], probs[best]
     label = builtin
     if taught is not None and taught.models:
