@@ -158,6 +158,8 @@ def test_preview_window_shows_pause_and_resume(desktop, session35, tmp_path):
     env, proc, wid = _start_preview(desktop, session35, tmp_path)
     try:
 
+        seen: list[str] = []  # what the last look found, for the failure message
+
         def shows(colour, least: int, other, most: int) -> bool:
             """Whether the window shows at least ``least`` pixels of ``colour`` and at most
             ``most`` of ``other`` (the picture sits in a bigger window, under a toolbar)."""
@@ -165,25 +167,27 @@ def test_preview_window_shows_pause_and_resume(desktop, session35, tmp_path):
             while time.monotonic() < deadline:
                 try:
                     shot = _window_image(desktop, wid)
-                except XError:  # not viewable yet (being mapped)
+                except XError as exc:  # not viewable yet (being mapped)
+                    seen[:] = [f"no image of the window ({exc}); daemon running: {proc.poll() is None}"]
                     time.sleep(0.2)
                     continue
                 count = _share(shot, colour) * shot.shape[0] * shot.shape[1]
                 others = _share(shot, other) * shot.shape[0] * shot.shape[1]
+                seen[:] = [f"{count:.0f} px of {colour}, {others:.0f} px of {other} in a {shot.shape[1]}x{shot.shape[0]} window"]
                 if count >= least and others <= most:
                     return True
                 time.sleep(0.2)
             return False
 
         # Running: the green state bar (about 190 x 12 pixels), no amber.
-        assert shows(RUNNING_COLOUR, 1500, PAUSED_COLOUR, 200)
+        assert shows(RUNNING_COLOUR, 1500, PAUSED_COLOUR, 200), seen
         paused = handmap("pause", env=env, timeout=30)
         assert paused.returncode == 0, paused.stderr
         # Paused: the amber bar, banner and hint (far more than a bar), no green.
-        assert shows(PAUSED_COLOUR, 15000, RUNNING_COLOUR, 200)
+        assert shows(PAUSED_COLOUR, 15000, RUNNING_COLOUR, 200), seen
         resumed = handmap("resume", env=env, timeout=30)
         assert resumed.returncode == 0, resumed.stderr
-        assert shows(RUNNING_COLOUR, 1500, PAUSED_COLOUR, 200)
+        assert shows(RUNNING_COLOUR, 1500, PAUSED_COLOUR, 200), seen
     finally:
         proc.terminate()
         _, err = proc.communicate(timeout=30)
